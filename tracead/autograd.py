@@ -1,0 +1,146 @@
+"""Reverse-mode autodiff over the tape.
+
+A tape entry is data, not a closure: `(prim, inputs, params, outputs)`. The
+backward pass looks up `prim.vjp`, so eager backward, traced backward (the
+same code running under a tracer) and graph-to-graph autodiff share one set
+of rules. The walk is iterative, so a 100,000-op chain needs no recursion.
+"""
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import state
+from .errors import OpError, user_source
+
+
+@dataclass(slots=True, eq=False)
+class TapeNode:
+    """One recorded primitive application."""
+
+    prim: object
+    inputs: tuple
+    params: dict
+    # Weak references: the outputs own their node, and a node is only walked
+    # from an output that is still alive, so its outputs are alive then too.
+    outputs: tuple
+
+    @classmethod
+    def single(cls, prim, inputs, params, out) -> "TapeNode":
+        return cls(prim, inputs, params, (weakref.ref(out),))
+
+    def call_vjp(self, cts: list):
+        outs = [ref() for ref in self.outputs]
+        if len(outs) == 1:
+            return self.prim.vjp(cts[0], outs[0], *self.inputs, **self.params)
+        return self.prim.vjp(cts, outs, *self.inputs, **self.params)
+
+
+def _topological_nodes(roots) -> list[TapeNode]:
+    """Tape nodes reachable from `roots`, every node after its inputs' nodes."""
+    order: list[TapeNode] = []
+    visited: set[int] = set()
+    stack = [(r._tape, False) for r in roots if r._tape is not None]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for inp in node.inputs:
+            if inp._tape is not None and id(inp._tape) not in visited:
+                stack.append((inp._tape, False))
+    return order
+
+
+def _accumulate(cts: dict, keep: dict, tensor, ct) -> None:
+    from .functional import add, cast
+
+    if ct.dtype != tensor.dtype:
+        ct = cast(ct, tensor.dtype)
+    if ct.shape != tensor.shape:
+        raise OpError(f"internal: gradient of shape {ct.shape} for a value of shape "
+                      f"{tensor.shape}")
+    key = id(tensor)
+    keep[key] = tensor
+    cts[key] = ct if key not in cts else add(cts[key], ct)
+
+
+def run_backward(roots, seeds, create_graph: bool, stop_at=()) -> tuple[dict, dict]:
+    """Propagate cotangents from `roots`; returns ({id: ct}, {id: tensor}).
+
+    Tensors in `stop_at` keep their cotangent and are not differentiated
+    further (they are the `wrt` of a nested `grad`, possibly non-leaves).
+    """
+    stop = {id(t) for t in stop_at}
+    from .tensor import as_tensor
+
+    cts: dict[int, object] = {}
+    keep: dict[int, object] = {}
+    with state.set_grad_enabled(create_graph), np.errstate(all="ignore"):
+        for root, seed in zip(roots, seeds):
+            _accumulate(cts, keep, root, as_tensor(seed))
+        for node in reversed(_topological_nodes(roots)):
+            outs = [ref() for ref in node.outputs]
+            if any(o is not None and id(o) in stop for o in outs):
+                continue
+            node_cts = [cts.pop(id(o), None) if o is not None else None for o in outs]
+            if all(c is None for c in node_cts):
+                continue
+            if len(outs) > 1:
+                from .functional import zeros_like
+
+                node_cts = [c if c is not None else zeros_like(o) for c, o in zip(node_cts, outs)]
+            grads = node.call_vjp(node_cts)
+            for inp, g in zip(node.inputs, grads):
+                if g is not None and inp.requires_grad:
+                    _accumulate(cts, keep, inp, g)
+    return cts, keep
+
+
+def _seed_for(out, grad):
+    from .functional import ones_like
+    from .tensor import as_tensor
+
+    if grad is None:
+        if out.size != 1:
+            where = user_source(3)
+            raise OpError(
+                f"backward: output has shape {out.shape} ({out.size} elements); a seed "
+                f"is only implied for single-element outputs, pass grad= of the same shape"
+                + (f" at {where}" if where else ""))
+        return ones_like(out)
+    seed = as_tensor(grad, dtype=out.dtype)
+    if seed.shape != out.shape:
+        raise OpError(f"backward: grad has shape {seed.shape} but the output has shape {out.shape}")
+    return seed
+
+
+def backward(out, grad=None) -> None:
+    """`t.backward()`: accumulate d out / d leaf into every leaf's `.grad`."""
+    if not out.requires_grad:
+        raise OpError("backward: the tensor does not require grad (no input had "
+                      "requires_grad=True, or it was computed under no_grad)")
+    seed = _seed_for(out, grad)
+    cts, keep = run_backward([out], [seed], create_graph=False)
+    from .functional import add
+
+    with state.no_grad():
+        for key, ct in cts.items():
+            leaf = keep[key]
+            if leaf._tape is None and leaf.requires_grad:
+                leaf.grad = ct if leaf.grad is None else add(leaf.grad, ct)
+
+
+def grad_of(out, wrt, seed=None, create_graph: bool = False) -> list:
+    """d out / d wrt for each tensor in `wrt` (None where independent)."""
+    seed = _seed_for(out, seed)
+    if not out.requires_grad:
+        return [None] * len(wrt)
+    cts, _ = run_backward([out], [seed], create_graph, stop_at=wrt)
+    return [cts.get(id(w)) for w in wrt]

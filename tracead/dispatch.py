@@ -1,0 +1,36 @@
+"""`bind`: the one dispatch point every op goes through.
+
+Eager mode runs the primitive's NumPy `impl` and, when gradients are wanted,
+puts a tape entry on the output. When a tracer is active the same call is also
+recorded as a graph node; an abstract tracer (graph-to-graph autodiff) skips
+`impl` and propagates shapes and dtypes only. No op has separate eager and
+traced versions.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import state
+from .autograd import TapeNode
+from .ops.prim import Prim
+from .tensor import Tensor, as_tensor
+
+
+def bind(prim: Prim, *args, **params) -> Tensor:
+    inputs = tuple(as_tensor(a) for a in args)
+    aval = prim.shape_rule(*inputs, **params)
+    tracer = state.current_tracer()
+    if tracer is not None and not tracer.concrete:
+        data = None
+    else:
+        data = np.asarray(prim.impl(*(t._data for t in inputs), **params))
+        if data.dtype != aval.dtype:
+            data = data.astype(aval.dtype)
+    out = Tensor._from_op(data, aval)
+    if (prim.differentiable and state.STATE.grad_enabled
+            and any(t.requires_grad for t in inputs)):
+        out.requires_grad = True
+        out._tape = TapeNode.single(prim, inputs, params, out)
+    if tracer is not None:
+        tracer.record(prim, inputs, params, out)
+    return out

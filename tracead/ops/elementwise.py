@@ -1,0 +1,152 @@
+"""Elementwise primitives: one row each (impl, shape rule, vjp, Numba template).
+
+Binary ops broadcast as NumPy does; their vjp rules reduce the cotangent back
+to each input's shape with `sum_to`. Templates are Numba scalar expressions
+over the input names `{0}`, `{1}`, ...; the code generator substitutes them
+into one loop body per fused group.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as F
+from . import shapes
+from .prim import Aval, Prim, register
+
+
+def _binary(name, impl, vjp, template, float_result=False, **kw) -> Prim:
+    rule = shapes.float_elementwise if float_result else shapes.elementwise
+    return register(Prim(name, "elementwise", impl,
+                         lambda a, b: rule(name, a, b), vjp, template, arity=2, **kw))
+
+
+def _unary(name, impl, vjp, template, float_result=True, **kw) -> Prim:
+    rule = shapes.float_elementwise if float_result else shapes.elementwise
+    return register(Prim(name, "elementwise", impl, lambda a: rule(name, a), vjp, template, **kw))
+
+
+def _compare(name, impl, template) -> Prim:
+    return register(Prim(name, "elementwise", impl,
+                         lambda a, b: shapes.elementwise(name, a, b, dtype=np.bool_),
+                         None, template, differentiable=False, arity=2))
+
+
+# -- arithmetic -------------------------------------------------------------
+add_p = _binary("add", np.add,
+              lambda g, out, a, b: (F.sum_to(g, a.shape), F.sum_to(g, b.shape)),
+              "({0} + {1})")
+sub_p = _binary("sub", np.subtract,
+              lambda g, out, a, b: (F.sum_to(g, a.shape), F.sum_to(F.neg(g), b.shape)),
+              "({0} - {1})")
+mul_p = _binary("mul", np.multiply,
+              lambda g, out, a, b: (F.sum_to(g * b, a.shape), F.sum_to(g * a, b.shape)),
+              "({0} * {1})")
+div_p = _binary("div", np.true_divide,
+              lambda g, out, a, b: (F.sum_to(g / b, a.shape),
+                                    F.sum_to(F.neg(g) * a / (b * b), b.shape)),
+              "({0} / {1})", float_result=True)
+
+
+def _pow_vjp(g, out, x, y):
+    gx = g * y * F.pow(x, y - 1)
+    # d/dy x**y = x**y log x; define it as 0 where x == 0 (as JAX does) so a
+    # zero base does not turn the exponent's gradient into nan.
+    safe = F.where(x == 0, F.ones_like(x), x)
+    gy = g * F.where(x == 0, F.zeros_like(out), out * F.log(safe))
+    return F.sum_to(gx, x.shape), F.sum_to(gy, y.shape)
+
+
+pow_p = _binary("pow", np.power, _pow_vjp, "({0} ** {1})", float_result=False)
+
+
+def _pow_scalar_impl(x, *, exponent):
+    return np.power(x, np.asarray(exponent, dtype=x.dtype) if x.dtype.kind == "f" else exponent)
+
+
+def _pow_scalar_vjp(g, out, x, *, exponent):
+    if exponent == 0:
+        return (F.zeros_like(x),)
+    if exponent == 1:
+        return (g,)
+    return (g * (exponent * F.pow_scalar(x, exponent - 1)),)
+
+
+def _pow_scalar_shape(x, *, exponent):
+    return shapes.elementwise("pow_scalar", x, dtype=np.result_type(x.dtype, exponent))
+
+
+pow_scalar_p = register(Prim("pow_scalar", "elementwise", _pow_scalar_impl, _pow_scalar_shape,
+                           _pow_scalar_vjp, "({0} ** {exponent})",
+                           doc="x ** c for a Python number c (a static param)"))
+
+neg_p = _unary("neg", np.negative, lambda g, out, x: (F.neg(g),), "(-{0})", float_result=False)
+exp_p = _unary("exp", np.exp, lambda g, out, x: (g * out,), "math.exp({0})")
+log_p = _unary("log", np.log, lambda g, out, x: (g / x,), "math.log({0})")
+sqrt_p = _unary("sqrt", np.sqrt, lambda g, out, x: (g * 0.5 / out,), "math.sqrt({0})")
+tanh_p = _unary("tanh", np.tanh, lambda g, out, x: (g * (1 - out * out),), "math.tanh({0})")
+
+
+def _sigmoid_impl(x):
+    # Stable on the whole range: never evaluates exp of a large positive.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(np.result_type(x, np.float32), copy=False)
+
+
+sigmoid_p = _unary("sigmoid", _sigmoid_impl, lambda g, out, x: (g * (out * (1 - out)),),
+                 "(1.0 / (1.0 + math.exp(-{0})))",
+                 doc="logistic function; a primitive so its kernel and rule stay stable")
+
+relu_p = _unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)),
+              lambda g, out, x: (F.where(x > 0, g, F.zeros_like(g)),),
+              "({0} if {0} > 0 else {0} * 0)", float_result=False)
+abs_p = _unary("abs", np.abs, lambda g, out, x: (g * F.sign(x),), "abs({0})", float_result=False)
+sign_p = _unary("sign", np.sign, None, "(({0} > 0) - ({0} < 0))", float_result=False,
+              differentiable=False)
+
+
+def _select_vjp(pick_first):
+    def rule(g, out, a, b):
+        first = pick_first(a, b)
+        tie = F.cast(a == b, g.dtype) * 0.5  # split ties evenly, as JAX does
+        wa = F.cast(first, g.dtype) + tie
+        return F.sum_to(g * wa, a.shape), F.sum_to(g * (1 - wa), b.shape)
+    return rule
+
+
+maximum_p = _binary("maximum", np.maximum, _select_vjp(lambda a, b: a > b), "max({0}, {1})")
+minimum_p = _binary("minimum", np.minimum, _select_vjp(lambda a, b: a < b), "min({0}, {1})")
+
+
+def _where_shape(c, a, b):
+    shape = shapes.broadcast("where", c, a, b)
+    return Aval(shape, np.result_type(a.dtype, b.dtype))
+
+
+def _where_vjp(g, out, c, a, b):
+    zero = F.zeros_like(g)
+    return (None, F.sum_to(F.where(c, g, zero), a.shape), F.sum_to(F.where(c, zero, g), b.shape))
+
+
+where_p = register(Prim("where", "elementwise", np.where, _where_shape, _where_vjp,
+                      "({1} if {0} else {2})", arity=3))
+
+
+def _cast_shape(x, *, dtype):
+    return Aval(x.shape, shapes.check_supported(dtype))
+
+
+cast_p = register(Prim("cast", "elementwise", lambda x, *, dtype: x.astype(dtype),
+                     _cast_shape, lambda g, out, x, *, dtype: (F.cast(g, x.dtype),),
+                     "np.{dtype}({0})", doc="dtype conversion; dtype is a name string"))
+
+stop_gradient_p = register(Prim("stop_gradient", "elementwise", lambda x: x,
+                              lambda x: Aval(x.shape, x.dtype), None, "{0}",
+                              differentiable=False, doc="identity that blocks gradients"))
+
+# -- comparisons: bool results, no gradient -----------------------------------
+lt_p = _compare("lt", np.less, "({0} < {1})")
+le_p = _compare("le", np.less_equal, "({0} <= {1})")
+gt_p = _compare("gt", np.greater, "({0} > {1})")
+ge_p = _compare("ge", np.greater_equal, "({0} >= {1})")
+eq_p = _compare("eq", np.equal, "({0} == {1})")
+ne_p = _compare("ne", np.not_equal, "({0} != {1})")

@@ -1,0 +1,75 @@
+"""Indexing primitives: getitem and its transpose, scatter_add.
+
+The static part of an index (ints, slices, None, Ellipsis) is a hashable
+`index` param; integer index arrays are tensor inputs, referred to from the
+param as ("a", k). `functional.getitem` builds this form from a Python index.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as F
+from ..errors import op_error
+from .prim import Aval, Prim, register
+
+
+def build_index(index, arrays) -> tuple:
+    """Turn the param form back into a NumPy index tuple."""
+    out = []
+    for item in index:
+        tag = item[0]
+        if tag == "i":
+            out.append(item[1])
+        elif tag == "s":
+            out.append(slice(item[1], item[2], item[3]))
+        elif tag == "n":
+            out.append(None)
+        elif tag == "e":
+            out.append(Ellipsis)
+        else:  # "a"
+            out.append(arrays[item[1]])
+    return tuple(out)
+
+
+def _getitem_impl(x, *arrays, index):
+    return x[build_index(index, arrays)]
+
+
+def _getitem_shape(x, *arrays, index):
+    for a in arrays:
+        if a.dtype.kind not in "iu":
+            raise op_error("getitem", f"index arrays must be integers, got {a.dtype}", x, a)
+    probe = np.broadcast_to(np.empty((), x.dtype), x.shape)
+    dummy_arrays = [np.zeros(a.shape, np.intp) for a in arrays]
+    try:
+        shape = probe[build_index(index, dummy_arrays)].shape
+    except IndexError as exc:
+        raise op_error("getitem", f"{exc}", x, *arrays) from None
+    return Aval(tuple(shape), x.dtype)
+
+
+def _getitem_vjp(g, out, x, *arrays, index):
+    return (F.scatter_add(g, *arrays, index=index, shape=x.shape),) + (None,) * len(arrays)
+
+
+getitem_p = register(Prim("getitem", "index", _getitem_impl, _getitem_shape, _getitem_vjp, arity=-1))
+
+
+def _scatter_add_impl(g, *arrays, index, shape):
+    out = np.zeros(shape, g.dtype)
+    if arrays:
+        # add.at accumulates repeated indices; plain assignment would not.
+        np.add.at(out, build_index(index, arrays), g)
+    else:
+        out[build_index(index, arrays)] = g
+    return out
+
+
+def _scatter_add_vjp(ct, out, g, *arrays, index, shape):
+    return (F.getitem_raw(ct, arrays, index),) + (None,) * len(arrays)
+
+
+scatter_add_p = register(Prim(
+    "scatter_add", "index", _scatter_add_impl,
+    lambda g, *arrays, index, shape: Aval(tuple(shape), g.dtype),
+    _scatter_add_vjp, arity=-1, doc="zeros(shape) with g added at index (getitem's transpose)"))

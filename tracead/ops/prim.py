@@ -1,0 +1,79 @@
+"""The primitive table: the single source of truth for every op.
+
+Each primitive is declared once, as a frozen `Prim`, with everything every
+stage needs: eager mode and the reference interpreter call `impl`; the tracer
+and the verifier call `shape_rule`; autodiff (eager tape and graph-to-graph)
+calls `vjp`; the Numba code generator substitutes `template`.
+
+A `vjp` rule receives `(ct, out, *inputs, **params)` as Tensors and returns one
+cotangent (or None for "no gradient") per input. It is written only with
+tracead functions, so gradients are themselves differentiable and traceable.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+# What a primitive is, for the passes: elementwise ops fuse into loops,
+# reductions end a loop nest, movement ops change indexing only, the rest
+# (matmul, gather/scatter, concatenate) are kernel boundaries.
+KINDS = ("elementwise", "reduce", "movement", "matmul", "index", "opaque")
+
+
+@dataclass(frozen=True, slots=True)
+class Aval:
+    """An abstract value: what the tracer knows about a tensor."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+@dataclass(frozen=True, slots=True)
+class Prim:
+    """One primitive operation. See the module docstring."""
+
+    name: str
+    kind: str
+    impl: Callable[..., np.ndarray]
+    shape_rule: Callable[..., Aval]
+    vjp: Callable | None = None
+    # Numba scalar template, e.g. "math.exp({0})"; params appear by name,
+    # e.g. "{0} ** {exponent}". None for ops with hand-written kernels.
+    template: str | None = None
+    # False for ops whose output has no useful derivative (comparisons):
+    # they cut the tape instead of contributing zeros.
+    differentiable: bool = True
+    # -1 for variadic primitives (concatenate).
+    arity: int = 1
+    doc: str = field(default="", compare=False)
+
+    @property
+    def fusible(self) -> bool:
+        return self.template is not None
+
+    def __repr__(self) -> str:
+        return f"Prim({self.name})"
+
+
+PRIMS: dict[str, Prim] = {}
+
+
+def register(prim: Prim) -> Prim:
+    if prim.kind not in KINDS:
+        raise ValueError(f"unknown kind {prim.kind!r} for {prim.name}")
+    if prim.name in PRIMS:
+        raise ValueError(f"primitive {prim.name} declared twice")
+    if prim.differentiable and prim.vjp is None:
+        raise ValueError(f"differentiable primitive {prim.name} has no vjp rule")
+    PRIMS[prim.name] = prim
+    return prim

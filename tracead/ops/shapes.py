@@ -1,0 +1,67 @@
+"""Shape and dtype rules shared by the primitive declarations.
+
+Each helper raises an error that names the op, the input shapes and dtypes
+and the user's line, instead of letting NumPy fail later with a bare message.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import op_error
+from .prim import Aval
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_supported(dtype) -> np.dtype:
+    """tracead computes with bool, integer and real floating dtypes only."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "biuf":
+        raise op_error(
+            "tensor", f"unsupported dtype {dtype} (tracead supports bool, integers, "
+            "float32 and float64)", type_error=True)
+    return dtype
+
+
+def broadcast(op: str, *avals) -> tuple[int, ...]:
+    try:
+        return tuple(np.broadcast_shapes(*(a.shape for a in avals)))
+    except ValueError:
+        raise op_error(op, "shapes do not broadcast", *avals) from None
+
+
+def elementwise(op: str, *avals, dtype=None) -> Aval:
+    shape = broadcast(op, *avals)
+    out = dtype if dtype is not None else np.result_type(*(a.dtype for a in avals))
+    return Aval(shape, np.dtype(out))
+
+
+def float_elementwise(op: str, *avals) -> Aval:
+    """Transcendental ops: integers promote to float64, as in NumPy."""
+    out = elementwise(op, *avals)
+    if out.dtype.kind in "biu":
+        return Aval(out.shape, np.dtype(np.float64))
+    return out
+
+
+def normalize_axes(op: str, axis, ndim: int, aval=None) -> tuple[int, ...]:
+    """axis=None | int | tuple -> sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+            raise op_error(op, f"axis {a} is out of range for {ndim}-d input",
+                           *([aval] if aval is not None else []))
+        out.append(a % ndim if ndim else 0)
+    if len(set(out)) != len(out):
+        raise op_error(op, f"repeated axis in {axis}")
+    return tuple(sorted(out)) if ndim else ()
+
+
+def reduced_shape(shape, axes, keepdims: bool) -> tuple[int, ...]:
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)

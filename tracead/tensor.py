@@ -1,0 +1,164 @@
+"""Eager Tensor: NumPy storage plus autograd bookkeeping.
+
+Every op on a Tensor goes through `dispatch.bind`; the methods and operators
+are attached from `functional` (one definition per op). This file holds only
+storage, conversion and the points where a value leaves the graph
+(`item`, `bool`, `numpy`, ...), which the tracer must see to guard them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import state
+from .errors import OpTypeError, user_source
+from .ops.prim import Aval
+from .ops.shapes import check_supported
+
+
+class Tensor:
+    """An n-dimensional array that can record gradients."""
+
+    __slots__ = ("_data", "_aval", "requires_grad", "grad", "_tape", "__weakref__")
+    # Make `ndarray + Tensor` call Tensor.__radd__ instead of looping in NumPy.
+    __array_ufunc__ = None
+
+    def __init__(self, data, dtype=None, requires_grad: bool = False) -> None:
+        if isinstance(data, Tensor):
+            data = data._concrete("tensor(...)")
+        array = np.array(data, dtype=dtype, copy=True)
+        if dtype is None and array.dtype == np.float16:
+            array = array.astype(np.float32)
+        check_supported(array.dtype)
+        self._data = array
+        self._aval = Aval(array.shape, array.dtype)
+        self.grad: Tensor | None = None
+        self._tape = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _from_op(cls, data, aval: Aval) -> "Tensor":
+        t = object.__new__(cls)
+        t._data = data
+        t._aval = aval
+        t.requires_grad = False
+        t.grad = None
+        t._tape = None
+        return t
+
+    def requires_grad_(self, flag: bool = True) -> "Tensor":
+        if flag and self.dtype.kind != "f":
+            raise OpTypeError(
+                f"requires_grad=True needs a floating dtype (float32 or float64), "
+                f"got {self.dtype} tensor of shape {self.shape}"
+                + (f" at {user_source(2)}" if user_source(2) else ""))
+        self.requires_grad = flag
+        return self
+
+    # -- metadata ---------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._aval.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._aval.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self._aval.shape)
+
+    @property
+    def size(self) -> int:
+        return self._aval.size
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._tape is None
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    __hash__ = object.__hash__
+
+    # -- leaving the graph: concretisation points ---------------------------
+    def _concrete(self, how: str) -> np.ndarray:
+        """The NumPy value; inside a trace this records a value guard."""
+        tracer = state.current_tracer()
+        if tracer is not None:
+            tracer.concretize(self, how)
+        return self._data
+
+    def numpy(self) -> np.ndarray:
+        return self._concrete("numpy()").copy()
+
+    def __array__(self, dtype=None, copy=None):
+        value = self._concrete("np.asarray()")
+        return value.astype(dtype) if dtype is not None else value.copy()
+
+    def item(self):
+        if self.size != 1:
+            raise ValueError(f"item(): tensor of shape {self.shape} has {self.size} elements, not 1")
+        return self._concrete("item()").item()
+
+    def tolist(self):
+        return self._concrete("tolist()").tolist()
+
+    def __bool__(self) -> bool:
+        if self.size != 1:
+            raise ValueError(f"bool(): truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self._concrete("bool()"))
+
+    def __float__(self) -> float:
+        return float(self._concrete("float()").reshape(()))
+
+    def __int__(self) -> int:
+        return int(self._concrete("int()").reshape(()))
+
+    def __index__(self) -> int:
+        if self.dtype.kind not in "iub":
+            raise TypeError(f"only integer tensors can be used as an index, got {self.dtype}")
+        return int(self._concrete("index").reshape(()))
+
+    # -- autograd -----------------------------------------------------------
+    def backward(self, grad=None) -> None:
+        from .autograd import backward
+
+        backward(self, grad)
+
+    def detach(self) -> "Tensor":
+        from .functional import stop_gradient
+
+        return stop_gradient(self)
+
+    def __repr__(self) -> str:
+        if self._data is None:
+            return f"Tensor(<abstract {self.dtype}{list(self.shape)}>)"
+        body = np.array2string(self._data, separator=", ", prefix="tensor(")
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        return f"tensor({body}, dtype={self.dtype}{extra})"
+
+
+def as_tensor(x, dtype=None) -> Tensor:
+    """Tensors pass through; anything else becomes a constant Tensor."""
+    if isinstance(x, Tensor):
+        return x
+    # Constants share memory with the caller's array: ops never write into
+    # their inputs, so no copy is needed (as torch.as_tensor).
+    array = np.asarray(x, dtype=dtype)
+    if array.dtype == np.float16:
+        array = array.astype(np.float32)
+    check_supported(array.dtype)
+    return Tensor._from_op(array, Aval(array.shape, array.dtype))
+
+
+def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
+    """`ta.tensor`: a new leaf tensor holding a copy of `data`."""
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
