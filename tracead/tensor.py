@@ -133,6 +133,22 @@ class Tensor:
 
         backward(self, grad)
 
+    def assign_(self, value) -> "Tensor":
+        """Replace this tensor's value in place (optimizer updates).
+
+        Not recorded on the autograd tape. Inside a compiled function the
+        tracer records the write so the compiled call replays it.
+        """
+        new = as_tensor(value)
+        if new.shape != self.shape:
+            raise ValueError(f"assign_: value of shape {new.shape} for a tensor of shape {self.shape}")
+        tracer = state.current_tracer()
+        if tracer is not None:
+            tracer.mutate(self, new)
+        data = new._data
+        self._data = data if data is None or data.dtype == self.dtype else data.astype(self.dtype)
+        return self
+
     def detach(self) -> "Tensor":
         from .functional import stop_gradient
 
