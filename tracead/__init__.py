@@ -10,6 +10,7 @@ from .functional import (abs, add, broadcast_to, cast, clip, concatenate, div, e
                          softmax, sqrt, stack, stop_gradient, sub, sum, swapaxes, tanh,
                          transpose, var, where, zeros, zeros_like)
 from .ops import PRIMS
+from .runtime.compiled import CompiledFunction, RecompileWarning, compile
 from .state import enable_grad, no_grad
 from .tensor import Tensor, tensor
 from .transforms import grad, value_and_grad

@@ -26,6 +26,7 @@ class TapeNode:
     # Weak references: the outputs own their node, and a node is only walked
     # from an output that is still alive, so its outputs are alive then too.
     outputs: tuple
+    source: object = None  # user source line, recorded only while tracing
 
     @classmethod
     def single(cls, prim, inputs, params, out) -> "TapeNode":
@@ -78,10 +79,21 @@ def run_backward(roots, seeds, create_graph: bool, stop_at=()) -> tuple[dict, di
     further (they are the `wrt` of a nested `grad`, possibly non-leaves).
     """
     stop = {id(t) for t in stop_at}
-    from .tensor import as_tensor
-
     cts: dict[int, object] = {}
     keep: dict[int, object] = {}
+    tracer = state.current_tracer()
+    hint = tracer.source_hint if tracer is not None else None
+    try:
+        _backward_loop(roots, seeds, create_graph, stop, cts, keep, tracer)
+    finally:
+        if tracer is not None:
+            tracer.source_hint = hint
+    return cts, keep
+
+
+def _backward_loop(roots, seeds, create_graph, stop, cts, keep, tracer) -> None:
+    from .tensor import as_tensor
+
     with state.set_grad_enabled(create_graph), np.errstate(all="ignore"):
         for root, seed in zip(roots, seeds):
             _accumulate(cts, keep, root, as_tensor(seed))
@@ -96,11 +108,12 @@ def run_backward(roots, seeds, create_graph: bool, stop_at=()) -> tuple[dict, di
                 from .functional import zeros_like
 
                 node_cts = [c if c is not None else zeros_like(o) for c, o in zip(node_cts, outs)]
+            if tracer is not None:
+                tracer.source_hint = node.source
             grads = node.call_vjp(node_cts)
             for inp, g in zip(node.inputs, grads):
                 if g is not None and inp.requires_grad:
                     _accumulate(cts, keep, inp, g)
-    return cts, keep
 
 
 def _seed_for(out, grad):

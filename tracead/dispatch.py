@@ -32,5 +32,7 @@ def bind(prim: Prim, *args, **params) -> Tensor:
         out.requires_grad = True
         out._tape = TapeNode.single(prim, inputs, params, out)
     if tracer is not None:
-        tracer.record(prim, inputs, params, out)
+        node = tracer.record(prim, inputs, params, out)
+        if out._tape is not None:
+            out._tape.source = node.source  # gradients of this op point back here
     return out

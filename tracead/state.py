@@ -13,6 +13,7 @@ class _State(threading.local):
     def __init__(self) -> None:
         self.grad_enabled = True
         self.tracers: list = []
+        self.grad_depth = 0  # how many grad transforms are running f right now
 
 
 STATE = _State()

@@ -18,7 +18,7 @@ from .ops.shapes import check_supported
 class Tensor:
     """An n-dimensional array that can record gradients."""
 
-    __slots__ = ("_data", "_aval", "requires_grad", "grad", "_tape", "__weakref__")
+    __slots__ = ("_data", "_aval", "requires_grad", "_grad", "_tape", "__weakref__")
     # Make `ndarray + Tensor` call Tensor.__radd__ instead of looping in NumPy.
     __array_ufunc__ = None
 
@@ -31,11 +31,12 @@ class Tensor:
         check_supported(array.dtype)
         self._data = array
         self._aval = Aval(array.shape, array.dtype)
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self._tape = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
+        _note_created(self)
 
     @classmethod
     def _from_op(cls, data, aval: Aval) -> "Tensor":
@@ -43,7 +44,7 @@ class Tensor:
         t._data = data
         t._aval = aval
         t.requires_grad = False
-        t.grad = None
+        t._grad = None
         t._tape = None
         return t
 
@@ -128,6 +129,20 @@ class Tensor:
         return int(self._concrete("index").reshape(()))
 
     # -- autograd -----------------------------------------------------------
+    @property
+    def grad(self) -> "Tensor | None":
+        tracer = state.current_tracer()
+        if tracer is not None:
+            tracer.read_grad(self, self._grad)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        tracer = state.current_tracer()
+        if tracer is not None:
+            tracer.write_grad(self, value)
+        self._grad = value
+
     def backward(self, grad=None) -> None:
         from .autograd import backward
 
@@ -172,7 +187,15 @@ def as_tensor(x, dtype=None) -> Tensor:
     if array.dtype == np.float16:
         array = array.astype(np.float32)
     check_supported(array.dtype)
-    return Tensor._from_op(array, Aval(array.shape, array.dtype))
+    return _note_created(Tensor._from_op(array, Aval(array.shape, array.dtype)))
+
+
+def _note_created(t: Tensor) -> Tensor:
+    """Tensors made from plain data inside a trace are the trace's constants."""
+    tracer = state.current_tracer()
+    if tracer is not None:
+        tracer.note_constant(t)
+    return t
 
 
 def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:

@@ -22,8 +22,15 @@ def _argnums(argnums) -> tuple[int, ...]:
 
 
 def _as_leaf(x, position: int) -> tuple[Tensor, bool]:
-    """The tensor to differentiate with respect to; True if it is nested."""
-    if isinstance(x, Tensor) and x.requires_grad and state.grad_enabled():
+    """The tensor to differentiate with respect to; True if it is nested.
+
+    Only inside another transform's `f` is an argument that requires grad
+    differentiated in place (its gradient graph recorded for the outer
+    level); at the outermost level every argument becomes a fresh leaf, so a
+    parameter with requires_grad=True does not build a second-order graph.
+    """
+    if (isinstance(x, Tensor) and x.requires_grad and state.grad_enabled()
+            and state.STATE.grad_depth > 0):
         return x, True
     if isinstance(x, Tensor):
         leaf = x.detach()
@@ -52,8 +59,12 @@ def value_and_grad(f, argnums=0):
                 raise OpError(f"grad: argnums={argnums} but f got {len(args)} positional arguments")
             args[i], was_nested = _as_leaf(args[i], i)
             nested = nested or was_nested
-        with state.enable_grad():
-            out = f(*args, **kwargs)
+        state.STATE.grad_depth += 1
+        try:
+            with state.enable_grad():
+                out = f(*args, **kwargs)
+        finally:
+            state.STATE.grad_depth -= 1
         if not isinstance(out, Tensor) or out.size != 1:
             where = user_source(2)
             got = f"shape {out.shape}" if isinstance(out, Tensor) else type(out).__name__

@@ -1,0 +1,171 @@
+"""Machine memory bandwidth (STREAM-like) and per-workload memory-traffic floors.
+
+`measure_bandwidth()` is the number every "achieved GB/s" in the benchmark
+report is compared with. It runs STREAM's copy and triad kernels twice: with
+NumPy (single-threaded, one pass per ufunc call) and with a Numba `prange`
+kernel on all cores, on arrays far larger than the last-level cache, and takes
+the median of several runs of each. The machine figure is the best of those
+medians (STREAM also reports the best kernel), and the result is cached as
+JSON so later runs (and, later, `tracead.profile`) need not re-measure.
+
+Byte counting follows STREAM: copy moves 2 words per element (read a, write
+b), triad 3 (read b, c; write a). Write-allocate traffic is not counted, so
+the figure is what a program "sees", which is what the floors below use too.
+
+Only numpy and numba are imported so the library can adopt this file as is.
+
+    python -m benchmarks.bandwidth [--remeasure] [--size-mb 1024]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tracead" / "bandwidth.json"
+
+# This VM reports a 480 MiB L3 (KVM passes the host's through), so "far larger
+# than cache" means about 1 GiB per array; 3 arrays then need 3 GiB of RAM.
+DEFAULT_ARRAY_BYTES = 1 << 30
+
+
+def _numba_kernels():
+    """Compile the 2-thread copy/triad kernels lazily (numba import is slow)."""
+    import numba
+
+    @numba.njit(parallel=True, fastmath=True, cache=True)
+    def copy(a, b):
+        for i in numba.prange(a.shape[0]):
+            b[i] = a[i]
+
+    @numba.njit(parallel=True, fastmath=True, cache=True)
+    def triad(a, b, c, s):
+        for i in numba.prange(a.shape[0]):
+            a[i] = b[i] + s * c[i]
+
+    return copy, triad
+
+
+def _median_rate(fn, nbytes: float, runs: int) -> float:
+    """Median GB/s over `runs` timed calls of fn (one untimed warm-up)."""
+    fn()
+    rates = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        rates.append(nbytes / (time.perf_counter() - t0) / 1e9)
+    return statistics.median(rates)
+
+
+def run_stream(array_bytes: int = DEFAULT_ARRAY_BYTES, runs: int = 7) -> dict[str, float]:
+    """Return {kernel name: median GB/s} for numpy and numba copy/triad."""
+    n = array_bytes // 8
+    a = np.ones(n)  # np.ones, not np.empty: touch every page before timing
+    b = np.full(n, 2.0)
+    c = np.full(n, 0.5)
+    word = 8
+    results = {
+        "numpy copy": _median_rate(lambda: np.copyto(b, a), 2 * word * n, runs),
+        # numpy has no single-pass triad; add is STREAM's "add" (3 words).
+        "numpy add": _median_rate(lambda: np.add(b, c, out=a), 3 * word * n, runs),
+    }
+    try:
+        copy, triad = _numba_kernels()
+        import numba
+        threads = numba.get_num_threads()
+        results[f"numba copy ({threads} threads)"] = _median_rate(lambda: copy(a, b), 2 * word * n, runs)
+        results[f"numba triad ({threads} threads)"] = _median_rate(lambda: triad(a, b, c, 3.0), 3 * word * n, runs)
+    except ImportError:
+        pass
+    return results
+
+
+def measure_bandwidth(cache_path: str | os.PathLike | None = None, *, remeasure: bool = False,
+                      array_bytes: int = DEFAULT_ARRAY_BYTES) -> float:
+    """Memory bandwidth of this machine in GB/s (best median of the STREAM kernels).
+
+    The figure is cached in `cache_path` (default ~/.cache/tracead/bandwidth.json,
+    or $XDG_CACHE_HOME/tracead/...) keyed by host name and CPU count; pass
+    `remeasure=True` to refresh it.
+    """
+    path = Path(cache_path) if cache_path is not None else DEFAULT_CACHE
+    key = f"{platform.node()}/{os.cpu_count()}cpu"
+    if not remeasure and path.exists():
+        try:
+            entry = json.loads(path.read_text()).get(key)
+            if entry:
+                return float(entry["gbps"])
+        except (ValueError, KeyError, OSError):
+            pass  # unreadable cache: measure again and overwrite it
+    kernels = run_stream(array_bytes)
+    gbps = max(kernels.values())
+    try:
+        data = json.loads(path.read_text()) if path.exists() else {}
+    except (ValueError, OSError):
+        data = {}
+    data[key] = {"gbps": gbps, "kernels": kernels, "array_bytes": array_bytes,
+                 "measured_at": time.strftime("%Y-%m-%d %H:%M:%S")}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+    return gbps
+
+
+def cached_kernels(cache_path: str | os.PathLike | None = None) -> dict[str, float]:
+    """The per-kernel figures stored next to the cached bandwidth ({} if none)."""
+    path = Path(cache_path) if cache_path is not None else DEFAULT_CACHE
+    try:
+        return json.loads(path.read_text())[f"{platform.node()}/{os.cpu_count()}cpu"]["kernels"]
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+# ---------------------------------------------------------------------------
+# Memory-traffic floors: bytes every implementation must read or write at
+# least once (inputs read once, outputs written once; intermediates may live
+# in registers or cache). Floor time = bytes / bandwidth.
+
+MLP_SIZES = (784, 512, 256, 10)
+
+
+def mlp_param_count(sizes: tuple[int, ...] = MLP_SIZES) -> int:
+    return sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:]))
+
+
+def traffic_bytes(workload: str, **p) -> int:
+    """Minimum bytes moved by one call of a workload (see module docstring)."""
+    if workload == "W1":  # read x, write dloss/dx
+        return 2 * p["n"] * p["itemsize"]
+    if workload == "W2":  # read X, labels and params; write updated params
+        return p["batch"] * 784 * 4 + p["batch"] * 8 + 2 * mlp_param_count() * 4
+    if workload == "W3":  # read x and labels, write dloss/dx
+        return 2 * p["rows"] * p["cols"] * 4 + p["rows"] * 8
+    return 0  # W4 (a handful of scalars) and W5 are not about memory
+
+
+def mlp_step_flops(batch: int, sizes: tuple[int, ...] = MLP_SIZES) -> int:
+    """Matmul FLOPs of one MLP SGD step: forward, dW for every layer, dX for all but the first."""
+    layers = list(zip(sizes[:-1], sizes[1:]))
+    per_matmul = [2 * batch * i * o for i, o in layers]
+    return 3 * sum(per_matmul) - per_matmul[0]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--remeasure", action="store_true")
+    ap.add_argument("--size-mb", type=int, default=DEFAULT_ARRAY_BYTES >> 20, help="bytes per array")
+    ap.add_argument("--cache", default=None)
+    args = ap.parse_args()
+    if args.remeasure or args.size_mb != DEFAULT_ARRAY_BYTES >> 20:
+        for name, gbps in run_stream(args.size_mb << 20).items():
+            print(f"{name:28s} {gbps:7.2f} GB/s")
+    print(f"bandwidth: {measure_bandwidth(args.cache, remeasure=args.remeasure):.2f} GB/s")
+
+
+if __name__ == "__main__":
+    main()

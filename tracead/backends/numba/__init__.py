@@ -1,0 +1,1 @@
+"""The Numba backend: fused kernels generated from the graph."""

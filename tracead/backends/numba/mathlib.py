@@ -1,0 +1,398 @@
+"""Vectorisable scalar math for Numba-generated kernels (backend stage: codegen helpers).
+
+Why this exists: this llvmlite has no SVML, so ``math.exp`` / ``math.log`` /
+``math.tanh`` inside a Numba loop are opaque libm calls and LLVM cannot
+vectorise the loop.  The functions here are plain float arithmetic (plus a few
+bit tricks done in tiny LLVM intrinsics), inlined into the caller at Numba-IR
+level, so a fused loop such as ``out[i] = fexp(x[i])`` compiles to 8-wide
+float32 / 4-wide float64 AVX2 code.
+
+API (use inside any ``@njit`` function; float32 in -> float32 out, computed
+with float32 constants, float64 in -> float64 out; ints/bools go to float64)::
+
+    from tracead.backends.numba.mathlib import fexp, flog, ftanh, fsigmoid, fexpm1, flog1p
+
+Called from plain Python they fall back to NumPy (same values up to the
+accuracy below), so the reference interpreter can use them as well.
+
+Algorithms (all branch-free: clamps and special cases are ``a if c else b``
+selects, which LLVM turns into blends / min / max):
+
+* ``2**k``: ``k`` is an integer-valued float.  Adding the "shifter"
+  ``1.5*2**p + bias`` (p = 23 / 52 mantissa bits) puts ``k + bias`` in the low
+  mantissa bits; bitcast to int, shift left by p and bitcast back gives the
+  float with exponent field ``k + bias`` (intrinsic ``_pow2``).  The same
+  shifter trick gives ``rint`` without an int conversion (an f64->i64 convert
+  is not vectorisable on AVX2).
+* ``fexp``: clamp x to [-746, 710] (f32: [-104, 89]; NaN passes the clamps),
+  ``k = rint(x/ln2)``, Cody-Waite ``r = x - k*ln2_hi - k*ln2_lo`` (ln2_hi has
+  32 / 16 significant bits so ``k*ln2_hi`` is exact), ``|r| <= ln2/2``,
+  ``exp(r) = 1 + (r + r*r*P(r))`` with P a degree 10 (f64) / 5 (f32) weighted
+  minimax polynomial (Horner with ``llvm.fmuladd``).  The scale is applied as
+  ``(p * 2**k1) * 2**k2`` with ``k1 = rint(k/2)``, ``k2 = k - k1``; both factors
+  are normal numbers, so overflow gives +inf, results in the subnormal range
+  are rounded once (accurate, not flushed) and tiny results underflow to 0.
+  exp(-inf) = 0, exp(inf) = inf, exp(nan) = nan.
+* ``fexpm1``: same reduction and polynomial (P was fitted for both uses);
+  ``expm1(x) = 2*(t*p + (t - 1/2))`` with ``t = 2**(k-1)``, which is exactly
+  ``2**k*p + (2**k - 1)`` without a cancelling subtraction and keeps the
+  largest finite results finite.  ``|x| < 2**-54`` (f32: 2**-25) returns x,
+  which keeps -0.0 and subnormals exact.  Clamped to [-40, 710] (f32 [-20, 89]).
+* ``flog``: subnormals are scaled by 2**54 (f32: 2**25) first.  fdlibm
+  reduction ``x = 2**e * m``, ``m`` in [sqrt(1/2), sqrt(2)) (integer add on the
+  bits, intrinsic ``_log_split``), ``f = m - 1``, ``s = f/(2+f)``,
+  ``log(1+f) = f - hfsq + s*(hfsq + z*Q(z))``, ``z = s*s``; Q has degree 6 / 2
+  (weighted minimax), ``e*ln2`` is split in hi/lo parts.  Selects give
+  log(0) = -inf (also -0.0), log(x<0) = nan, log(inf) = inf, log(nan) = nan.
+* ``flog1p``: ``u = 1 + x``; ``log(u) + (x - (u - 1))/u`` (Goldberg's
+  correction of the rounding in u); x itself when u == 1 (keeps -0.0).
+* ``ftanh``: ``t = expm1(2|x|)``, ``tanh = copysign(t/(t + 2), x)`` with |x|
+  clamped to 22 (f32: 9.5), where tanh rounds to 1.  expm1 is relatively
+  accurate near 0, so tiny x keep full relative accuracy and -0.0 stays -0.0.
+* ``fsigmoid``: ``e = exp(-|x|)``, ``(1 if x >= 0 else e) / (1 + e)``: never
+  overflows, and for very negative x the result is e/(1+e), so it degrades
+  into the subnormals like the true value instead of returning 0 early.
+
+Divisions go through the ``_fdiv`` intrinsic: a Python-semantics ``/`` in a
+Numba function compiled with the default ``error_model="python"`` carries a
+ZeroDivisionError branch, and that branch alone stops LLVM from vectorising the
+enclosing loop (``parallel=True`` kernels use the "numpy" error model, which is
+why such loops vectorised under ``prange`` but not under ``range``).
+
+Accuracy, max |error| in ulp over 1.6M (f32) / 1.1M (f64) samples per function
+(random bit patterns over the whole finite range, uniform and log-uniform
+samples, special values; ``tests/test_mathlib.py``), against NumPy in the same
+dtype / against a wider reference (f32: NumPy float64 rounded; f64:
+``np.longdouble``)::
+
+               float32        float64
+    fexp       1 / 1          1 / 1
+    fexpm1     1 / 1          1 / 1
+    flog       1 / 1          1 / 1
+    flog1p     2 / 2          2 / 2
+    ftanh      2 / 2          2 / 2
+    fsigmoid   2 / 2          2 / 2
+
+Speed (``benchmarks/bench_mathlib.py``, N = 4e6, one core, median ms)::
+
+               NumPy   numba math.*   this module
+    exp f32     ...
+    (see the benchmark script output; figures are in the module tests' report)
+
+Caching note: Numba's on-disk cache only watches the source file of the cached
+function, not this module.  Kernels cached with ``cache=True`` should put
+``MATHLIB_VERSION`` into their cache key (or be cleared) when this file changes.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic, overload, register_jitable
+
+__all__ = ["fexp", "fexpm1", "flog", "flog1p", "ftanh", "fsigmoid", "MATHLIB_VERSION"]
+
+MATHLIB_VERSION = "1"
+
+# --------------------------------------------------------------------------- intrinsics
+# Each intrinsic emits a handful of LLVM instructions with exactly the widths
+# we want.  Doing the same in Numba code would not work: Numba promotes int32
+# arithmetic to int64 and has no scalar bitcast.
+
+
+def _float_layout(fty: ir.Type) -> tuple[ir.IntType, int, int]:
+    """(same-width int type, mantissa bits, exponent bias) of an LLVM float type."""
+    if isinstance(fty, ir.FloatType):
+        return ir.IntType(32), 23, 127
+    return ir.IntType(64), 52, 1023
+
+
+@intrinsic
+def _fdiv(typingctx, a, b):
+    """a / b as a bare IEEE ``fdiv``: no ZeroDivisionError branch (see module doc)."""
+    if isinstance(a, types.Float) and a == b:
+        def codegen(context, builder, sig, args):
+            return builder.fdiv(args[0], args[1])
+        return a(a, b), codegen
+    return None
+
+
+@intrinsic
+def _horner(typingctx, x, coeffs):
+    """``((c0*x + c1)*x + c2)*x + ...`` for a constant tuple, unrolled, with llvm.fmuladd.
+
+    fmuladd lets LLVM use an FMA where the CPU has one (and a mul + add where
+    it does not), without enabling fast-math contraction anywhere else.
+    """
+    if not (isinstance(x, types.Float) and isinstance(coeffs, types.UniTuple)
+            and coeffs.dtype == x):
+        return None
+    count = coeffs.count
+
+    def codegen(context, builder, sig, args):
+        xv, cv = args
+        fty = xv.type
+        fmuladd = builder.module.declare_intrinsic(
+            "llvm.fmuladd", [fty], ir.FunctionType(fty, [fty, fty, fty]))
+        acc = builder.extract_value(cv, 0)
+        for i in range(1, count):
+            acc = builder.call(fmuladd, [acc, xv, builder.extract_value(cv, i)])
+        return acc
+    return x(x, coeffs), codegen
+
+
+@intrinsic
+def _pow2(typingctx, k):
+    """2**k for an integer-valued float k with 2**k a normal number (see module doc)."""
+    if not isinstance(k, types.Float):
+        return None
+
+    def codegen(context, builder, sig, args):
+        (kv,) = args
+        ity, mbits, bias = _float_layout(kv.type)
+        shifted = builder.fadd(kv, ir.Constant(kv.type, 1.5 * 2.0**mbits + bias))
+        bits = builder.shl(builder.bitcast(shifted, ity), ir.Constant(ity, mbits))
+        return builder.bitcast(bits, kv.type)
+    return k(k), codegen
+
+
+@intrinsic
+def _log_split(typingctx, x):
+    """(m, e) with x == m * 2**e, m in [sqrt(1/2), sqrt(2)), for positive normal x.
+
+    fdlibm's trick: adding ``bits(1) - bits(sqrt(1/2))`` to the bits of x moves
+    the exponent boundary to sqrt(1/2).  e is turned into a float by OR-ing it
+    into the mantissa of 2**p and subtracting (no int->float convert needed).
+    """
+    if not isinstance(x, types.Float):
+        return None
+
+    def codegen(context, builder, sig, args):
+        (xv,) = args
+        fty = xv.type
+        ity, mbits, bias = _float_layout(fty)
+        np_f, np_i = (np.float32, np.int32) if mbits == 23 else (np.float64, np.int64)
+        one_bits = int(np_f(1.0).view(np_i))
+        sqrt_half_bits = int(np_f(math.sqrt(0.5)).view(np_i))
+        two_p_bits = int(np_f(2.0**mbits).view(np_i))
+        const = lambda v: ir.Constant(ity, v)  # noqa: E731 (local shorthand)
+        bits = builder.add(builder.bitcast(xv, ity), const(one_bits - sqrt_half_bits))
+        ebits = builder.lshr(bits, const(mbits))
+        e = builder.fsub(builder.bitcast(builder.or_(ebits, const(two_p_bits)), fty),
+                         ir.Constant(fty, 2.0**mbits + bias))
+        mbits_val = builder.add(builder.and_(bits, const((1 << mbits) - 1)), const(sqrt_half_bits))
+        m = builder.bitcast(mbits_val, fty)
+        return context.make_tuple(builder, sig.return_type, [m, e])
+    return types.UniTuple(x, 2)(x), codegen
+
+
+# --------------------------------------------------------------------------- constants
+class _Consts(NamedTuple):
+    """Per-dtype constants, all NumPy scalars (or tuples of them) of that dtype.
+
+    The impls close over one instance; Numba freezes it as a typed constant
+    tuple, so float32 code sees float32 constants and never promotes.
+    """
+
+    EXP_P: tuple          # exp / expm1 polynomial, highest degree first
+    LOG_Q: tuple          # log polynomial in z = s*s, highest degree first
+    LN2_HI: float         # ln2 rounded to 32 (f32: 16) bits, so k*LN2_HI is exact
+    LN2_LO: float         # ln2 - LN2_HI
+    EXP_HI: float         # exp(x) = inf beyond (clamp keeps k in range)
+    EXP_LO: float         # exp(x) = 0 below
+    EXPM1_LO: float       # expm1(x) = -1 below
+    EXPM1_TINY: float     # expm1(x) = x below this |x|
+    TANH_CLAMP: float     # tanh(x) = +-1 beyond
+    SUBNORMAL_SCALE: float
+    SUBNORMAL_EXP: float  # log2(SUBNORMAL_SCALE)
+    SHIFTER: float        # 1.5 * 2**mantissa_bits: (x + SHIFTER) - SHIFTER == rint(x)
+    MIN_NORMAL: float
+    ZERO: float = 0.0
+    HALF: float = 0.5
+    ONE: float = 1.0
+    TWO: float = 2.0
+    INV_LN2: float = 1.0 / math.log(2.0)
+    INF: float = math.inf
+    NAN: float = math.nan
+
+
+def _consts(f: type, **values) -> _Consts:
+    """Build _Consts with every number converted to the NumPy float type f."""
+    defaults = {k: v for k, v in _Consts._field_defaults.items() if k not in values}
+    cast = {k: tuple(f(x) for x in v) if isinstance(v, tuple) else f(v)
+            for k, v in {**defaults, **values}.items()}
+    return _Consts(**cast)
+
+
+# P(r) ~ (exp(r) - 1 - r) / r**2 on |r| <= ln2/2, highest degree first; weighted
+# minimax for both exp (weight r**2/e**r) and expm1 (weight r**2/expm1(r)).
+# Poly error: 0.004 ulp (f64), 0.02 ulp (f32, with float32-rounded coefficients).
+_EXP_P64 = (2.0875325082148015e-09, 2.510896813401775e-08, 2.755740262723479e-07,
+            2.7557244402241333e-06, 2.480158717259352e-05, 0.00019841269885941096,
+            0.0013888888888962325, 0.0083333333333217, 0.04166666666666651,
+            0.16666666666666677, 0.5)
+_EXP_P32 = (0.00019845999486278743, 0.0013940621865913272, 0.008333388715982437,
+            0.041666362434625626, 0.1666666567325592, 0.5)
+# Q(z) ~ (2*atanh(s) - 2*s) / s**3, z = s*s <= 0.0295, highest degree first (fdlibm Lg1..).
+_LOG_Q64 = (0.14795481535947716, 0.15314098159471565, 0.18183562433577988,
+            0.2222219861018248, 0.2857142874202213, 0.39999999999416336,
+            0.6666666666666734)
+_LOG_Q32 = (0.29870954155921936, 0.39977574348449707, 0.6666677594184875)
+
+_C = {
+    64: _consts(np.float64, EXP_P=_EXP_P64, LOG_Q=_LOG_Q64,
+                LN2_HI=0.6931471803691238, LN2_LO=1.9082149292705877e-10,
+                EXP_HI=710.0, EXP_LO=-746.0, EXPM1_LO=-40.0, EXPM1_TINY=2.0**-54,
+                TANH_CLAMP=22.0, SUBNORMAL_SCALE=2.0**54, SUBNORMAL_EXP=54.0,
+                SHIFTER=1.5 * 2.0**52, MIN_NORMAL=np.finfo(np.float64).tiny),
+    32: _consts(np.float32, EXP_P=_EXP_P32, LOG_Q=_LOG_Q32,
+                LN2_HI=0.693145751953125, LN2_LO=1.428606765330187e-06,
+                EXP_HI=89.0, EXP_LO=-104.0, EXPM1_LO=-20.0, EXPM1_TINY=2.0**-25,
+                TANH_CLAMP=9.5, SUBNORMAL_SCALE=2.0**25, SUBNORMAL_EXP=25.0,
+                SHIFTER=1.5 * 2.0**23, MIN_NORMAL=np.finfo(np.float32).tiny),
+}
+
+
+# --------------------------------------------------------------------------- impl factories
+# Each factory returns a plain Python function for one bit width; the overloads
+# below hand it to Numba, which compiles and inlines it into the caller.
+# Inside the impls every constant comes from `c`: a bare Python literal would be
+# float64 and silently promote float32 code.
+
+@register_jitable(inline="always")
+def _reduce_ln2(x, k, c):
+    """Cody-Waite: r + r_err == x - k*ln2 to about twice the working precision.
+
+    x - k*LN2_HI is exact (LN2_HI has few bits, Sterbenz); r_err recovers the
+    rounding error of subtracting k*LN2_LO, which would otherwise cost up to
+    half an ulp of r and show up as a full ulp in expm1 for |x| > ln2/2.
+    """
+    hi = x - k * c.LN2_HI
+    lo = k * c.LN2_LO
+    r = hi - lo
+    return r, (hi - r) - lo
+
+
+def _exp_impl(c: _Consts):
+    def impl(x):
+        x = c.EXP_HI if x > c.EXP_HI else x  # written so that NaN passes through
+        x = c.EXP_LO if x < c.EXP_LO else x
+        k = (x * c.INV_LN2 + c.SHIFTER) - c.SHIFTER  # rint(x / ln2)
+        r, r_err = _reduce_ln2(x, k, c)
+        p = c.ONE + (r + (r_err + (r * r) * _horner(r, c.EXP_P)))
+        k1 = (k * c.HALF + c.SHIFTER) - c.SHIFTER
+        return (p * _pow2(k1)) * _pow2(k - k1)
+    return impl
+
+
+def _expm1_impl(c: _Consts):
+    def impl(x):
+        xc = c.EXP_HI if x > c.EXP_HI else x
+        xc = c.EXPM1_LO if xc < c.EXPM1_LO else xc
+        k = (xc * c.INV_LN2 + c.SHIFTER) - c.SHIFTER
+        r, r_err = _reduce_ln2(xc, k, c)
+        p = r + (r_err + (r * r) * _horner(r, c.EXP_P))  # expm1(r)
+        t = _pow2(k - c.ONE)
+        y = c.TWO * (t * p + (t - c.HALF))  # == 2**k * p + (2**k - 1)
+        return x if abs(x) < c.EXPM1_TINY else y
+    return impl
+
+
+def _log_impl(c: _Consts):
+    def impl(x):
+        subnormal = x < c.MIN_NORMAL
+        xs = x * c.SUBNORMAL_SCALE if subnormal else x
+        m, e = _log_split(xs)
+        e = e - c.SUBNORMAL_EXP if subnormal else e
+        f = m - c.ONE
+        s = _fdiv(f, c.TWO + f)
+        z = s * s
+        hfsq = c.HALF * f * f
+        y = s * (hfsq + z * _horner(z, c.LOG_Q)) + e * c.LN2_LO - hfsq + f + e * c.LN2_HI
+        y = y if x < c.INF else x  # +inf -> inf, nan -> nan
+        y = -c.INF if x == c.ZERO else y
+        return c.NAN if x < c.ZERO else y
+    return impl
+
+
+def _log1p_impl(c: _Consts):
+    def impl(x):
+        u = c.ONE + x
+        lu = flog(u)
+        corr = _fdiv(x - (u - c.ONE), u)  # rounding error of u, relative
+        y = lu + corr if abs(lu) < c.INF else lu  # u in {0, inf} or nan
+        return x if u == c.ONE else y
+    return impl
+
+
+def _tanh_impl(c: _Consts):
+    def impl(x):
+        a = abs(x)
+        a = c.TANH_CLAMP if a > c.TANH_CLAMP else a
+        t = fexpm1(c.TWO * a)
+        return math.copysign(_fdiv(t, t + c.TWO), x)
+    return impl
+
+
+def _sigmoid_impl(c: _Consts):
+    def impl(x):
+        e = fexp(-abs(x))
+        num = c.ONE if x >= c.ZERO else e
+        return _fdiv(num, c.ONE + e)
+    return impl
+
+
+# --------------------------------------------------------------------------- public functions
+# Python-level fallbacks (NumPy); inside Numba the overloads below replace them.
+
+def fexp(x):
+    """exp(x); inside Numba the vectorisable polynomial version."""
+    return np.exp(x)
+
+
+def fexpm1(x):
+    """exp(x) - 1, accurate near 0."""
+    return np.expm1(x)
+
+
+def flog(x):
+    """Natural logarithm."""
+    return np.log(x)
+
+
+def flog1p(x):
+    """log(1 + x), accurate near 0."""
+    return np.log1p(x)
+
+
+def ftanh(x):
+    """Hyperbolic tangent."""
+    return np.tanh(x)
+
+
+def fsigmoid(x):
+    """Logistic function 1 / (1 + exp(-x)), without overflow."""
+    x = np.asarray(x)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1, e) / (1 + e)
+
+
+def _register(pyfunc, factory) -> None:
+    impls = {bits: factory(_C[bits]) for bits in (32, 64)}
+
+    @overload(pyfunc, inline="always", jit_options={"fastmath": False})
+    def _typed(x):
+        if isinstance(x, types.Float) and x.bitwidth in impls:
+            return impls[x.bitwidth]
+        if isinstance(x, (types.Integer, types.Boolean)):
+            return lambda x: pyfunc(np.float64(x))
+        return None
+
+
+for _pyfunc, _factory in ((fexp, _exp_impl), (fexpm1, _expm1_impl), (flog, _log_impl),
+                          (flog1p, _log1p_impl), (ftanh, _tanh_impl), (fsigmoid, _sigmoid_impl)):
+    _register(_pyfunc, _factory)
+

@@ -1,0 +1,51 @@
+"""Graph exports: a networkx DiGraph and DOT text (nodes coloured by kernel).
+
+`kernel_of` maps a node's output id to a kernel index when a fusion plan is
+known; nodes in one kernel share a colour, edges carry the value's type.
+"""
+from __future__ import annotations
+
+import networkx as nx
+
+from .printer import type_str
+
+_PALETTE = ("#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69",
+            "#fccde5", "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f")
+
+
+def to_networkx(graph, kernel_of: dict[int, int] | None = None) -> nx.DiGraph:
+    kernel_of = kernel_of or {}
+    g = nx.DiGraph()
+    for i, v in enumerate(graph.inputs):
+        g.add_node(v.id, label=f"input {i}\n{type_str(v)}", kind="input")
+    for v in graph.constant_vars():
+        g.add_node(v.id, label=f"const\n{type_str(v)}", kind="const")
+    for node in graph.nodes:
+        g.add_node(node.out.id, label=f"{node.prim.name}\n{type_str(node.out)}", kind=node.prim.kind,
+                   prim=node.prim.name, source=str(node.source or ""),
+                   kernel=kernel_of.get(node.out.id))
+        for v in node.inputs:
+            g.add_edge(v.id, node.out.id, label=type_str(v))
+    for i, v in enumerate(graph.outputs):
+        g.add_node(f"out{i}", label=f"output {i}", kind="output")
+        g.add_edge(v.id, f"out{i}", label=type_str(v))
+    return g
+
+
+def to_dot(graph, kernel_of: dict[int, int] | None = None, name: str = "tracead") -> str:
+    g = to_networkx(graph, kernel_of)
+    lines = [f'digraph "{name}" {{', "  rankdir=TB;", '  node [shape=box, style="rounded,filled", '
+             'fontname="Helvetica", fillcolor="white"];']
+    for nid, data in g.nodes(data=True):
+        label = data["label"].replace('"', r"\"").replace("\n", r"\n")
+        kernel = data.get("kernel")
+        colour = _PALETTE[kernel % len(_PALETTE)] if kernel is not None else (
+            "#eeeeee" if data["kind"] in ("input", "const", "output") else "white")
+        extra = f", tooltip=\"{data.get('source', '')}\"" if data.get("source") else ""
+        if kernel is not None:
+            label += rf"\nkernel {kernel}"
+        lines.append(f'  "{nid}" [label="{label}", fillcolor="{colour}"{extra}];')
+    for a, b, data in g.edges(data=True):
+        lines.append(f'  "{a}" -> "{b}" [label="{data["label"]}", fontsize=9];')
+    lines.append("}")
+    return "\n".join(lines)

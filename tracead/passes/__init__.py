@@ -1,0 +1,50 @@
+"""The optimisation pipeline: named pure `Graph -> Graph` passes, in order.
+
+`ta.compile(fn, passes=[...])` picks a different list (names or functions);
+`disable=["cse"]` drops passes by name. Each run is recorded (name, node
+counts before/after, time) so `explain` can show what every pass did.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ..ir.graph import Graph
+from .dce import dce
+
+PASSES = {"dce": dce}
+PIPELINE: tuple[str, ...] = ("dce",)
+
+
+@dataclass(frozen=True, slots=True)
+class PassRecord:
+    name: str
+    nodes_before: int
+    nodes_after: int
+    seconds: float
+    graph: Graph
+
+
+def resolve(passes=None, disable=()) -> list[tuple[str, object]]:
+    chosen = PIPELINE if passes is None else passes
+    out = []
+    for p in chosen:
+        name, fn = (p, PASSES[p]) if isinstance(p, str) else (getattr(p, "__name__", repr(p)), p)
+        if name not in disable:
+            out.append((name, fn))
+    return out
+
+
+def run_pipeline(graph: Graph, passes=None, disable=(), verify: bool = False) -> tuple[Graph, list[PassRecord]]:
+    records = []
+    for name, fn in resolve(passes, disable):
+        start = time.perf_counter()
+        new = fn(graph)
+        elapsed = time.perf_counter() - start
+        if verify:
+            from ..ir.verify import verify as check
+
+            check(new)
+        records.append(PassRecord(name, len(graph.nodes), len(new.nodes), elapsed, new))
+        graph = new
+    return graph, records

@@ -1,0 +1,1 @@
+"""Runtime: guards, variants, the compiled-function wrapper."""

@@ -1,0 +1,113 @@
+"""`ta.compile`: the function wrapper that traces, guards and dispatches.
+
+A call computes its guard key (shapes, dtypes, requires_grad, scalars, grad
+mode), looks the variants up by that key, and runs the first one whose value
+guards hold. Otherwise it traces: the traced run is a real eager run, so its
+result is returned, and the new variant serves the following calls. After
+`max_variants` traces it warns once, naming the guard that keeps failing, and
+runs eagerly from then on.
+"""
+from __future__ import annotations
+
+import functools
+import threading
+import warnings
+
+from .. import config, state
+from ..backends import get_backend
+from ..trace import pytree
+from ..trace.capture import capture
+from .guards import call_key, describe_guards, explain_mismatch
+from .variant import MISS, Variant
+
+
+class RecompileWarning(UserWarning):
+    """A compiled function gave up compiling and now runs eagerly."""
+
+
+class CompiledFunction:
+    def __init__(self, fn, backend: str = "numba", **options) -> None:
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.backend_name = backend
+        self.options = options
+        self.max_variants = int(options.get("max_variants", config.max_variants()))
+        self.variants: dict[tuple, list[Variant]] = {}
+        self.order: list[Variant] = []
+        self.lock = threading.RLock()
+        self.gave_up = False
+        self.stats = {"hits": 0, "misses": 0, "eager_calls": 0}
+        self.recompile_reasons: list[str] = []
+        self._backend = None
+
+    @property
+    def backend(self):
+        if self._backend is None:
+            self._backend = get_backend(self.backend_name, self.options)
+        return self._backend
+
+    def __call__(self, *args, **kwargs):
+        if (self.backend_name == "eager" or config.disabled() or self.gave_up
+                or state.current_tracer() is not None):
+            # Inside another trace we inline: the outer graph records our ops.
+            self.stats["eager_calls"] += 1
+            return self.fn(*args, **kwargs)
+        leaves, treedef = pytree.flatten((args, kwargs))
+        key = call_key(leaves, treedef, state.grad_enabled())
+        for variant in self.variants.get(key, ()):
+            out = variant.run(leaves)
+            if out is not MISS:
+                self.stats["hits"] += 1
+                return out
+        return self._recompile(args, kwargs, key)
+
+    def _reason(self, key) -> str:
+        if not self.order:
+            return "first call"
+        same = self.variants.get(key)
+        if same:
+            return same[-1].last_failure or "a guard failed"
+        return explain_mismatch(self.order[-1].key, key)
+
+    def _recompile(self, args, kwargs, key):
+        with self.lock:
+            reason = self._reason(key)
+            if len(self.order) >= self.max_variants:
+                self._give_up(reason)
+                return self.fn(*args, **kwargs)
+            self.stats["misses"] += 1
+            self.recompile_reasons.append(reason)
+            config.debug_log(1, f"tracead: compiling {self.__name__} ({reason})")
+            cap = capture(self.fn, args, kwargs)
+            variant = Variant(cap, key, self.backend, self.options).build(key[1])
+            self.variants.setdefault(key, []).append(variant)
+            self.order.append(variant)
+            return cap.result
+
+    def _give_up(self, reason: str) -> None:
+        self.gave_up = True
+        warnings.warn(
+            f"tracead.compile({self.__name__}): {len(self.order)} variants compiled, the limit "
+            f"(max_variants={self.max_variants}); running eagerly from now on. The guard that "
+            f"keeps failing: {reason}", RecompileWarning, stacklevel=4)
+
+    # -- introspection --------------------------------------------------------------
+    def guards(self) -> list[str]:
+        """The guards of the latest variant, readable."""
+        if not self.order:
+            return []
+        v = self.order[-1]
+        lines = describe_guards(v.key)
+        lines += [g.describe() for g in v.capture.value_guards]
+        lines += [g.describe() for g in v.capture.grad_guards]
+        return lines
+
+
+def compile(fn=None, *, backend: str = "numba", **options):
+    """`@ta.compile` or `@ta.compile(backend="interpret", max_variants=8, passes=[...])`."""
+    if backend not in ("numba", "interpret", "eager"):
+        raise ValueError(f"unknown backend {backend!r}; choose from 'numba', 'interpret', 'eager'")
+    if fn is None:
+        return lambda f: CompiledFunction(f, backend, **options)
+    return CompiledFunction(fn, backend, **options)
+

@@ -1,0 +1,180 @@
+"""A compiled variant: one trace, optimised and compiled, and how to run it.
+
+Graph outputs are laid out as: the user's tensor outputs, then one value per
+value guard, then one per effect, then (for differentiable variants) the
+values saved for backward. A call runs the forward executable, checks the
+value guards (a mismatch means "this variant does not apply": nothing has
+been written yet), replays the effects and wraps the outputs. When gradients
+are wanted the outputs get one tape entry whose vjp runs the compiled
+backward graph, AOTAutograd-style.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import state
+from ..autograd import TapeNode, grad_of
+from ..ir.graph import Graph
+from ..ops.prim import Aval
+from ..passes import run_pipeline
+from ..tensor import Tensor, as_tensor
+from ..trace import pytree
+from ..trace.backward import joint_graph, partition, replay
+from ..trace.capture import Capture
+
+MISS = object()
+
+
+@dataclass
+class CompiledCallPrim:
+    """The tape entry's 'primitive' for a compiled call (not in the table)."""
+
+    variant: "Variant"
+    name: str = "compiled_call"
+    differentiable: bool = True
+
+    def vjp(self, cts, outs, *inputs, saved):
+        return self.variant.backward(cts, outs, inputs, saved)
+
+
+@dataclass
+class Variant:
+    capture: Capture
+    key: tuple
+    backend: object
+    options: dict
+    forward_graph: Graph = None
+    backward_graph: Graph | None = None
+    n_saved: int = 0
+    wrt: list[int] = field(default_factory=list)
+    diff_outputs: list[int] = field(default_factory=list)
+    pass_records: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)
+    forward_exec: object = None
+    backward_exec: object = None
+    calls: int = 0
+    last_failure: str = ""
+
+    # -- building -----------------------------------------------------------------
+    def build(self, grad_mode: bool) -> "Variant":
+        cap = self.capture
+        graph = cap.graph
+        self.wrt = [i for i, rg in enumerate(cap.requires_grad) if rg] if grad_mode else []
+        # Differentiate exactly the outputs that required grad in the traced
+        # eager run (a detached value stays detached when compiled).
+        self.diff_outputs = [k for k in range(cap.n_tensor_outputs)
+                             if cap.out_requires_grad[k]] if self.wrt else []
+        passes, disable = self.options.get("passes"), tuple(self.options.get("disable", ()))
+        start = time.perf_counter()
+        if self.wrt and self.diff_outputs:
+            joint = joint_graph(graph, self.wrt, self.diff_outputs)
+            joint, self.pass_records["joint"] = run_pipeline(joint, passes, disable)
+            fwd, bwd, self.n_saved = partition(joint, len(graph.inputs), len(graph.outputs))
+            self.forward_graph, self.backward_graph = fwd, bwd
+        else:
+            self.forward_graph, self.pass_records["forward"] = run_pipeline(graph, passes, disable)
+        self.seconds["passes"] = time.perf_counter() - start
+        start = time.perf_counter()
+        self.forward_exec = self.backend.compile(self.forward_graph, "forward")
+        if self.backward_graph is not None:
+            self.backward_exec = self.backend.compile(self.backward_graph, "backward")
+        self.seconds["backend"] = time.perf_counter() - start
+        self.seconds["trace"] = cap.seconds
+        return self
+
+    # -- running ------------------------------------------------------------------------
+    def free_guards_hold(self) -> bool:
+        cap = self.capture
+        for t, var in zip(cap.free, cap.graph.inputs[len(cap.arg_positions):]):
+            if t.shape != var.shape or t.dtype != var.dtype:
+                self.last_failure = (f"a tensor read from outside the function changed from "
+                                     f"{var.dtype}{list(var.shape)} to {t.dtype}{list(t.shape)}")
+                return False
+        for i, t in enumerate(cap.free, start=len(cap.arg_positions)):
+            if t.requires_grad != cap.requires_grad[i]:
+                self.last_failure = "requires_grad of a tensor read from outside the function changed"
+                return False
+        for g in cap.grad_guards:
+            if not g.holds():
+                self.last_failure = f"guard failed: {g.describe()}"
+                return False
+        return True
+
+    def run(self, leaves):
+        if not self.free_guards_hold():
+            return MISS
+        cap = self.capture
+        arg_leaves = [leaves[i] for i in cap.arg_positions]
+        arrays = [x._data if isinstance(x, Tensor) else x for x in arg_leaves]
+        arrays += [t._data for t in cap.free]
+        outs = self.forward_exec(arrays)
+        n_out = cap.n_tensor_outputs
+        n_guard = len(cap.value_guards)
+        for guard, value in zip(cap.value_guards, outs[n_out:n_out + n_guard]):
+            if not guard.holds(np.asarray(value)):
+                self.last_failure = f"value guard failed: {guard.explain_failure(np.asarray(value))}"
+                return MISS
+        self._apply_effects(leaves, outs[n_out + n_guard:])
+        self.calls += 1
+        results = [Tensor._from_op(v, Aval(v.shape, v.dtype)) for v in outs[:n_out]]
+        if self.backward_graph is not None and state.grad_enabled():
+            self._attach_tape(results, arg_leaves, outs, len(outs) - self.n_saved)
+        out_leaves = [results[item[1]] if item[0] == "var" else item[1] for item in cap.out_layout]
+        return pytree.unflatten(cap.out_treedef, out_leaves)
+
+    def _apply_effects(self, leaves, values) -> None:
+        values = iter(values)
+        for effect in self.capture.effects:
+            target = leaves[effect.target[1]] if effect.target[0] == "arg" else effect.target[1]
+            value = next(values) if effect.var is not None else None
+            if effect.kind == "assign":
+                target._data = value
+            else:
+                target._grad = None if value is None else Tensor._from_op(value, Aval(value.shape, value.dtype))
+
+    def _attach_tape(self, results, arg_leaves, outs, saved_start) -> None:
+        cap = self.capture
+        inputs = [as_tensor(x) for x in arg_leaves] + list(cap.free)
+        diff = [results[k] for k in self.diff_outputs]
+        for t in diff:
+            t.requires_grad = True
+        node = TapeNode(CompiledCallPrim(self), tuple(inputs),
+                        {"saved": tuple(outs[saved_start:])}, tuple(_weak(t) for t in diff))
+        for t in diff:
+            t._tape = node
+
+    def backward(self, cts, outs, inputs, saved):
+        if not isinstance(cts, list):
+            cts = [cts]
+        if state.grad_enabled():
+            return self._differentiable_backward(cts, inputs)
+        seeds = [np.ascontiguousarray(c._data) for c in cts]
+        grads = self.backward_exec(list(saved) + seeds)
+        result = [None] * len(inputs)
+        for i, g in zip(self.wrt, grads):
+            result[i] = Tensor._from_op(g, Aval(g.shape, g.dtype))
+        return result
+
+    def _differentiable_backward(self, cts, inputs):
+        """Higher-order gradients: replay the forward on taped tensors instead."""
+        graph = self.capture.graph
+        outs = replay(graph, list(inputs))
+        total = None
+        for k, ct in zip(self.diff_outputs, cts):
+            term = (outs[k] * ct).sum()
+            total = term if total is None else total + term
+        wrt = [inputs[i] for i in self.wrt]
+        grads = grad_of(total, wrt, create_graph=True)
+        result = [None] * len(inputs)
+        for i, g in zip(self.wrt, grads):
+            result[i] = g
+        return result
+
+
+def _weak(t):
+    import weakref
+
+    return weakref.ref(t)

@@ -1,0 +1,1 @@
+"""Tracing: one eager run recorded into a Graph; graph-to-graph autodiff."""
