@@ -13,6 +13,7 @@ from .ops import PRIMS
 from .runtime.compiled import CompiledFunction, RecompileWarning, compile
 from .state import enable_grad, no_grad
 from .tensor import Tensor, tensor
+from .tools.explain import explain
 from .transforms import grad, value_and_grad
 
 float32 = "float32"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from .. import config
 from ..ir.graph import Graph
 from .dce import dce
 
@@ -46,5 +47,7 @@ def run_pipeline(graph: Graph, passes=None, disable=(), verify: bool = False) ->
 
             check(new)
         records.append(PassRecord(name, len(graph.nodes), len(new.nodes), elapsed, new))
+        if config.debug_level() >= 2:
+            config.debug_log(2, f"-- after {name}: {len(graph.nodes)} -> {len(new.nodes)} nodes\n{new}")
         graph = new
     return graph, records

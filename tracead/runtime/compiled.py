@@ -98,6 +98,9 @@ class CompiledFunction:
             return []
         v = self.order[-1]
         lines = describe_guards(v.key)
+        for t, var in zip(v.capture.free, v.capture.graph.inputs[len(v.capture.arg_positions):]):
+            lines.append(f"tensor read from outside the function: {var.dtype.name}{list(var.shape)}"
+                         + (" requires_grad" if t.requires_grad else ""))
         lines += [g.describe() for g in v.capture.value_guards]
         lines += [g.describe() for g in v.capture.grad_guards]
         return lines

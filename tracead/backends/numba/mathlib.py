@@ -145,18 +145,21 @@ def _horner(typingctx, x, coeffs):
 
 
 @intrinsic
-def _pow2(typingctx, k):
-    """2**k for an integer-valued float k with 2**k a normal number (see module doc)."""
-    if not isinstance(k, types.Float):
+def _pow2_shifted(typingctx, t):
+    """2**k from ``t = k + SHIFTER + bias`` (k + bias sits in the low mantissa bits).
+
+    Shifting the bits of t left by the mantissa width leaves exactly ``k + bias``
+    in the exponent field (and zeros below): the float 2**k, for 2**k normal.
+    """
+    if not isinstance(t, types.Float):
         return None
 
     def codegen(context, builder, sig, args):
-        (kv,) = args
-        ity, mbits, bias = _float_layout(kv.type)
-        shifted = builder.fadd(kv, ir.Constant(kv.type, 1.5 * 2.0**mbits + bias))
-        bits = builder.shl(builder.bitcast(shifted, ity), ir.Constant(ity, mbits))
-        return builder.bitcast(bits, kv.type)
-    return k(k), codegen
+        (tv,) = args
+        ity, mbits, _ = _float_layout(tv.type)
+        bits = builder.shl(builder.bitcast(tv, ity), ir.Constant(ity, mbits))
+        return builder.bitcast(bits, tv.type)
+    return t(t), codegen
 
 
 @intrinsic
@@ -209,6 +212,9 @@ class _Consts(NamedTuple):
     SUBNORMAL_SCALE: float
     SUBNORMAL_EXP: float  # log2(SUBNORMAL_SCALE)
     SHIFTER: float        # 1.5 * 2**mantissa_bits: (x + SHIFTER) - SHIFTER == rint(x)
+    SHIFTER_BIAS: float   # SHIFTER + exponent bias, for _pow2_shifted
+    EXP_SPLIT: float      # 2**EXP_SPLIT_K
+    EXP_SPLIT_K: float    # exp scales by 2**(k -+ EXP_SPLIT_K) * 2**(+-EXP_SPLIT_K)
     MIN_NORMAL: float
     ZERO: float = 0.0
     HALF: float = 0.5
@@ -247,12 +253,14 @@ _C = {
                 LN2_HI=0.6931471803691238, LN2_LO=1.9082149292705877e-10,
                 EXP_HI=710.0, EXP_LO=-746.0, EXPM1_LO=-40.0, EXPM1_TINY=2.0**-54,
                 TANH_CLAMP=22.0, SUBNORMAL_SCALE=2.0**54, SUBNORMAL_EXP=54.0,
-                SHIFTER=1.5 * 2.0**52, MIN_NORMAL=np.finfo(np.float64).tiny),
+                SHIFTER=1.5 * 2.0**52, SHIFTER_BIAS=1.5 * 2.0**52 + 1023,
+                EXP_SPLIT=2.0**64, EXP_SPLIT_K=64.0, MIN_NORMAL=np.finfo(np.float64).tiny),
     32: _consts(np.float32, EXP_P=_EXP_P32, LOG_Q=_LOG_Q32,
                 LN2_HI=0.693145751953125, LN2_LO=1.428606765330187e-06,
                 EXP_HI=89.0, EXP_LO=-104.0, EXPM1_LO=-20.0, EXPM1_TINY=2.0**-25,
                 TANH_CLAMP=9.5, SUBNORMAL_SCALE=2.0**25, SUBNORMAL_EXP=25.0,
-                SHIFTER=1.5 * 2.0**23, MIN_NORMAL=np.finfo(np.float32).tiny),
+                SHIFTER=1.5 * 2.0**23, SHIFTER_BIAS=1.5 * 2.0**23 + 127,
+                EXP_SPLIT=2.0**32, EXP_SPLIT_K=32.0, MIN_NORMAL=np.finfo(np.float32).tiny),
 }
 
 
@@ -278,13 +286,19 @@ def _reduce_ln2(x, k, c):
 
 def _exp_impl(c: _Consts):
     def impl(x):
+        # 2**k is applied as 2**(k - s) * 2**s with s = -+EXP_SPLIT_K, so both
+        # factors are normal over the whole clamped range.  The s is folded
+        # into the shifter, whose low bits then already hold k - s + bias.
+        negative = x < c.ZERO
         x = c.EXP_HI if x > c.EXP_HI else x  # written so that NaN passes through
         x = c.EXP_LO if x < c.EXP_LO else x
-        k = (x * c.INV_LN2 + c.SHIFTER) - c.SHIFTER  # rint(x / ln2)
+        shifter = c.SHIFTER_BIAS + c.EXP_SPLIT_K if negative else c.SHIFTER_BIAS - c.EXP_SPLIT_K
+        t = x * c.INV_LN2 + shifter
+        k = t - shifter  # rint(x / ln2)
         r, r_err = _reduce_ln2(x, k, c)
         p = c.ONE + (r + (r_err + (r * r) * _horner(r, c.EXP_P)))
-        k1 = (k * c.HALF + c.SHIFTER) - c.SHIFTER
-        return (p * _pow2(k1)) * _pow2(k - k1)
+        scale = c.ONE / c.EXP_SPLIT if negative else c.EXP_SPLIT
+        return (p * _pow2_shifted(t)) * scale
     return impl
 
 
@@ -292,10 +306,12 @@ def _expm1_impl(c: _Consts):
     def impl(x):
         xc = c.EXP_HI if x > c.EXP_HI else x
         xc = c.EXPM1_LO if xc < c.EXPM1_LO else xc
-        k = (xc * c.INV_LN2 + c.SHIFTER) - c.SHIFTER
+        shifter = c.SHIFTER_BIAS - c.ONE
+        t = xc * c.INV_LN2 + shifter
+        k = t - shifter
         r, r_err = _reduce_ln2(xc, k, c)
         p = r + (r_err + (r * r) * _horner(r, c.EXP_P))  # expm1(r)
-        t = _pow2(k - c.ONE)
+        t = _pow2_shifted(t)  # 2**(k-1)
         y = c.TWO * (t * p + (t - c.HALF))  # == 2**k * p + (2**k - 1)
         return x if abs(x) < c.EXPM1_TINY else y
     return impl

@@ -1,0 +1,1 @@
+"""User-facing tools: explain, profile, pictures."""
