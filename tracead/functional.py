@@ -347,6 +347,11 @@ def _install_methods() -> None:
     Tensor.__pos__ = lambda self: self
     Tensor.__abs__ = abs
     Tensor.__getitem__ = getitem
+    # NumPy calls on Tensors (np.exp(t), ndarray + t) dispatch to tracead ops.
+    from .numpy_interop import array_function, array_ufunc
+
+    Tensor.__array_ufunc__ = array_ufunc
+    Tensor.__array_function__ = array_function
 
 
 _install_methods()

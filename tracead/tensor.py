@@ -19,8 +19,6 @@ class Tensor:
     """An n-dimensional array that can record gradients."""
 
     __slots__ = ("_data", "_aval", "requires_grad", "_grad", "_tape", "__weakref__")
-    # Make `ndarray + Tensor` call Tensor.__radd__ instead of looping in NumPy.
-    __array_ufunc__ = None
 
     def __init__(self, data, dtype=None, requires_grad: bool = False) -> None:
         if isinstance(data, Tensor):
