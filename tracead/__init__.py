@@ -14,6 +14,7 @@ from .runtime.compiled import CompiledFunction, RecompileWarning, compile
 from .state import enable_grad, no_grad
 from .tensor import Tensor, tensor
 from .tools.explain import explain
+from .tools.profile import profile
 from .transforms import grad, value_and_grad
 
 float32 = "float32"

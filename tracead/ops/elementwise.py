@@ -88,8 +88,10 @@ tanh_p = _unary("tanh", np.tanh, lambda g, out, x: (g * (1 - out * out),), "math
 
 def _sigmoid_impl(x):
     # Stable on the whole range: never evaluates exp of a large positive.
+    x = np.asarray(x, dtype=np.result_type(x, np.float32)) if x.dtype.kind != "f" else x
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(np.result_type(x, np.float32), copy=False)
+    r = 1 / (1 + e)
+    return np.where(x >= 0, r, e * r)
 
 
 sigmoid_p = _unary("sigmoid", _sigmoid_impl, lambda g, out, x: (g * (out * (1 - out)),),

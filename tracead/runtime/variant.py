@@ -103,14 +103,17 @@ class Variant:
                 return False
         return True
 
+    def input_arrays(self, arg_leaves) -> list:
+        """The forward executable's inputs: argument arrays, then free tensors."""
+        arrays = [x._data if isinstance(x, Tensor) else x for x in arg_leaves]
+        return arrays + [t._data for t in self.capture.free]
+
     def run(self, leaves):
         if not self.free_guards_hold():
             return MISS
         cap = self.capture
         arg_leaves = [leaves[i] for i in cap.arg_positions]
-        arrays = [x._data if isinstance(x, Tensor) else x for x in arg_leaves]
-        arrays += [t._data for t in cap.free]
-        outs = self.forward_exec(arrays)
+        outs = self.forward_exec(self.input_arrays(arg_leaves))
         n_out = cap.n_tensor_outputs
         n_guard = len(cap.value_guards)
         for guard, value in zip(cap.value_guards, outs[n_out:n_out + n_guard]):

@@ -121,6 +121,21 @@ def _fdiv(typingctx, a, b):
 
 
 @intrinsic
+def _select(typingctx, cond, a, b):
+    """``a if cond else b`` as one LLVM ``select``.
+
+    Writing the ternary in Numba code would give branches and phi nodes, which
+    LLVM usually, but not always, flattens again, and which trip Numba's SSA
+    checks when these functions are inlined into each other.
+    """
+    if isinstance(cond, types.Boolean) and isinstance(a, types.Float) and a == b:
+        def codegen(context, builder, sig, args):
+            return builder.select(args[0], args[1], args[2])
+        return a(cond, a, b), codegen
+    return None
+
+
+@intrinsic
 def _horner(typingctx, x, coeffs):
     """``((c0*x + c1)*x + c2)*x + ...`` for a constant tuple, unrolled, with llvm.fmuladd.
 
@@ -200,7 +215,8 @@ class _Consts(NamedTuple):
     tuple, so float32 code sees float32 constants and never promotes.
     """
 
-    EXP_P: tuple          # exp / expm1 polynomial, highest degree first
+    EXP_P: tuple          # exp polynomial, highest degree first
+    EXPM1_P: tuple        # expm1 polynomial (the r**2 factor's), highest degree first
     LOG_Q: tuple          # log polynomial in z = s*s, highest degree first
     LN2_HI: float         # ln2 rounded to 32 (f32: 16) bits, so k*LN2_HI is exact
     LN2_LO: float         # ln2 - LN2_HI
@@ -209,13 +225,18 @@ class _Consts(NamedTuple):
     EXPM1_LO: float       # expm1(x) = -1 below
     EXPM1_TINY: float     # expm1(x) = x below this |x|
     TANH_CLAMP: float     # tanh(x) = +-1 beyond
+    TANH_TINY: float      # tanh(x) = x below this |x|
     SUBNORMAL_SCALE: float
     SUBNORMAL_EXP: float  # log2(SUBNORMAL_SCALE)
-    SHIFTER: float        # 1.5 * 2**mantissa_bits: (x + SHIFTER) - SHIFTER == rint(x)
-    SHIFTER_BIAS: float   # SHIFTER + exponent bias, for _pow2_shifted
-    EXP_SPLIT: float      # 2**EXP_SPLIT_K
-    EXP_SPLIT_K: float    # exp scales by 2**(k -+ EXP_SPLIT_K) * 2**(+-EXP_SPLIT_K)
     MIN_NORMAL: float
+    # Shifters S = 1.5 * 2**p + bias + d (p mantissa bits): for |y| < 2**(p-2),
+    # t = y + S rounds y to an integer k, t - S == k exactly, and the low bits
+    # of t hold k + bias + d, which _pow2_shifted turns into 2**(k + d).
+    SHIFTER_EXP_POS: float  # d = -K: x >= 0 scales by 2**(k-K) * 2**K
+    SHIFTER_EXP_NEG: float  # d = +K: x < 0 scales by 2**(k+K) * 2**-K
+    SHIFTER_EXPM1: float    # d = -1: expm1 needs 2**(k-1)
+    EXP_SPLIT_POS: float    # 2**K (K = 64 / 32) keeps both exp factors normal
+    EXP_SPLIT_NEG: float    # 2**-K
     ZERO: float = 0.0
     HALF: float = 0.5
     ONE: float = 1.0
@@ -233,15 +254,23 @@ def _consts(f: type, **values) -> _Consts:
     return _Consts(**cast)
 
 
-# P(r) ~ (exp(r) - 1 - r) / r**2 on |r| <= ln2/2, highest degree first; weighted
-# minimax for both exp (weight r**2/e**r) and expm1 (weight r**2/expm1(r)).
-# Poly error: 0.004 ulp (f64), 0.02 ulp (f32, with float32-rounded coefficients).
-_EXP_P64 = (2.0875325082148015e-09, 2.510896813401775e-08, 2.755740262723479e-07,
-            2.7557244402241333e-06, 2.480158717259352e-05, 0.00019841269885941096,
-            0.0013888888888962325, 0.0083333333333217, 0.04166666666666651,
-            0.16666666666666677, 0.5)
-_EXP_P32 = (0.00019845999486278743, 0.0013940621865913272, 0.008333388715982437,
-            0.041666362434625626, 0.1666666567325592, 0.5)
+# exp(r) ~ 1 + r + r**2 * P(r) on |r| <= ln2/2; coefficients highest degree first.
+# EXP_P: weighted minimax for exp (weight r**2/e**r), with the trailing 1, 1
+# so that exp(r) is one Horner chain; error 0.05 ulp (f64) / 0.03 ulp (f32).
+# EXPM1_P: minimax for both weights r**2/e**r and r**2/expm1(r), one degree
+# more; 0.004 ulp (f64) / 0.02 ulp (f32), with the coefficients as stored.
+_EXP_P64 = (2.5000088093861333e-08, 2.763023612278807e-07, 2.7557586228602564e-06,
+            2.480149312965677e-05, 0.00019841269506803427, 0.0013888888943604386,
+            0.008333333333494335, 0.04166666666653024, 0.16666666666666413,
+            0.5000000000000011, 1.0, 1.0)
+_EXP_P32 = (0.0013814604608342052, 0.008368710987269878, 0.04166838899254799,
+            0.1666652113199234, 0.4999999403953552, 1.0, 1.0)
+_EXPM1_P64 = (2.0875325082148015e-09, 2.510896813401775e-08, 2.755740262723479e-07,
+              2.7557244402241333e-06, 2.480158717259352e-05, 0.00019841269885941096,
+              0.0013888888888962325, 0.0083333333333217, 0.04166666666666651,
+              0.16666666666666677, 0.5)
+_EXPM1_P32 = (0.00019845999486278743, 0.0013940621865913272, 0.008333388715982437,
+              0.041666362434625626, 0.1666666567325592, 0.5)
 # Q(z) ~ (2*atanh(s) - 2*s) / s**3, z = s*s <= 0.0295, highest degree first (fdlibm Lg1..).
 _LOG_Q64 = (0.14795481535947716, 0.15314098159471565, 0.18183562433577988,
             0.2222219861018248, 0.2857142874202213, 0.39999999999416336,
@@ -249,18 +278,22 @@ _LOG_Q64 = (0.14795481535947716, 0.15314098159471565, 0.18183562433577988,
 _LOG_Q32 = (0.29870954155921936, 0.39977574348449707, 0.6666677594184875)
 
 _C = {
-    64: _consts(np.float64, EXP_P=_EXP_P64, LOG_Q=_LOG_Q64,
-                LN2_HI=0.6931471803691238, LN2_LO=1.9082149292705877e-10,
-                EXP_HI=710.0, EXP_LO=-746.0, EXPM1_LO=-40.0, EXPM1_TINY=2.0**-54,
-                TANH_CLAMP=22.0, SUBNORMAL_SCALE=2.0**54, SUBNORMAL_EXP=54.0,
-                SHIFTER=1.5 * 2.0**52, SHIFTER_BIAS=1.5 * 2.0**52 + 1023,
-                EXP_SPLIT=2.0**64, EXP_SPLIT_K=64.0, MIN_NORMAL=np.finfo(np.float64).tiny),
-    32: _consts(np.float32, EXP_P=_EXP_P32, LOG_Q=_LOG_Q32,
-                LN2_HI=0.693145751953125, LN2_LO=1.428606765330187e-06,
-                EXP_HI=89.0, EXP_LO=-104.0, EXPM1_LO=-20.0, EXPM1_TINY=2.0**-25,
-                TANH_CLAMP=9.5, SUBNORMAL_SCALE=2.0**25, SUBNORMAL_EXP=25.0,
-                SHIFTER=1.5 * 2.0**23, SHIFTER_BIAS=1.5 * 2.0**23 + 127,
-                EXP_SPLIT=2.0**32, EXP_SPLIT_K=32.0, MIN_NORMAL=np.finfo(np.float32).tiny),
+    64: _consts(
+        np.float64, EXP_P=_EXP_P64, EXPM1_P=_EXPM1_P64, LOG_Q=_LOG_Q64,
+        LN2_HI=0.6931471803691238, LN2_LO=1.9082149292705877e-10,
+        EXP_HI=710.0, EXP_LO=-746.0, EXPM1_LO=-40.0, EXPM1_TINY=2.0**-54,
+        TANH_CLAMP=22.0, TANH_TINY=2.0**-27,
+        SUBNORMAL_SCALE=2.0**54, SUBNORMAL_EXP=54.0, MIN_NORMAL=np.finfo(np.float64).tiny,
+        SHIFTER_EXP_POS=1.5 * 2.0**52 + 1023 - 64, SHIFTER_EXP_NEG=1.5 * 2.0**52 + 1023 + 64,
+        SHIFTER_EXPM1=1.5 * 2.0**52 + 1023 - 1, EXP_SPLIT_POS=2.0**64, EXP_SPLIT_NEG=2.0**-64),
+    32: _consts(
+        np.float32, EXP_P=_EXP_P32, EXPM1_P=_EXPM1_P32, LOG_Q=_LOG_Q32,
+        LN2_HI=0.693145751953125, LN2_LO=1.428606765330187e-06,
+        EXP_HI=89.0, EXP_LO=-104.0, EXPM1_LO=-20.0, EXPM1_TINY=2.0**-25,
+        TANH_CLAMP=9.5, TANH_TINY=2.0**-12,
+        SUBNORMAL_SCALE=2.0**25, SUBNORMAL_EXP=25.0, MIN_NORMAL=np.finfo(np.float32).tiny,
+        SHIFTER_EXP_POS=1.5 * 2.0**23 + 127 - 32, SHIFTER_EXP_NEG=1.5 * 2.0**23 + 127 + 32,
+        SHIFTER_EXPM1=1.5 * 2.0**23 + 127 - 1, EXP_SPLIT_POS=2.0**32, EXP_SPLIT_NEG=2.0**-32),
 }
 
 
@@ -286,51 +319,48 @@ def _reduce_ln2(x, k, c):
 
 def _exp_impl(c: _Consts):
     def impl(x):
-        # 2**k is applied as 2**(k - s) * 2**s with s = -+EXP_SPLIT_K, so both
-        # factors are normal over the whole clamped range.  The s is folded
-        # into the shifter, whose low bits then already hold k - s + bias.
         negative = x < c.ZERO
-        x = c.EXP_HI if x > c.EXP_HI else x  # written so that NaN passes through
-        x = c.EXP_LO if x < c.EXP_LO else x
-        shifter = c.SHIFTER_BIAS + c.EXP_SPLIT_K if negative else c.SHIFTER_BIAS - c.EXP_SPLIT_K
+        x = _select(x > c.EXP_HI, c.EXP_HI, x)  # clamps written so that NaN passes
+        x = _select(x < c.EXP_LO, c.EXP_LO, x)
+        # 2**k is applied as 2**(k - s) * 2**s with s = -+EXP_SPLIT_K, so both
+        # factors are normal over the whole clamped range.  s is folded into
+        # the shifter, whose low bits then hold k - s + bias for _pow2_shifted.
+        shifter = _select(negative, c.SHIFTER_EXP_NEG, c.SHIFTER_EXP_POS)
         t = x * c.INV_LN2 + shifter
         k = t - shifter  # rint(x / ln2)
-        r, r_err = _reduce_ln2(x, k, c)
-        p = c.ONE + (r + (r_err + (r * r) * _horner(r, c.EXP_P)))
-        scale = c.ONE / c.EXP_SPLIT if negative else c.EXP_SPLIT
-        return (p * _pow2_shifted(t)) * scale
+        r = (x - k * c.LN2_HI) - k * c.LN2_LO
+        p = _horner(r, c.EXP_P)
+        return (p * _pow2_shifted(t)) * _select(negative, c.EXP_SPLIT_NEG, c.EXP_SPLIT_POS)
     return impl
 
 
 def _expm1_impl(c: _Consts):
     def impl(x):
-        xc = c.EXP_HI if x > c.EXP_HI else x
-        xc = c.EXPM1_LO if xc < c.EXPM1_LO else xc
-        shifter = c.SHIFTER_BIAS - c.ONE
-        t = xc * c.INV_LN2 + shifter
-        k = t - shifter
+        xc = _select(x > c.EXP_HI, c.EXP_HI, x)
+        xc = _select(xc < c.EXPM1_LO, c.EXPM1_LO, xc)
+        t = xc * c.INV_LN2 + c.SHIFTER_EXPM1
+        k = t - c.SHIFTER_EXPM1
         r, r_err = _reduce_ln2(xc, k, c)
-        p = r + (r_err + (r * r) * _horner(r, c.EXP_P))  # expm1(r)
+        p = r + (r_err + (r * r) * _horner(r, c.EXPM1_P))  # expm1(r)
         t = _pow2_shifted(t)  # 2**(k-1)
         y = c.TWO * (t * p + (t - c.HALF))  # == 2**k * p + (2**k - 1)
-        return x if abs(x) < c.EXPM1_TINY else y
+        return _select(abs(x) < c.EXPM1_TINY, x, y)
     return impl
 
 
 def _log_impl(c: _Consts):
     def impl(x):
         subnormal = x < c.MIN_NORMAL
-        xs = x * c.SUBNORMAL_SCALE if subnormal else x
-        m, e = _log_split(xs)
-        e = e - c.SUBNORMAL_EXP if subnormal else e
+        m, e = _log_split(_select(subnormal, x * c.SUBNORMAL_SCALE, x))
+        e = _select(subnormal, e - c.SUBNORMAL_EXP, e)
         f = m - c.ONE
         s = _fdiv(f, c.TWO + f)
         z = s * s
         hfsq = c.HALF * f * f
         y = s * (hfsq + z * _horner(z, c.LOG_Q)) + e * c.LN2_LO - hfsq + f + e * c.LN2_HI
-        y = y if x < c.INF else x  # +inf -> inf, nan -> nan
-        y = -c.INF if x == c.ZERO else y
-        return c.NAN if x < c.ZERO else y
+        y = _select(x < c.INF, y, x)  # +inf -> inf, nan -> nan
+        y = _select(x == c.ZERO, -c.INF, y)
+        return _select(x < c.ZERO, c.NAN, y)
     return impl
 
 
@@ -339,25 +369,24 @@ def _log1p_impl(c: _Consts):
         u = c.ONE + x
         lu = flog(u)
         corr = _fdiv(x - (u - c.ONE), u)  # rounding error of u, relative
-        y = lu + corr if abs(lu) < c.INF else lu  # u in {0, inf} or nan
-        return x if u == c.ONE else y
+        y = _select(abs(lu) < c.INF, lu + corr, lu)  # u in {0, inf} or nan: no correction
+        return _select(u == c.ONE, x, y)
     return impl
 
 
 def _tanh_impl(c: _Consts):
     def impl(x):
         a = abs(x)
-        a = c.TANH_CLAMP if a > c.TANH_CLAMP else a
-        t = fexpm1(c.TWO * a)
-        return math.copysign(_fdiv(t, t + c.TWO), x)
+        t = fexpm1(c.TWO * _select(a > c.TANH_CLAMP, c.TANH_CLAMP, a))
+        y = math.copysign(_fdiv(t, t + c.TWO), x)
+        return _select(a < c.TANH_TINY, x, y)  # the rounding of t + 2 costs 1 ulp there
     return impl
 
 
 def _sigmoid_impl(c: _Consts):
     def impl(x):
         e = fexp(-abs(x))
-        num = c.ONE if x >= c.ZERO else e
-        return _fdiv(num, c.ONE + e)
+        return _fdiv(_select(x >= c.ZERO, c.ONE, e), c.ONE + e)
     return impl
 
 
@@ -392,8 +421,10 @@ def ftanh(x):
 def fsigmoid(x):
     """Logistic function 1 / (1 + exp(-x)), without overflow."""
     x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1, e) / (1 + e)
+    return (np.where(x >= 0, x.dtype.type(1), e) / (1 + e))[()]
 
 
 def _register(pyfunc, factory) -> None:

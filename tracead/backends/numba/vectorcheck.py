@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numba
+
 __all__ = ["LoopInfo", "VectorReport", "vector_report", "vector_width"]
 
 _LABEL = re.compile(r"^([.\w$@]+):")
@@ -126,12 +128,20 @@ def vector_report(dispatcher, sig=None) -> VectorReport:
     """Loops and SIMD use of ``dispatcher`` compiled for ``sig`` (default: its only signature).
 
     ``dispatcher`` must already be compiled for ``sig`` (call it once first).
+    Code loaded from Numba's on-disk cache has no assembly to inspect; it is
+    then compiled once more, uncached, with the same options.
     """
     if sig is None:
         sigs = dispatcher.signatures
         if len(sigs) != 1:
             raise ValueError(f"{dispatcher} has {len(sigs)} signatures; pass sig")
         sig = sigs[0]
+    sig = tuple(sig.args) if hasattr(sig, "args") else tuple(sig)
+    library = dispatcher.overloads[sig].library
+    if getattr(library, "_disable_inspection", False):  # loaded from the cache
+        options = {k: v for k, v in dispatcher.targetoptions.items() if k != "nopython"}
+        dispatcher = numba.njit(**options)(dispatcher.py_func)
+        dispatcher.compile(sig)
     return analyse_asm(dispatcher.inspect_asm(sig))
 
 
