@@ -1,9 +1,16 @@
-"""Peer: numexpr (W1) — the value and a hand-derived gradient expression.
+"""Peer: numexpr (W1) — the value and a hand-derived gradient, as numexpr expressions.
 
-numexpr evaluates each expression in one blocked, multi-threaded pass, so the
-gradient costs one read of x and one write; the value is a second pass
-(numexpr allows a reduction only as the outermost operation, and its `sum`
-runs on one thread).
+numexpr has no common-subexpression elimination and allows a reduction only
+as the outermost operation, so one expression per output would evaluate
+tanh(x) and exp(-x) five times. Evaluating the three transcendentals once
+into arrays, then the value and the gradient from them, was 2x faster here
+(5 passes, 3 transcendentals per element instead of 2 passes and 9).
+
+Accuracy: numexpr's `sum` accumulates sequentially in the expression's dtype;
+on 4M float32 values that is 0.5% off. Multiplying by the float64 constant
+`1.0` just under the `sum` makes only the accumulation double precision.
+Without Intel VML (pip's numexpr has none) transcendentals are scalar libm
+calls on numexpr's own threads.
 """
 from __future__ import annotations
 
@@ -13,21 +20,22 @@ import numexpr as ne
 
 from .workloads import Case, register
 
-ne.set_num_threads(os.cpu_count() or 1)
-
-_VALUE = "sum(tanh(x) * (one / (one + exp(-x))) + half * x * x * exp(-x * x))"
-_GRAD = ("(one / (one + exp(-x))) * ((one - tanh(x) ** 2) + tanh(x) * (one - one / (one + exp(-x))))"
-         " + x * (one - x * x) * exp(-x * x)")
+ne.set_num_threads(int(os.environ.get("NUMEXPR_NUM_THREADS") or os.cpu_count() or 1))
 
 
-@register("W1", "numexpr", note="numexpr: value and gradient are two expressions (two passes over x)")
+@register("W1", "numexpr", note="tanh, sigmoid, exp(-x²) evaluated once into arrays, then value "
+                                "and gradient expressions (float64 accumulation for the sum)")
 def w1_numexpr(case: Case):
     x = case.data["x"]
-    consts = {"one": x.dtype.type(1.0), "half": x.dtype.type(0.5)}
-    value_expr = ne.NumExpr(_VALUE, signature=[("x", x.dtype.type), ("one", x.dtype.type),
-                                               ("half", x.dtype.type)])
-    grad_expr = ne.NumExpr(_GRAD, signature=[("x", x.dtype.type), ("one", x.dtype.type)])
+    one, half = x.dtype.type(1.0), x.dtype.type(0.5)
 
     def fn():
-        return value_expr(x, consts["one"], consts["half"]), grad_expr(x, consts["one"])
+        # ne.evaluate caches each compiled program by expression and argument types.
+        env = {"x": x, "one": one, "half": half}
+        env["t"] = ne.evaluate("tanh(x)", local_dict=env)
+        env["s"] = ne.evaluate("one / (one + exp(-x))", local_dict=env)
+        env["e"] = ne.evaluate("exp(-x * x)", local_dict=env)
+        value = ne.evaluate("sum((t * s + half * x * x * e) * 1.0)", local_dict=env)
+        grad = ne.evaluate("s * ((one - t * t) + t * (one - s)) + x * (one - x * x) * e", local_dict=env)
+        return value, grad
     return fn

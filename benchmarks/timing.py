@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import statistics
 import time
 import tracemalloc
@@ -43,9 +44,20 @@ class Timing:
     samples: int  # number of samples
     number: int  # calls per sample
     total: float  # wall time spent sampling, seconds
+    times: tuple[float, ...] = ()  # the per-call samples themselves
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        del d["times"]
+        return d
+
+
+def merge(timings: list[Timing]) -> Timing:
+    """Pool the samples of several measurements of one callable (e.g. interleaved rounds)."""
+    times = [t for timing in timings for t in timing.times]
+    q1, q3 = _quartiles(times)
+    return Timing(statistics.median(times), q3 - q1, len(times), max(t.number for t in timings),
+                  sum(t.total for t in timings), tuple(times))
 
 
 def _quartiles(xs: list[float]) -> tuple[float, float]:
@@ -57,20 +69,27 @@ def _quartiles(xs: list[float]) -> tuple[float, float]:
 
 def measure(fn: Callable[[], Any], *, target_seconds: float = 1.5, warmup: int = 2,
             min_samples: int = 5, max_samples: int = 200) -> Timing:
-    """Median seconds per call of `fn()` (warm-up excluded; see module docstring)."""
+    """Median seconds per call of `fn()` (warm-up excluded; see module docstring).
+
+    To spread a noisy machine's slow phases fairly over competitors, callers
+    can measure several callables in interleaved rounds and `merge` the results.
+    """
     for _ in range(warmup):
         fn()
-    # Estimate one call, batching until the estimate takes >= 20 ms.
-    number = 1
-    while True:
+    # Estimate one call (the fastest of a few batches, so one slow outlier
+    # doesn't shrink the plan), batching until a batch takes >= 20 ms.
+    number, estimates, spent = 1, [], 0.0
+    while spent < 0.1 and len(estimates) < 5 or not estimates:
         t0 = time.perf_counter()
         for _ in range(number):
             fn()
         elapsed = time.perf_counter() - t0
-        if elapsed >= 0.02 or number >= 1 << 20:
-            break
-        number *= 10 if elapsed < 0.002 else 2
-    per_call = elapsed / number
+        spent += elapsed
+        if elapsed < 0.02 and number < 1 << 20:
+            number *= 10 if elapsed < 0.002 else 2
+            continue
+        estimates.append(elapsed / number)
+    per_call = min(estimates)
     # Each sample should last >= 5 ms, and at least min_samples should fit.
     sample_seconds = max(0.005, min(target_seconds / 20, target_seconds / min_samples))
     number = max(1, math.ceil(sample_seconds / max(per_call, 1e-9)))
@@ -89,7 +108,7 @@ def measure(fn: Callable[[], Any], *, target_seconds: float = 1.5, warmup: int =
         if gc_was_enabled:
             gc.enable()
     q1, q3 = _quartiles(times)
-    return Timing(statistics.median(times), q3 - q1, samples, number, time.perf_counter() - start)
+    return Timing(statistics.median(times), q3 - q1, samples, number, time.perf_counter() - start, tuple(times))
 
 
 def time_once(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -152,3 +171,48 @@ def peak_memory(fn: Callable[[], Any], calls: int = 2) -> dict[str, int | None]:
         if started:
             tracemalloc.stop()
     return result
+
+
+class CpuMonitor:
+    """CPU used by *other* processes (and hypervisor steal) while a block runs.
+
+    The machine is shared: 2 cores and other sessions' test runs. Linux-only
+    (/proc/stat); `foreign_share` is None elsewhere. Usage:
+        with CpuMonitor() as mon: ...;  mon.foreign_share  # 0.0 .. 1.0 of all cores
+    """
+
+    def __init__(self) -> None:
+        self.foreign_share: float | None = None
+        self.steal_share: float | None = None
+
+    @staticmethod
+    def _stat() -> tuple[int, int] | None:
+        try:
+            with open("/proc/stat") as f:
+                fields = [int(v) for v in f.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        # user nice system idle iowait irq softirq steal ...
+        busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6]
+        return busy, fields[7] if len(fields) > 7 else 0
+
+    @staticmethod
+    def _own() -> float:
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    def __enter__(self) -> "CpuMonitor":
+        self._t0, self._stat0, self._own0 = time.perf_counter(), self._stat(), self._own()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        stat1 = self._stat()
+        wall = time.perf_counter() - self._t0
+        if self._stat0 is None or stat1 is None or wall <= 0:
+            return
+        hz = os.sysconf("SC_CLK_TCK")
+        capacity = wall * (os.cpu_count() or 1)
+        busy = (stat1[0] - self._stat0[0]) / hz
+        own = self._own() - self._own0
+        self.foreign_share = min(1.0, max(0.0, (busy - own) / capacity))
+        self.steal_share = min(1.0, max(0.0, (stat1[1] - self._stat0[1]) / hz / capacity))

@@ -27,7 +27,20 @@ converted with `as_numpy` only for the check):
 Registering: `IMPLEMENTATIONS[workload][name] = factory` (or the `register`
 decorator). The first word of the name before any '.' or space is the peer
 (`torch.compile f+bwd` -> torch) that `--peers` filters on. A factory may
-carry a `note` attribute shown under the results table.
+carry a `note` attribute shown under the results table. Peers live in
+`peers_<package>.py`; `load_peers` imports each (a missing package is
+reported and skipped), then `load_tracead` imports `benchmarks/tracead_impls.py`
+when `import tracead` works and that file exists, e.g.
+
+    from .workloads import register
+    @register("W1", "tracead numba")
+    def w1(case):
+        f = tracead.compile(tracead.value_and_grad(loss))
+        return lambda: f(case.data["x"])
+
+W5 times every W2 implementation (and numba's W1/W3 kernels) in new
+processes; to give tracead a fresh on-disk cache there, add its cache
+environment variable to `run.W5_CACHE_ENV`.
 """
 from __future__ import annotations
 
@@ -184,25 +197,68 @@ def ref_w3(x: np.ndarray, y: np.ndarray, eps: float = LN_EPS) -> tuple[float, np
     return loss, dx
 
 
-def micrograd_forward(a: float, b: float) -> float:
-    """micrograd's README example, written as plain arithmetic (for checking)."""
+def micrograd_forward(a, b):
+    """micrograd's README example as plain arithmetic, generic over the number type."""
+    def relu(v):
+        return v if v > 0 else v * 0
+
     c = a + b
     d = a * b + b ** 3
     c = c + c + 1
     c = c + 1 + c + (-a)
-    d = d + d * 2 + max(b + a, 0.0)
-    d = d + 3 * d + max(b - a, 0.0)
+    d = d + d * 2 + relu(b + a)
+    d = d + 3 * d + relu(b - a)
     e = c - d
     f = e ** 2
     g = f / 2.0
     return g + 10.0 / f
 
 
+@dataclass(frozen=True)
+class _Dual:
+    """Forward-mode dual number, just enough for micrograd_forward (exact W4 gradients)."""
+    val: float
+    der: float = 0.0
+
+    def _lift(self, o):
+        return o if isinstance(o, _Dual) else _Dual(float(o))
+
+    def __add__(self, o):
+        o = self._lift(o)
+        return _Dual(self.val + o.val, self.der + o.der)
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return _Dual(-self.val, -self.der)
+
+    def __sub__(self, o):
+        return self + (-self._lift(o))
+
+    def __mul__(self, o):
+        o = self._lift(o)
+        return _Dual(self.val * o.val, self.der * o.val + self.val * o.der)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, o):
+        o = self._lift(o)
+        return _Dual(self.val / o.val, (self.der * o.val - self.val * o.der) / (o.val * o.val))
+
+    def __rtruediv__(self, o):
+        return self._lift(o) / self
+
+    def __pow__(self, k: int):
+        return _Dual(self.val ** k, k * self.val ** (k - 1) * self.der)
+
+    def __gt__(self, o):
+        return self.val > self._lift(o).val
+
+
 def _ref_w4(case: Case) -> tuple[float, float, float]:
     a, b = case.data["a"], case.data["b"]
-    h = 1e-6  # the example is piecewise polynomial; central differences are exact to ~1e-8
-    ga = (micrograd_forward(a + h, b) - micrograd_forward(a - h, b)) / (2 * h)
-    gb = (micrograd_forward(a, b + h) - micrograd_forward(a, b - h)) / (2 * h)
+    ga = micrograd_forward(_Dual(a, 1.0), _Dual(b)).der
+    gb = micrograd_forward(_Dual(a), _Dual(b, 1.0)).der
     return micrograd_forward(a, b), ga, gb
 
 

@@ -87,6 +87,10 @@ def cast(x, dtype) -> Tensor:
     name = np.dtype(dtype).name
     if x.dtype.name == name:
         return x
+    if np.dtype(name).kind != "f":
+        # Integer and bool results carry no gradient (as in torch and JAX):
+        # without this the result would be an integer tensor requiring grad.
+        x = stop_gradient(x)
     return bind(P["cast"], x, dtype=name)
 
 

@@ -53,7 +53,10 @@ def value_and_grad(f, argnums=0):
     @functools.wraps(f)
     def wrapped(*args, **kwargs):
         args = list(args)
-        nested = False
+        # Inside another transform's f the outer level may differentiate
+        # through what f closes over (d/dy of grad_x(x * y * y)), not only
+        # through our arguments: record the gradient graph then too.
+        nested = state.STATE.grad_depth > 0 and state.grad_enabled()
         for i in nums:
             if i >= len(args):
                 raise OpError(f"grad: argnums={argnums} but f got {len(args)} positional arguments")

@@ -1,87 +1,63 @@
 """Vectorisable scalar math for Numba-generated kernels (backend stage: codegen helpers).
 
-Why this exists: this llvmlite has no SVML, so ``math.exp`` / ``math.log`` /
-``math.tanh`` inside a Numba loop are opaque libm calls and LLVM cannot
-vectorise the loop.  The functions here are plain float arithmetic (plus a few
-bit tricks done in tiny LLVM intrinsics), inlined into the caller at Numba-IR
-level, so a fused loop such as ``out[i] = fexp(x[i])`` compiles to 8-wide
-float32 / 4-wide float64 AVX2 code.
+This llvmlite has no SVML, so ``math.exp`` / ``math.log`` / ``math.tanh`` in a
+Numba loop are opaque libm calls and the loop stays scalar.  These functions
+are plain float arithmetic (plus bit tricks in tiny LLVM intrinsics) that LLVM
+inlines, so ``out[i] = fexp(x[i])`` compiles to 8 x f32 / 4 x f64 AVX2 code::
 
-API (use inside any ``@njit`` function; float32 in -> float32 out, computed
-with float32 constants, float64 in -> float64 out; ints/bools go to float64)::
+    from tracead.backends.numba.mathlib import fexp, fexpm1, flog, flog1p, ftanh, fsigmoid
 
-    from tracead.backends.numba.mathlib import fexp, flog, ftanh, fsigmoid, fexpm1, flog1p
+Use them in any ``@njit`` code.  float32 in -> float32 out, computed with
+float32 constants; float64 -> float64; ints/bools -> float64.  (A bare Python
+float literal in the caller, ``0.5 * v`` with v float32, makes v float64:
+generated float32 code must spell constants as float32.)  From plain Python
+they fall back to NumPy.  They are ``@overload``s without Numba-IR inlining:
+LLVM inlines them anyway, and compiles ~4x faster than ``inline="always"``.
 
-Called from plain Python they fall back to NumPy (same values up to the
-accuracy below), so the reference interpreter can use them as well.
+Algorithms (branch-free: clamps / special cases are LLVM ``select``s; Horner
+polynomials use llvm.fmuladd; coefficients are weighted minimax fits):
 
-Algorithms (all branch-free: clamps and special cases are ``a if c else b``
-selects, which LLVM turns into blends / min / max):
+* 2**k without float->int converts: ``t = y + 1.5*2**p + bias`` (p mantissa
+  bits) rounds y to k (``t - shifter == k``) and ``bits(t) << p`` is 2**k.
+* fexp: clamp x to [-746, 710] (f32 [-104, 89]; NaN passes), k = rint(x/ln2),
+  Cody-Waite ``r = x - k*ln2_hi - k*ln2_lo``, exp(r) by a degree 11 / 6
+  polynomial, scaled by ``2**(k-+K) * 2**(+-K)`` (K = 64 / 32) so both factors
+  are normal: overflow -> inf, subnormal results rounded once (not flushed).
+* fexpm1: same, plus r's rounding error; ``2*(t*p + (t - 1/2))``, t = 2**(k-1),
+  p = expm1(r); |x| < 2**-54 (f32 2**-25) returns x (keeps -0.0).
+* flog: subnormals scaled by 2**54 (2**25); fdlibm ``x = 2**e * m``, m in
+  [sqrt(1/2), sqrt(2)) from the bits, ``s = f/(2+f)``, f = m - 1,
+  ``log(1+f) = f - hfsq + s*(hfsq + z*Q(z))``, Q degree 6 / 2; log(+-0) = -inf,
+  log(x<0) = nan, log(inf) = inf.
+* flog1p: ``log(u) + (x - (u - 1))/u`` with u = 1 + x; x when u == 1.
+* ftanh: ``copysign(t/(t + 2), x)``, t = expm1(2|x|), |x| clamped to 22 (9.5);
+  relative accuracy near 0 comes from expm1; |x| < 2**-27 (2**-12) returns x.
+* fsigmoid: ``(1 if x >= 0 else e) / (1 + e)``, e = exp(-|x|): no overflow,
+  and very negative x fade into the subnormals like the true value.
 
-* ``2**k``: ``k`` is an integer-valued float.  Adding the "shifter"
-  ``1.5*2**p + bias`` (p = 23 / 52 mantissa bits) puts ``k + bias`` in the low
-  mantissa bits; bitcast to int, shift left by p and bitcast back gives the
-  float with exponent field ``k + bias`` (intrinsic ``_pow2``).  The same
-  shifter trick gives ``rint`` without an int conversion (an f64->i64 convert
-  is not vectorisable on AVX2).
-* ``fexp``: clamp x to [-746, 710] (f32: [-104, 89]; NaN passes the clamps),
-  ``k = rint(x/ln2)``, Cody-Waite ``r = x - k*ln2_hi - k*ln2_lo`` (ln2_hi has
-  32 / 16 significant bits so ``k*ln2_hi`` is exact), ``|r| <= ln2/2``,
-  ``exp(r) = 1 + (r + r*r*P(r))`` with P a degree 10 (f64) / 5 (f32) weighted
-  minimax polynomial (Horner with ``llvm.fmuladd``).  The scale is applied as
-  ``(p * 2**k1) * 2**k2`` with ``k1 = rint(k/2)``, ``k2 = k - k1``; both factors
-  are normal numbers, so overflow gives +inf, results in the subnormal range
-  are rounded once (accurate, not flushed) and tiny results underflow to 0.
-  exp(-inf) = 0, exp(inf) = inf, exp(nan) = nan.
-* ``fexpm1``: same reduction and polynomial (P was fitted for both uses);
-  ``expm1(x) = 2*(t*p + (t - 1/2))`` with ``t = 2**(k-1)``, which is exactly
-  ``2**k*p + (2**k - 1)`` without a cancelling subtraction and keeps the
-  largest finite results finite.  ``|x| < 2**-54`` (f32: 2**-25) returns x,
-  which keeps -0.0 and subnormals exact.  Clamped to [-40, 710] (f32 [-20, 89]).
-* ``flog``: subnormals are scaled by 2**54 (f32: 2**25) first.  fdlibm
-  reduction ``x = 2**e * m``, ``m`` in [sqrt(1/2), sqrt(2)) (integer add on the
-  bits, intrinsic ``_log_split``), ``f = m - 1``, ``s = f/(2+f)``,
-  ``log(1+f) = f - hfsq + s*(hfsq + z*Q(z))``, ``z = s*s``; Q has degree 6 / 2
-  (weighted minimax), ``e*ln2`` is split in hi/lo parts.  Selects give
-  log(0) = -inf (also -0.0), log(x<0) = nan, log(inf) = inf, log(nan) = nan.
-* ``flog1p``: ``u = 1 + x``; ``log(u) + (x - (u - 1))/u`` (Goldberg's
-  correction of the rounding in u); x itself when u == 1 (keeps -0.0).
-* ``ftanh``: ``t = expm1(2|x|)``, ``tanh = copysign(t/(t + 2), x)`` with |x|
-  clamped to 22 (f32: 9.5), where tanh rounds to 1.  expm1 is relatively
-  accurate near 0, so tiny x keep full relative accuracy and -0.0 stays -0.0.
-* ``fsigmoid``: ``e = exp(-|x|)``, ``(1 if x >= 0 else e) / (1 + e)``: never
-  overflows, and for very negative x the result is e/(1+e), so it degrades
-  into the subnormals like the true value instead of returning 0 early.
+Divisions use the ``_fdiv`` intrinsic: a Numba ``/`` under the default
+``error_model="python"`` has a ZeroDivisionError branch, and that branch alone
+keeps LLVM from vectorising the loop around it (see vectorcheck.py).
 
-Divisions go through the ``_fdiv`` intrinsic: a Python-semantics ``/`` in a
-Numba function compiled with the default ``error_model="python"`` carries a
-ZeroDivisionError branch, and that branch alone stops LLVM from vectorising the
-enclosing loop (``parallel=True`` kernels use the "numpy" error model, which is
-why such loops vectorised under ``prange`` but not under ``range``).
+Max error in ulp over ~20M samples (all finite floats, log-uniform, targeted
+ranges, thresholds, subnormals; see tests/test_mathlib.py) vs a wider reference
+(f32: NumPy f64; f64: np.longdouble) / vs NumPy in the same dtype::
 
-Accuracy, max |error| in ulp over 1.6M (f32) / 1.1M (f64) samples per function
-(random bit patterns over the whole finite range, uniform and log-uniform
-samples, special values; ``tests/test_mathlib.py``), against NumPy in the same
-dtype / against a wider reference (f32: NumPy float64 rounded; f64:
-``np.longdouble``)::
+              float32   float64
+    fexp       1 / 2     1 / 1
+    fexpm1     1 / 2     2 / 2
+    flog       1 / 4     1 / 1     (NumPy's f32 log is itself 3 ulp off)
+    flog1p     1 / 2     1 / 1
+    ftanh      2 / 3     2 / 3
+    fsigmoid   2 / 3     2 / 2     (NumPy: stable formula in the same dtype)
 
-               float32        float64
-    fexp       1 / 1          1 / 1
-    fexpm1     1 / 1          1 / 1
-    flog       1 / 1          1 / 1
-    flog1p     2 / 2          2 / 2
-    ftanh      2 / 2          2 / 2
-    fsigmoid   2 / 2          2 / 2
+Measured with FMA hardware (fmuladd fuses); without it expect ~+0.5 ulp.
+Speed (benchmarks/bench_mathlib.py), one core, in cache, ns/element f32 / f64:
+exp .26/.78, log .40/.99, tanh .52/1.34, sigmoid .37/.96, expm1 .38/1.01,
+log1p .56/1.30; libm math.exp loops take ~2 / ~5 ns.
 
-Speed (``benchmarks/bench_mathlib.py``, N = 4e6, one core, median ms)::
-
-               NumPy   numba math.*   this module
-    exp f32     ...
-    (see the benchmark script output; figures are in the module tests' report)
-
-Caching note: Numba's on-disk cache only watches the source file of the cached
-function, not this module.  Kernels cached with ``cache=True`` should put
-``MATHLIB_VERSION`` into their cache key (or be cleared) when this file changes.
+Numba's disk cache only watches the cached function's own file: cached kernels
+should key on ``MATHLIB_VERSION`` (bump it when the numerics here change).
 """
 from __future__ import annotations
 
@@ -94,13 +70,9 @@ from numba import types
 from numba.extending import intrinsic, overload, register_jitable
 
 __all__ = ["fexp", "fexpm1", "flog", "flog1p", "ftanh", "fsigmoid", "MATHLIB_VERSION"]
+MATHLIB_VERSION = "1"  # part of cache keys of kernels that call these functions
 
-MATHLIB_VERSION = "1"
-
-# --------------------------------------------------------------------------- intrinsics
-# Each intrinsic emits a handful of LLVM instructions with exactly the widths
-# we want.  Doing the same in Numba code would not work: Numba promotes int32
-# arithmetic to int64 and has no scalar bitcast.
+# ------------------------------------------- intrinsics (Numba has no scalar bitcast, promotes i32)
 
 
 def _float_layout(fty: ir.Type) -> tuple[ir.IntType, int, int]:
@@ -122,12 +94,7 @@ def _fdiv(typingctx, a, b):
 
 @intrinsic
 def _select(typingctx, cond, a, b):
-    """``a if cond else b`` as one LLVM ``select``.
-
-    Writing the ternary in Numba code would give branches and phi nodes, which
-    LLVM usually, but not always, flattens again, and which trip Numba's SSA
-    checks when these functions are inlined into each other.
-    """
+    """``a if cond else b`` as one LLVM ``select`` (a Numba ternary is branches + phis)."""
     if isinstance(cond, types.Boolean) and isinstance(a, types.Float) and a == b:
         def codegen(context, builder, sig, args):
             return builder.select(args[0], args[1], args[2])
@@ -161,11 +128,7 @@ def _horner(typingctx, x, coeffs):
 
 @intrinsic
 def _pow2_shifted(typingctx, t):
-    """2**k from ``t = k + SHIFTER + bias`` (k + bias sits in the low mantissa bits).
-
-    Shifting the bits of t left by the mantissa width leaves exactly ``k + bias``
-    in the exponent field (and zeros below): the float 2**k, for 2**k normal.
-    """
+    """2**k from ``t = k + shifter`` (k + bias in t's low bits): ``bits(t) << p``."""
     if not isinstance(t, types.Float):
         return None
 
@@ -181,9 +144,8 @@ def _pow2_shifted(typingctx, t):
 def _log_split(typingctx, x):
     """(m, e) with x == m * 2**e, m in [sqrt(1/2), sqrt(2)), for positive normal x.
 
-    fdlibm's trick: adding ``bits(1) - bits(sqrt(1/2))`` to the bits of x moves
-    the exponent boundary to sqrt(1/2).  e is turned into a float by OR-ing it
-    into the mantissa of 2**p and subtracting (no int->float convert needed).
+    fdlibm: adding ``bits(1) - bits(sqrt(1/2))`` to x's bits moves the exponent
+    boundary to sqrt(1/2); e becomes a float via ``(e | bits(2**p)) - 2**p``.
     """
     if not isinstance(x, types.Float):
         return None
@@ -196,24 +158,19 @@ def _log_split(typingctx, x):
         one_bits = int(np_f(1.0).view(np_i))
         sqrt_half_bits = int(np_f(math.sqrt(0.5)).view(np_i))
         two_p_bits = int(np_f(2.0**mbits).view(np_i))
-        const = lambda v: ir.Constant(ity, v)  # noqa: E731 (local shorthand)
+        const = lambda v: ir.Constant(ity, v)  # noqa: E731
         bits = builder.add(builder.bitcast(xv, ity), const(one_bits - sqrt_half_bits))
         ebits = builder.lshr(bits, const(mbits))
         e = builder.fsub(builder.bitcast(builder.or_(ebits, const(two_p_bits)), fty),
                          ir.Constant(fty, 2.0**mbits + bias))
-        mbits_val = builder.add(builder.and_(bits, const((1 << mbits) - 1)), const(sqrt_half_bits))
-        m = builder.bitcast(mbits_val, fty)
-        return context.make_tuple(builder, sig.return_type, [m, e])
+        m = builder.add(builder.and_(bits, const((1 << mbits) - 1)), const(sqrt_half_bits))
+        return context.make_tuple(builder, sig.return_type, [builder.bitcast(m, fty), e])
     return types.UniTuple(x, 2)(x), codegen
 
 
 # --------------------------------------------------------------------------- constants
 class _Consts(NamedTuple):
-    """Per-dtype constants, all NumPy scalars (or tuples of them) of that dtype.
-
-    The impls close over one instance; Numba freezes it as a typed constant
-    tuple, so float32 code sees float32 constants and never promotes.
-    """
+    """Per-dtype constants as NumPy scalars: Numba freezes them typed, so f32 stays f32."""
 
     EXP_P: tuple          # exp polynomial, highest degree first
     EXPM1_P: tuple        # expm1 polynomial (the r**2 factor's), highest degree first
@@ -241,7 +198,7 @@ class _Consts(NamedTuple):
     HALF: float = 0.5
     ONE: float = 1.0
     TWO: float = 2.0
-    INV_LN2: float = 1.0 / math.log(2.0)
+    INV_LN2: float = 1 / math.log(2)
     INF: float = math.inf
     NAN: float = math.nan
 
@@ -254,11 +211,9 @@ def _consts(f: type, **values) -> _Consts:
     return _Consts(**cast)
 
 
-# exp(r) ~ 1 + r + r**2 * P(r) on |r| <= ln2/2; coefficients highest degree first.
-# EXP_P: weighted minimax for exp (weight r**2/e**r), with the trailing 1, 1
-# so that exp(r) is one Horner chain; error 0.05 ulp (f64) / 0.03 ulp (f32).
-# EXPM1_P: minimax for both weights r**2/e**r and r**2/expm1(r), one degree
-# more; 0.004 ulp (f64) / 0.02 ulp (f32), with the coefficients as stored.
+# Highest degree first, |r| <= ln2/2.  EXP_P: exp(r), minimax relative to
+# exp, 0.05 / 0.03 ulp (f64 / f32).  EXPM1_P: expm1(r) = r + r*r*P(r), minimax
+# relative to exp and expm1, 0.004 / 0.02 ulp.
 _EXP_P64 = (2.5000088093861333e-08, 2.763023612278807e-07, 2.7557586228602564e-06,
             2.480149312965677e-05, 0.00019841269506803427, 0.0013888888943604386,
             0.008333333333494335, 0.04166666666653024, 0.16666666666666413,
@@ -298,18 +253,16 @@ _C = {
 
 
 # --------------------------------------------------------------------------- impl factories
-# Each factory returns a plain Python function for one bit width; the overloads
-# below hand it to Numba, which compiles and inlines it into the caller.
-# Inside the impls every constant comes from `c`: a bare Python literal would be
-# float64 and silently promote float32 code.
+# Each factory returns the implementation for one bit width (the overloads
+# below pick it).  Every constant comes from `c`: a bare Python literal would
+# be float64 and silently promote float32 code.
 
-@register_jitable(inline="always")
+@register_jitable
 def _reduce_ln2(x, k, c):
     """Cody-Waite: r + r_err == x - k*ln2 to about twice the working precision.
 
-    x - k*LN2_HI is exact (LN2_HI has few bits, Sterbenz); r_err recovers the
-    rounding error of subtracting k*LN2_LO, which would otherwise cost up to
-    half an ulp of r and show up as a full ulp in expm1 for |x| > ln2/2.
+    x - k*LN2_HI is exact; r_err is the rounding error of subtracting k*LN2_LO
+    (worth one ulp of expm1 for |x| > ln2/2).
     """
     hi = x - k * c.LN2_HI
     lo = k * c.LN2_LO
@@ -391,10 +344,10 @@ def _sigmoid_impl(c: _Consts):
 
 
 # --------------------------------------------------------------------------- public functions
-# Python-level fallbacks (NumPy); inside Numba the overloads below replace them.
+# The Python bodies are the NumPy fallbacks; inside Numba the overloads apply.
 
 def fexp(x):
-    """exp(x); inside Numba the vectorisable polynomial version."""
+    """exp(x)."""
     return np.exp(x)
 
 
@@ -430,7 +383,7 @@ def fsigmoid(x):
 def _register(pyfunc, factory) -> None:
     impls = {bits: factory(_C[bits]) for bits in (32, 64)}
 
-    @overload(pyfunc, inline="always", jit_options={"fastmath": False})
+    @overload(pyfunc, jit_options={"fastmath": False})
     def _typed(x):
         if isinstance(x, types.Float) and x.bitwidth in impls:
             return impls[x.bitwidth]

@@ -11,13 +11,25 @@ Moves, broadcasts and ``vxorps`` (zeroing idiom) are ignored, because scalar
 code uses them too.  A loop whose arithmetic is all ``...ss`` / ``...sd`` is
 scalar and reports width 0.  ``vector_width`` is the widest loop.
 
-What we found with it (numba 0.68 / LLVM 20, AVX-512 CPU, see
-tests/test_mathlib.py): LLVM prefers 256-bit vectors on this CPU, so a
-vectorised loop shows ymm (8 x f32, 4 x f64).  Plain ``range`` loops vectorise
-as well as ``prange`` ones, as long as the body has no exception branch: with
-Numba's default ``error_model="python"`` a float ``/`` raises
-ZeroDivisionError and that branch alone keeps the loop scalar;
-``parallel=True`` kernels are compiled with ``error_model="numpy"``.
+What we found with it (numba 0.68.1, llvmlite 0.50 / LLVM 20, Rocket Lake
+CPU with AVX-512; tests/test_mathlib.py checks the first three):
+
+* Plain ``range`` loops vectorise exactly as well as ``prange`` loops, also
+  with 1-D strided or 2-D nested indexing and with the mathlib calls not
+  inlined at Numba-IR level (LLVM inlines them).
+* What blocks vectorisation is any exception branch in the loop body.  The
+  common one: under Numba's default ``error_model="python"`` a float ``/``
+  raises ZeroDivisionError, so ``x / (1 + x*x)`` keeps a ``range`` loop
+  scalar.  ``parallel=True`` compiles the prange body with the "numpy" error
+  model, which is why "only prange vectorised".  Use
+  ``@njit(error_model="numpy")`` for generated kernels (mathlib itself
+  divides through a bare ``fdiv`` and is safe under either model).
+* libm calls (``math.exp`` etc.) keep any loop scalar: no SVML here.
+* A float64 Python literal in float32 code (``0.5 * v``) promotes the chain
+  to float64 (vcvtps2pd in the report): generated f32 code needs f32 constants.
+* LLVM prefers 256-bit vectors on this CPU (ymm: 8 x f32, 4 x f64).  With
+  ``NUMBA_CPU_FEATURES=<host features>,-prefer-256-bit`` it uses zmm and
+  fexp / flog loops got ~1.3x faster in cache (process-wide setting).
 """
 from __future__ import annotations
 

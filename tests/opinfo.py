@@ -1,0 +1,253 @@
+"""The op table of the test suite: one `OpCase` per primitive and composite.
+
+"Tests are tables" (STYLE.md, PyTorch OpInfo, tinygrad `helper_test_op`):
+`tests/test_ops.py` loops over `CASES` and checks forward values against the
+NumPy reference, gradients against central differences, float32 gradients
+against float64 ones and second derivatives, in every mode of `modes.MODES`.
+A primitive of `tracead.ops.PRIMS` without a case here fails the suite.
+
+A case is a tracead function, its NumPy twin, and a few input samples; each
+input is an `Arg` (shape and domain). Keep the number of (case, sample)
+pairs small: compiled modes JIT one kernel per (case, sample, dtype).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+import tracead as ta
+from tracead import functional as F
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One input: its shape and where its values come from.
+
+    Domains: "real" U(-2, 2); "positive" U(0.5, 2) (log, sqrt, pow bases);
+    "away0" +-U(0.3, 2) (kinks at 0: abs, relu, divisors); "ints" small
+    integer values stored as floats (ties for comparisons, maximum, round
+    trips); "bool" a random mask. Float inputs are differentiable,
+    "bool" inputs are not.
+    """
+
+    shape: tuple[int, ...]
+    domain: str = "real"
+
+    @property
+    def differentiable(self) -> bool:
+        return self.domain not in ("bool", "ints")
+
+
+def make_input(arg: Arg, dtype, rng: np.random.Generator) -> np.ndarray:
+    shape = arg.shape
+    if arg.domain == "bool":
+        return rng.random(shape) > 0.5
+    if arg.domain == "real":
+        x = rng.uniform(-2, 2, shape)
+    elif arg.domain == "positive":
+        x = rng.uniform(0.5, 2, shape)
+    elif arg.domain == "away0":
+        x = rng.uniform(0.3, 2, shape) * rng.choice([-1.0, 1.0], shape)
+    elif arg.domain == "ints":
+        x = rng.integers(-2, 3, shape).astype(np.float64)
+    else:
+        raise ValueError(f"unknown domain {arg.domain!r}")
+    return np.asarray(x, dtype=dtype)
+
+
+@dataclass(frozen=True)
+class OpCase:
+    name: str
+    fn: Callable                         # tracead: Tensors -> Tensor
+    ref: Callable                        # NumPy: arrays -> array
+    samples: tuple[tuple[Arg, ...], ...]
+    prim: str | None = None              # the primitive this case covers, if any
+    differentiable: bool = True
+    smooth: bool = True                  # check second derivatives
+    grad_tol: float = 1e-6               # float64 vjp vs finite differences
+    fd_eps: float = 1e-6
+
+    def sample_id(self, i: int) -> str:
+        shapes = ",".join("x".join(map(str, a.shape)) or "0d" for a in self.samples[i])
+        return f"{self.name}-{shapes}"
+
+
+def _args(*shapes, domain="real") -> tuple[Arg, ...]:
+    return tuple(Arg(tuple(s), domain) for s in shapes)
+
+
+# Shape sets: 0-d, size-1 and broadcast dimensions.
+UNARY = (_args(()), _args((1,)), _args((2, 3)))
+BINARY = (_args((), ()), _args((2, 3), (2, 3)), _args((2, 1), (1, 3)), _args((3,), (2, 1, 3)))
+BINARY_SMALL = (_args((), (3,)), _args((2, 1), (1, 3)))
+REDUCE = (_args((2, 3)), _args((1, 3, 2)))
+
+
+def _with(samples, domain):
+    return tuple(tuple(Arg(a.shape, domain) for a in s) for s in samples)
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _relu(x):
+    return np.maximum(x, np.zeros((), x.dtype))
+
+
+def _softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _log_softmax(x, axis=-1):
+    s = x - x.max(axis=axis, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis=axis, keepdims=True))
+
+
+def _logsumexp(x, axis=None):
+    m = x.max(axis=axis, keepdims=True)
+    return np.squeeze(np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m, axis=axis)
+
+
+def _gelu(x):
+    return 0.5 * x * (1 + np.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))
+
+
+def _scatter_ref(shape, index):
+    def ref(g):
+        out = np.zeros(shape, g.dtype)
+        np.add.at(out, index, g)
+        return out
+    return ref
+
+
+IDX = np.array([2, 0, 1])
+IDX_REPEAT = np.array([1, 1, 3, 1])
+IDX_2D = np.array([[0, 1], [1, 0]])
+
+
+CASES: list[OpCase] = [
+    # -- elementwise arithmetic (binary, broadcasting) ------------------------------
+    OpCase("add", ta.add, np.add, BINARY),
+    OpCase("sub", ta.sub, np.subtract, BINARY),
+    OpCase("mul", ta.mul, np.multiply, BINARY),
+    OpCase("div", ta.div, np.divide, tuple((a, Arg(b.shape, "away0")) for a, b in BINARY)),
+    OpCase("pow", ta.pow, np.power,
+           tuple((Arg(a.shape, "positive"), b) for a, b in BINARY[:3])),
+    OpCase("pow_scalar", lambda x: x ** 3, lambda x: x ** 3, UNARY, prim="pow_scalar"),
+    OpCase("pow_scalar_half", lambda x: ta.pow(x, 0.5), np.sqrt, _with(UNARY[::2], "positive"),
+           prim="pow_scalar"),
+    OpCase("pow_scalar_neg", lambda x: x ** -2, lambda x: x ** -2, _with(UNARY[1:], "away0"),
+           prim="pow_scalar"),
+    OpCase("rpow", lambda x: 2.0 ** x, lambda x: 2.0 ** x, UNARY[1:], prim="pow"),
+    OpCase("maximum", ta.maximum, np.maximum, BINARY, smooth=False),
+    OpCase("minimum", ta.minimum, np.minimum, BINARY, smooth=False),
+    OpCase("maximum_ties", ta.maximum, np.maximum, _with(BINARY[1:2], "ints"),
+           differentiable=False),
+    # -- elementwise unary ------------------------------------------------------------
+    OpCase("neg", ta.neg, np.negative, UNARY),
+    OpCase("exp", ta.exp, np.exp, UNARY),
+    OpCase("log", ta.log, np.log, _with(UNARY, "positive")),
+    OpCase("sqrt", ta.sqrt, np.sqrt, _with(UNARY, "positive")),
+    OpCase("tanh", ta.tanh, np.tanh, UNARY),
+    OpCase("sigmoid", ta.sigmoid, _sigmoid, UNARY),
+    OpCase("relu", ta.relu, _relu, _with(UNARY, "away0"), smooth=False),
+    OpCase("abs", ta.abs, np.abs, _with(UNARY, "away0"), smooth=False),
+    OpCase("sign", ta.sign, np.sign, _with(UNARY[1:], "ints"), differentiable=False),
+    OpCase("stop_gradient", ta.stop_gradient, lambda x: x, UNARY[2:], differentiable=False),
+    OpCase("cast_f32", lambda x: ta.cast(x, np.float32), lambda x: x.astype(np.float32),
+           UNARY[2:], prim="cast", grad_tol=1e-3, fd_eps=1e-3),
+    OpCase("cast_f64", lambda x: ta.cast(x, np.float64), lambda x: x.astype(np.float64),
+           UNARY[2:], prim="cast"),
+    OpCase("cast_int", lambda x: ta.cast(x, np.int32), lambda x: x.astype(np.int32),
+           UNARY[2:], prim="cast", differentiable=False),
+    OpCase("where", lambda c, a, b: ta.where(c, a, b), np.where,
+           (_args((2, 3), domain="bool") + _args((2, 3), (2, 3)),
+            _args((2, 1), domain="bool") + _args((), (1, 3)))),
+    # -- comparisons: bool, no gradient --------------------------------------------------
+    *(OpCase(name, getattr(F, name), ref, _with(BINARY_SMALL, "ints"), differentiable=False)
+      for name, ref in (("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
+                        ("ge", np.greater_equal), ("eq", np.equal), ("ne", np.not_equal))),
+    OpCase("compare_ops", lambda a, b: (a < b) != (a >= 1.0),
+           lambda a, b: (a < b) != (a >= 1.0), _with(BINARY_SMALL[1:], "ints"),
+           differentiable=False),
+    # -- reductions ---------------------------------------------------------------------
+    OpCase("sum", lambda x: x.sum(), np.sum, UNARY),
+    OpCase("sum_axis", lambda x: x.sum(axis=1), lambda x: x.sum(axis=1), REDUCE, prim="sum"),
+    OpCase("sum_axes_keepdims", lambda x: x.sum(axis=(0, -1), keepdims=True),
+           lambda x: x.sum(axis=(0, -1), keepdims=True), REDUCE, prim="sum"),
+    OpCase("max", lambda x: x.max(), np.max, UNARY, smooth=False),
+    OpCase("max_axis_keepdims", lambda x: x.max(axis=-1, keepdims=True),
+           lambda x: x.max(axis=-1, keepdims=True), REDUCE, prim="max", smooth=False),
+    OpCase("min", lambda x: ta.min(x, axis=0), lambda x: x.min(axis=0), REDUCE, smooth=False),
+    OpCase("mean", lambda x: x.mean(), np.mean, UNARY),
+    OpCase("mean_axis", lambda x: x.mean(axis=1, keepdims=True),
+           lambda x: x.mean(axis=1, keepdims=True), REDUCE),
+    OpCase("var", lambda x: x.var(), np.var, UNARY[1:]),
+    OpCase("var_axis", lambda x: ta.var(x, axis=-1), lambda x: x.var(axis=-1), REDUCE[:1]),
+    OpCase("logsumexp", lambda x: ta.logsumexp(x, axis=-1), lambda x: _logsumexp(x, -1), REDUCE),
+    OpCase("logsumexp_all", ta.logsumexp, _logsumexp, UNARY[::2]),
+    OpCase("softmax", ta.softmax, _softmax, REDUCE),
+    OpCase("softmax_axis0", lambda x: ta.softmax(x, axis=0), lambda x: _softmax(x, 0), REDUCE[:1]),
+    OpCase("log_softmax", ta.log_softmax, _log_softmax, REDUCE),
+    # -- other composites ------------------------------------------------------------------
+    OpCase("gelu", ta.gelu, _gelu, UNARY[::2]),
+    OpCase("clip", lambda x: ta.clip(x, -1.0, 1.0), lambda x: np.clip(x, -1.0, 1.0),
+           UNARY[::2], smooth=False),
+    # -- shapes and movement ------------------------------------------------------------------
+    OpCase("reshape", lambda x: x.reshape(3, -1), lambda x: x.reshape(3, -1),
+           (_args((2, 3)), _args((3, 1, 2)))),
+    OpCase("reshape_0d", lambda x: x.reshape(1, 1), lambda x: x.reshape(1, 1), UNARY[:1],
+           prim="reshape"),
+    OpCase("transpose", lambda x: x.T, lambda x: x.T, (_args((2, 3)), _args((2, 1, 3)))),
+    OpCase("transpose_axes", lambda x: ta.transpose(x, (1, 2, 0)),
+           lambda x: np.transpose(x, (1, 2, 0)), (_args((2, 1, 3)),), prim="transpose"),
+    OpCase("broadcast_to", lambda x: ta.broadcast_to(x, (2, 3)),
+           lambda x: np.broadcast_to(x, (2, 3)), (_args(()), _args((2, 1)), _args((3,)))),
+    OpCase("concatenate", lambda a, b: ta.concatenate([a, b], axis=1),
+           lambda a, b: np.concatenate([a, b], axis=1), (_args((2, 1), (2, 3)),)),
+    OpCase("concatenate_3", lambda a, b, c: ta.concatenate([a, b, c]),
+           lambda a, b, c: np.concatenate([a, b, c]), (_args((1,), (3,), (2,)),),
+           prim="concatenate"),
+    OpCase("stack", lambda a, b: ta.stack([a, b], axis=-1), lambda a, b: np.stack([a, b], -1),
+           (_args((), ()), _args((2, 3), (2, 3)))),
+    # -- matmul ----------------------------------------------------------------------------------
+    OpCase("matmul", ta.matmul, np.matmul, (_args((2, 3), (3, 4)), _args((1, 3), (3, 1)))),
+    OpCase("matmul_vec", lambda a, b: a @ b, np.matmul,
+           (_args((3,), (3,)), _args((2, 3), (3,)), _args((3,), (3, 2))), prim="matmul"),
+    OpCase("matmul_batched", ta.matmul, np.matmul,
+           (_args((2, 2, 3), (3, 2)), _args((2, 1, 2, 3), (3, 3, 2))), prim="matmul"),
+    # -- indexing -----------------------------------------------------------------------------------
+    OpCase("getitem", lambda x: x[1], lambda x: x[1], (_args((3,)), _args((3, 2)))),
+    OpCase("getitem_slices", lambda x: x[1:, :2], lambda x: x[1:, :2], (_args((3, 4)),),
+           prim="getitem"),
+    OpCase("getitem_negative_step", lambda x: x[::-2, -1], lambda x: x[::-2, -1],
+           (_args((5, 2)),), prim="getitem"),
+    OpCase("getitem_none_ellipsis", lambda x: x[None, ..., 0, None],
+           lambda x: x[None, ..., 0, None], (_args((2, 3, 2)),), prim="getitem"),
+    OpCase("getitem_int_array", lambda x: x[IDX], lambda x: x[IDX], (_args((4, 2)),),
+           prim="getitem"),
+    OpCase("getitem_repeated", lambda x: x[:, IDX_REPEAT], lambda x: x[:, IDX_REPEAT],
+           (_args((2, 4)),), prim="getitem"),
+    OpCase("getitem_2d_arrays", lambda x: x[IDX_2D, IDX_2D.T],
+           lambda x: x[IDX_2D, IDX_2D.T], (_args((2, 3)),), prim="getitem"),
+    OpCase("scatter_add", lambda g: F.scatter_add(g, IDX_REPEAT, index=(("a", 0),), shape=(4, 2)),
+           _scatter_ref((4, 2), IDX_REPEAT), (_args((4, 2)),)),
+    OpCase("scatter_add_slice",
+           lambda g: F.scatter_add(g, index=(("s", None, None, -1), ("i", 1)), shape=(3, 2)),
+           _scatter_ref((3, 2), (slice(None, None, -1), 1)), (_args((3,)),),
+           prim="scatter_add"),
+]
+
+
+def all_samples(cases=None) -> list[tuple[OpCase, int]]:
+    """Every (case, sample index) pair, for parametrize."""
+    return [(c, i) for c in (CASES if cases is None else cases) for i in range(len(c.samples))]
+
+
+def covered_prims() -> set[str]:
+    """Primitives the table claims to cover (verified by test_ops)."""
+    return {c.prim or c.name for c in CASES}

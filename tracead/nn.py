@@ -1,0 +1,277 @@
+"""`ta.nn`: modules, layers and losses for training with tracead.
+
+Everything here is plain Python over tracead ops, so a forward pass (and the
+loss) traces and compiles like any other user code. A `Module` registers, in
+assignment order, every attribute that is a Tensor with `requires_grad=True`
+(a parameter), a `Module` (a child) or a list/tuple of Modules (wrapped in a
+`ModuleList`), as torch.nn.Module does.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterator
+
+import numpy as np
+
+from . import functional as F
+from .tensor import Tensor, as_tensor
+
+__all__ = ["Module", "ModuleList", "Sequential", "Linear", "ReLU", "MLP", "mse_loss",
+           "cross_entropy", "one_hot", "ACTIVATIONS"]
+
+
+class Module:
+    """Base class: parameters and children found by attribute assignment."""
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+
+    def __setattr__(self, name: str, value) -> None:
+        if "_parameters" not in self.__dict__:
+            # A subclass forgot super().__init__(); registering needs the dicts.
+            Module.__init__(self)
+        params, modules = self._parameters, self._modules
+        params.pop(name, None)
+        modules.pop(name, None)
+        if isinstance(value, (list, tuple)) and value and all(isinstance(m, Module) for m in value):
+            value = ModuleList(value)
+        if isinstance(value, Tensor) and value.requires_grad:
+            params[name] = value
+        elif isinstance(value, Module):
+            modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    # -- traversal -------------------------------------------------------------
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def children(self) -> Iterator["Module"]:
+        return iter(self._modules.values())
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, parameter) pairs; a shared parameter appears once."""
+        seen: set[int] = set()
+        for mod_name, module in self.named_modules(prefix):
+            for name, p in module._parameters.items():
+                if id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{mod_name}.{name}" if mod_name else name), p
+
+    def parameters(self) -> list[Tensor]:
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        """Reset every parameter's gradient to None (as torch's set_to_none)."""
+        for p in self.parameters():
+            p.grad = None
+
+    # -- state -----------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the parameter values by name."""
+        return {name: p.numpy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, values: dict) -> None:
+        params = dict(self.named_parameters())
+        missing = set(params) - set(values)
+        unexpected = set(values) - set(params)
+        if missing or unexpected:
+            raise KeyError(f"load_state_dict: missing {sorted(missing)}, unexpected {sorted(unexpected)}")
+        for name, p in params.items():
+            p.assign_(np.asarray(values[name], dtype=p.dtype))
+
+    # -- calling -----------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not self._modules:
+            return head + ")"
+        lines = [head]
+        for name, child in self._modules.items():
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        return "\n".join(lines) + "\n)"
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are registered (names "0", "1", ...)."""
+
+    def __init__(self, modules=()) -> None:
+        super().__init__()
+        object.__setattr__(self, "_items", [])
+        for m in modules:
+            self.append(m)
+
+    def append(self, module: Module) -> "ModuleList":
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList holds Modules, got {type(module).__name__}")
+        self._modules[str(len(self._items))] = module
+        self._items.append(module)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __getitem__(self, i):
+        return self._items[i]
+
+
+class Sequential(ModuleList):
+    """Applies its modules in order."""
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__(modules)
+
+    def forward(self, x):
+        for m in self:
+            x = m(x)
+        return x
+
+
+class ReLU(Module):
+    def forward(self, x):
+        return F.relu(x)
+
+
+class _Fn(Module):
+    """A parameter-free module around a tracead function (for MLP activations)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        if name not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}")
+        self.name = name
+
+    def forward(self, x):
+        return ACTIVATIONS[self.name](x)
+
+    def extra_repr(self) -> str:
+        return self.name
+
+
+ACTIVATIONS = {"relu": F.relu, "tanh": F.tanh, "sigmoid": F.sigmoid, "gelu": F.gelu}
+
+
+def _rng(rng=None, seed=None) -> np.random.Generator:
+    if rng is not None:
+        return rng
+    return np.random.default_rng(seed)
+
+
+class Linear(Module):
+    """y = x @ W + b, with W of shape (in_features, out_features).
+
+    init="kaiming" (He uniform, bound sqrt(6 / fan_in), suited to ReLU) or
+    "glorot" (bound sqrt(6 / (fan_in + fan_out))); the bias starts at zero.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=np.float32,
+                 rng: np.random.Generator | None = None, seed: int | None = None,
+                 init: str = "kaiming") -> None:
+        super().__init__()
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        dtype = np.dtype(dtype)
+        if init == "kaiming":
+            bound = math.sqrt(6.0 / self.in_features)
+        elif init == "glorot":
+            bound = math.sqrt(6.0 / (self.in_features + self.out_features))
+        else:
+            raise ValueError(f"Linear: unknown init {init!r}; choose 'kaiming' or 'glorot'")
+        w = _rng(rng, seed).uniform(-bound, bound, size=(self.in_features, self.out_features))
+        self.weight = Tensor(w.astype(dtype), requires_grad=True)
+        self.bias = Tensor(np.zeros(self.out_features, dtype), requires_grad=True) if bias else None
+
+    def forward(self, x):
+        y = F.matmul(x, self.weight)
+        return y + self.bias if self.bias is not None else y
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class MLP(Module):
+    """Linear layers of the given sizes with an activation between them (not after the last)."""
+
+    def __init__(self, sizes, activation: str = "relu", bias: bool = True, dtype=np.float32,
+                 rng: np.random.Generator | None = None, seed: int | None = None,
+                 init: str = "kaiming") -> None:
+        super().__init__()
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2:
+            raise ValueError(f"MLP needs at least an input and an output size, got {sizes}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
+        rng = _rng(rng, seed)
+        layers: list[Module] = []
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(Linear(a, b, bias=bias, dtype=dtype, rng=rng, init=init))
+            if i < len(sizes) - 2:
+                layers.append(_Fn(activation))
+        self.sizes = sizes
+        self.layers = Sequential(*layers)
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+# -- losses ----------------------------------------------------------------------------
+def mse_loss(pred, target) -> Tensor:
+    """mean((pred - target)**2) over all elements."""
+    diff = F.sub(pred, target)
+    return F.mean(diff * diff)
+
+
+def _int_labels(labels, n: int):
+    """Labels as an integer NumPy array or integer Tensor of shape (n,)."""
+    if not isinstance(labels, Tensor):
+        labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: labels must be integers, got dtype {labels.dtype}")
+    if tuple(labels.shape) != (n,):
+        raise ValueError(f"cross_entropy: labels have shape {tuple(labels.shape)}, expected ({n},)")
+    return labels
+
+
+def cross_entropy(logits, labels) -> Tensor:
+    """Mean over the batch of -log softmax(logits)[i, labels[i]].
+
+    logits: (n, classes); labels: (n,) integers (NumPy array or Tensor).
+    Stable for large logits: it goes through `log_softmax`, which shifts by
+    the row maximum.
+    """
+    logits = as_tensor(logits)
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy: logits must be (batch, classes), got shape {logits.shape}")
+    n = logits.shape[0]
+    labels = _int_labels(labels, n)
+    logp = F.log_softmax(logits, axis=-1)
+    picked = logp[np.arange(n), labels]
+    return -F.mean(picked)
+
+
+def one_hot(labels, num_classes: int, dtype=np.float32) -> np.ndarray:
+    """(n,) integer labels -> (n, num_classes) array of 0/1 (NumPy, no gradient)."""
+    labels = np.asarray(labels).astype(np.int64)
+    out = np.zeros((labels.shape[0], num_classes), dtype=dtype)
+    out[np.arange(labels.shape[0]), labels] = 1
+    return out
