@@ -24,45 +24,19 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import time
 from pathlib import Path
 
 import numpy as np
+
+# One STREAM implementation, shared with `tracead.profile`.
+from tracead.tools.bandwidth import _median_rate, run_stream
 
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tracead" / "bandwidth.json"
 
 # This VM reports a 480 MiB L3 (KVM passes the host's through), so "far larger
 # than cache" means about 1 GiB per array; 3 arrays then need 3 GiB of RAM.
 DEFAULT_ARRAY_BYTES = 1 << 30
-
-
-def _numba_kernels():
-    """Compile the 2-thread copy/triad kernels lazily (numba import is slow)."""
-    import numba
-
-    @numba.njit(parallel=True, fastmath=True, cache=True)
-    def copy(a, b):
-        for i in numba.prange(a.shape[0]):
-            b[i] = a[i]
-
-    @numba.njit(parallel=True, fastmath=True, cache=True)
-    def triad(a, b, c, s):
-        for i in numba.prange(a.shape[0]):
-            a[i] = b[i] + s * c[i]
-
-    return copy, triad
-
-
-def _median_rate(fn, nbytes: float, runs: int) -> float:
-    """Median GB/s over `runs` timed calls of fn (one untimed warm-up)."""
-    fn()
-    rates = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        rates.append(nbytes / (time.perf_counter() - t0) / 1e9)
-    return statistics.median(rates)
 
 
 def _cpu_jiffies() -> tuple[int, float] | None:
@@ -94,29 +68,6 @@ def _measure_quietly(measure, tries: int = 3, threshold: float = 0.15):
         if share is None or share < threshold:
             break
     return best
-
-
-def run_stream(array_bytes: int = DEFAULT_ARRAY_BYTES, runs: int = 7) -> dict[str, float]:
-    """Return {kernel name: median GB/s} for numpy and numba copy/triad."""
-    n = array_bytes // 8
-    a = np.ones(n)  # np.ones, not np.empty: touch every page before timing
-    b = np.full(n, 2.0)
-    c = np.full(n, 0.5)
-    word = 8
-    results = {
-        "numpy copy": _median_rate(lambda: np.copyto(b, a), 2 * word * n, runs),
-        # numpy has no single-pass triad; add is STREAM's "add" (3 words).
-        "numpy add": _median_rate(lambda: np.add(b, c, out=a), 3 * word * n, runs),
-    }
-    try:
-        copy, triad = _numba_kernels()
-        import numba
-        threads = numba.get_num_threads()
-        results[f"numba copy ({threads} threads)"] = _median_rate(lambda: copy(a, b), 2 * word * n, runs)
-        results[f"numba triad ({threads} threads)"] = _median_rate(lambda: triad(a, b, c, 3.0), 3 * word * n, runs)
-    except ImportError:
-        pass
-    return results
 
 
 def measure_bandwidth(cache_path: str | os.PathLike | None = None, *, remeasure: bool = False,

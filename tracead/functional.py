@@ -8,7 +8,6 @@ from this module at the bottom, so no op is written twice.
 """
 from __future__ import annotations
 
-import builtins
 import numbers
 
 import numpy as np
@@ -150,12 +149,14 @@ def logsumexp(x, axis=None, keepdims: bool = False) -> Tensor:
 def softmax(x, axis: int = -1) -> Tensor:
     """exp(x - max) / sum: stable, and the max is a constant for autodiff."""
     x = _lift(x)
+    axis = normalize_axes("softmax", axis, x.ndim, x)  # errors name softmax, not max
     e = exp(x - stop_gradient(max(x, axis, keepdims=True)))
     return e / sum(e, axis, keepdims=True)
 
 
 def log_softmax(x, axis: int = -1) -> Tensor:
     x = _lift(x)
+    axis = normalize_axes("log_softmax", axis, x.ndim, x)
     shifted = x - stop_gradient(max(x, axis, keepdims=True))
     return shifted - log(sum(exp(shifted), axis, keepdims=True))
 
@@ -200,7 +201,10 @@ def reshape(x, *shape) -> Tensor:
 
 def transpose(x, axes=None) -> Tensor:
     x = _lift(x)
-    perm = tuple(reversed(range(x.ndim))) if axes is None else tuple(a % builtins.max(x.ndim, 1) for a in axes)
+    if axes is None:
+        perm = tuple(reversed(range(x.ndim)))
+    else:  # validate each axis: a bare `a % ndim` would wrap out-of-range axes silently
+        perm = tuple(normalize_axes("transpose", a, x.ndim, x)[0] for a in axes) if x.ndim else tuple(axes)
     if perm == tuple(range(x.ndim)):
         return x
     return bind(P["transpose"], x, perm=perm)
@@ -223,7 +227,7 @@ def broadcast_to(x, shape) -> Tensor:
 
 def expand_dims(x, axis: int) -> Tensor:
     x = _lift(x)
-    axis = axis % (x.ndim + 1)
+    axis = normalize_axes("expand_dims", axis, x.ndim + 1, x)[0]
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
 
@@ -243,14 +247,18 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
     if not tensors:
         raise op_error("concatenate", "needs at least one tensor")
     ndim = tensors[0].ndim
-    return bind(P["concatenate"], *tensors, axis=axis % ndim if ndim else axis)
+    if ndim:
+        axis = normalize_axes("concatenate", axis, ndim, *tensors[:1])[0]
+    return bind(P["concatenate"], *tensors, axis=axis)
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
     tensors = [_lift(t) for t in tensors]
     if not tensors:
         raise op_error("stack", "needs at least one tensor")
-    axis = axis % (tensors[0].ndim + 1)
+    if any(t.shape != tensors[0].shape for t in tensors):
+        raise op_error("stack", "all tensors must have the same shape", *tensors)
+    axis = normalize_axes("stack", axis, tensors[0].ndim + 1, tensors[0])[0]
     return concatenate([expand_dims(t, axis) for t in tensors], axis)
 
 

@@ -10,7 +10,6 @@ import numpy as np
 
 from .. import functional as F
 from ..errors import op_error
-from . import shapes
 from .prim import Aval, Prim, register
 
 

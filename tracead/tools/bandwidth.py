@@ -36,6 +36,8 @@ def run_stream(array_bytes: int = DEFAULT_ARRAY_BYTES, runs: int = 5) -> dict[st
     """{kernel name: median GB/s} for NumPy and Numba copy/triad."""
     import numba
 
+    threads = numba.get_num_threads()
+
     @numba.njit(parallel=True, cache=True)
     def copy(a, b):
         for i in numba.prange(a.shape[0]):
@@ -51,8 +53,8 @@ def run_stream(array_bytes: int = DEFAULT_ARRAY_BYTES, runs: int = 5) -> dict[st
     return {
         "numpy copy": _median_rate(lambda: np.copyto(b, a), 16 * n, runs),
         "numpy add": _median_rate(lambda: np.add(b, c, out=a), 24 * n, runs),
-        "numba copy": _median_rate(lambda: copy(a, b), 16 * n, runs),
-        "numba triad": _median_rate(lambda: triad(a, b, c, 3.0), 24 * n, runs),
+        f"numba copy ({threads} threads)": _median_rate(lambda: copy(a, b), 16 * n, runs),
+        f"numba triad ({threads} threads)": _median_rate(lambda: triad(a, b, c, 3.0), 24 * n, runs),
     }
 
 
