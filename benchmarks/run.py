@@ -39,6 +39,7 @@ W5_CACHE_ENV = {
     "TORCHINDUCTOR_CACHE_DIR": "torchinductor",
     "NUMBA_CACHE_DIR": "numba",
     "JAX_COMPILATION_CACHE_DIR": "jax",
+    "TRACEAD_CACHE_DIR": "tracead",
 }
 W5_FIXED_ENV = {
     "TORCHINDUCTOR_FX_GRAPH_CACHE": "1",

@@ -275,7 +275,7 @@ REFERENCES: dict[str, Callable[[Case], Any]] = {
 
 def as_numpy(obj: Any) -> np.ndarray:
     """Copy a NumPy / torch / JAX array or a Python number into a float64 ndarray."""
-    if hasattr(obj, "detach"):  # torch
+    if hasattr(obj, "detach") and hasattr(obj, "cpu"):  # torch
         obj = obj.detach().cpu().numpy()
     return np.array(obj, dtype=np.float64, copy=True)
 
