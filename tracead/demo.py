@@ -178,6 +178,9 @@ def summary_table(results: list[Result]) -> str:
     return "\n".join(rows)
 
 
+PICTURE = "tracead_demo_graph.png"
+
+
 def explain_lines(result: Result) -> str | None:
     """The explain() summary of the compiled step, or None if unavailable.
 
@@ -187,9 +190,13 @@ def explain_lines(result: Result) -> str | None:
     if not hasattr(ta, "explain") or result.step_fn is None:
         return None
     report = ta.explain(result.step_fn, result.model, *result.batch)
-    if hasattr(report, "summary"):
-        return report.summary()
-    return "\n".join(str(report).splitlines()[:12])
+    text = report.summary()
+    try:
+        path = report.to_png(PICTURE)
+        text += f"\n  picture of the fused graph (nodes coloured by kernel): {path}"
+    except ImportError:
+        text += "\n  (pip install matplotlib to get a picture of the fused graph)"
+    return text
 
 
 def main(epochs: int = 8, batch_size: int = 64, optimizer: str = "adam", lr: float | None = None,

@@ -16,7 +16,8 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 def check_supported(dtype) -> np.dtype:
     """tracead computes with bool, integer and real floating dtypes only."""
     dtype = np.dtype(dtype)
-    if dtype.kind not in "biuf":
+    # longdouble is kind "f" too, but neither Numba nor the message below supports it.
+    if dtype.kind not in "biuf" or (dtype.kind == "f" and dtype.itemsize > 8):
         raise op_error(
             "tensor", f"unsupported dtype {dtype} (tracead supports bool, integers, "
             "float32 and float64)", type_error=True)

@@ -81,7 +81,7 @@ def fold(graph: Graph) -> Graph:
                 if node.prim.name in _SHAPE_ONLY:
                     value = np.array(scalars[0], dtype=out.dtype)
                 else:
-                    value = _evaluate(node.replace_params() if False else node, scalars)
+                    value = _evaluate(node, scalars)
                 if value is not None:
                     uniform[out.id] = value.reshape(())
                     continue

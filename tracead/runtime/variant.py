@@ -57,33 +57,56 @@ class Variant:
     backward_exec: object = None
     calls: int = 0
     last_failure: str = ""
+    backward_wanted: bool = False
 
     # -- building -----------------------------------------------------------------
     def build(self, grad_mode: bool) -> "Variant":
         cap = self.capture
-        graph = cap.graph
         self.wrt = [i for i, rg in enumerate(cap.requires_grad) if rg] if grad_mode else []
         # Differentiate exactly the outputs that required grad in the traced
         # eager run (a detached value stays detached when compiled).
         self.diff_outputs = [k for k in range(cap.n_tensor_outputs)
                              if cap.out_requires_grad[k]] if self.wrt else []
+        self.seconds["trace"] = cap.seconds
+        if self.differentiable and self.options.get("backward", "lazy") == "eager":
+            self.build_joint()
+        else:
+            self._build_forward_only()
+        return self
+
+    @property
+    def differentiable(self) -> bool:
+        return bool(self.wrt and self.diff_outputs)
+
+    def _passes(self, graph, label):
         passes, disable = self.options.get("passes"), tuple(self.options.get("disable", ()))
         start = time.perf_counter()
-        if self.wrt and self.diff_outputs:
-            joint = joint_graph(graph, self.wrt, self.diff_outputs)
-            joint, self.pass_records["joint"] = run_pipeline(joint, passes, disable)
-            fwd, bwd, self.n_saved = partition(joint, len(graph.inputs), len(graph.outputs))
-            self.forward_graph, self.backward_graph = fwd, bwd
-        else:
-            self.forward_graph, self.pass_records["forward"] = run_pipeline(graph, passes, disable)
-        self.seconds["passes"] = time.perf_counter() - start
+        graph, self.pass_records[label] = run_pipeline(graph, passes, disable)
+        self.seconds["passes"] = self.seconds.get("passes", 0.0) + time.perf_counter() - start
+        return graph
+
+    def _compile(self, graph, label):
         start = time.perf_counter()
-        self.forward_exec = self.backend.compile(self.forward_graph, "forward")
-        if self.backward_graph is not None:
-            self.backward_exec = self.backend.compile(self.backward_graph, "backward")
-        self.seconds["backend"] = time.perf_counter() - start
-        self.seconds["trace"] = cap.seconds
-        return self
+        executable = self.backend.compile(graph, label)
+        self.seconds["backend"] = self.seconds.get("backend", 0.0) + time.perf_counter() - start
+        return executable
+
+    def _build_forward_only(self) -> None:
+        """Outputs only. If gradients turn out to be wanted, the first backward
+        recomputes (see `backward`) and the next call switches to a joint graph,
+        so a step that never calls .backward() on its outputs (a training step
+        returning its loss) pays for no saved values."""
+        self.forward_graph = self._passes(self.capture.graph, "forward")
+        self.forward_exec = self._compile(self.forward_graph, "forward")
+
+    def build_joint(self) -> None:
+        """One joint forward+backward graph, optimised together, then split."""
+        graph = self.capture.graph
+        joint = self._passes(joint_graph(graph, self.wrt, self.diff_outputs), "joint")
+        fwd, bwd, self.n_saved = partition(joint, len(graph.inputs), len(graph.outputs))
+        self.forward_graph, self.backward_graph = fwd, bwd
+        self.forward_exec = self._compile(fwd, "forward")
+        self.backward_exec = self._compile(bwd, "backward")
 
     # -- running ------------------------------------------------------------------------
     def free_guards_hold(self) -> bool:
@@ -111,6 +134,8 @@ class Variant:
     def run(self, leaves):
         if not self.free_guards_hold():
             return MISS
+        if self.backward_wanted and self.backward_graph is None:
+            self.build_joint()
         cap = self.capture
         arg_leaves = [leaves[i] for i in cap.arg_positions]
         outs = self.forward_exec(self.input_arrays(arg_leaves))
@@ -123,7 +148,7 @@ class Variant:
         self._apply_effects(leaves, outs[n_out + n_guard:])
         self.calls += 1
         results = [Tensor._from_op(v, Aval(v.shape, v.dtype)) for v in outs[:n_out]]
-        if self.backward_graph is not None and state.grad_enabled():
+        if self.differentiable and state.grad_enabled():
             self._attach_tape(results, arg_leaves, outs, len(outs) - self.n_saved)
         out_leaves = [results[item[1]] if item[0] == "var" else item[1] for item in cap.out_layout]
         return pytree.unflatten(cap.out_treedef, out_leaves)
@@ -152,7 +177,8 @@ class Variant:
     def backward(self, cts, outs, inputs, saved):
         if not isinstance(cts, list):
             cts = [cts]
-        if state.grad_enabled():
+        if state.grad_enabled() or self.backward_exec is None:
+            self.backward_wanted = True
             return self._differentiable_backward(cts, inputs)
         seeds = [np.ascontiguousarray(c._data) for c in cts]
         grads = self.backward_exec(list(saved) + seeds)
@@ -162,15 +188,20 @@ class Variant:
         return result
 
     def _differentiable_backward(self, cts, inputs):
-        """Higher-order gradients: replay the forward on taped tensors instead."""
+        """Replay the forward on taped tensors and differentiate that.
+
+        Used for higher-order gradients (the result is itself differentiable)
+        and for the first backward of a forward-only variant."""
         graph = self.capture.graph
-        outs = replay(graph, list(inputs))
-        total = None
-        for k, ct in zip(self.diff_outputs, cts):
-            term = (outs[k] * ct).sum()
-            total = term if total is None else total + term
-        wrt = [inputs[i] for i in self.wrt]
-        grads = grad_of(total, wrt, create_graph=True)
+        create_graph = state.grad_enabled()
+        with state.enable_grad():
+            outs = replay(graph, list(inputs))
+            total = None
+            for k, ct in zip(self.diff_outputs, cts):
+                term = (outs[k] * ct).sum()
+                total = term if total is None else total + term
+            wrt = [inputs[i] for i in self.wrt]
+            grads = grad_of(total, wrt, create_graph=create_graph)
         result = [None] * len(inputs)
         for i, g in zip(self.wrt, grads):
             result[i] = g

@@ -143,6 +143,8 @@ def explain(fn, *args, **kwargs) -> ExplainReport:
         compiled = CompiledFunction(compiled.fn, "interpret", **compiled.options)
     compiled(*args, **kwargs)
     variant = compiled.order[-1]
+    if variant.differentiable and variant.backward_graph is None:
+        variant.build_joint()  # what a later .backward() on the outputs would run
     graphs = []
     if variant.backward_graph is not None:
         records = variant.pass_records.get("joint", [])

@@ -192,7 +192,7 @@ def _reduce_fn(name, kernel, names, loop_shape, reduced: set[int], in_views, out
     tpl, x = red.prim.template, red.inputs[0]
     acc_t = scalar.accumulator_dtype(red.prim.name, x.dtype, red.out.dtype)
     ident, acc_np = identity(tpl, acc_t), scalar.np_type(acc_t)
-    what = f"{red.prim.name} over axes {sorted(reduced)}" + (
+    what = f"{red.prim.name} over axes {tuple(red.kwargs['axes'])}" + (
         f", accumulated in {acc_t.name}" if acc_t != red.out.dtype else "")
     w = Writer()
     _frame(w, name, kernel, names, parallel, what)
