@@ -52,7 +52,7 @@ class CompiledFunction:
             # Inside another trace we inline: the outer graph records our ops.
             self.stats["eager_calls"] += 1
             return self.fn(*args, **kwargs)
-        leaves, treedef = pytree.flatten((args, kwargs))
+        leaves, treedef = pytree.flatten_args(args, kwargs)
         key = call_key(leaves, treedef, state.grad_enabled())
         for variant in self.variants.get(key, ()):
             out = variant.run(leaves)

@@ -110,14 +110,16 @@ class Variant:
 
     # -- running ------------------------------------------------------------------------
     def free_guards_hold(self) -> bool:
+        """Tensors read from outside still look as traced; `.grad` reads agree."""
         cap = self.capture
-        for t, var in zip(cap.free, cap.graph.inputs[len(cap.arg_positions):]):
-            if t.shape != var.shape or t.dtype != var.dtype:
+        n_args = len(cap.arg_positions)
+        for i, t in enumerate(cap.free):
+            var = cap.graph.inputs[n_args + i]
+            if t._aval.shape != var.shape or t._aval.dtype != var.dtype:
                 self.last_failure = (f"a tensor read from outside the function changed from "
                                      f"{var.dtype}{list(var.shape)} to {t.dtype}{list(t.shape)}")
                 return False
-        for i, t in enumerate(cap.free, start=len(cap.arg_positions)):
-            if t.requires_grad != cap.requires_grad[i]:
+            if t.requires_grad != cap.requires_grad[n_args + i]:
                 self.last_failure = "requires_grad of a tensor read from outside the function changed"
                 return False
         for g in cap.grad_guards:

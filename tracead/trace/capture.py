@@ -39,7 +39,7 @@ class Capture:
 
 def capture(fn, args, kwargs) -> Capture:
     start = time.perf_counter()
-    leaves, treedef = pytree.flatten((args, kwargs))
+    leaves, treedef = pytree.flatten_args(args, kwargs)
     tracer = Tracer(concrete=True)
     call_leaves, positions = list(leaves), []
     for i, leaf in enumerate(leaves):

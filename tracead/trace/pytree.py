@@ -22,9 +22,28 @@ def _flatten(tree, leaves: list):
     return "*"
 
 
+_CONTAINERS = (tuple, list, dict)
+_FLAT_ARGS: dict[int, tuple] = {}
+
+
+def flatten_args(args: tuple, kwargs: dict) -> tuple[list, tuple]:
+    """`flatten((args, kwargs))`, with a fast path for flat positional calls."""
+    if not kwargs:
+        for a in args:
+            if isinstance(a, _CONTAINERS):
+                break
+        else:
+            treedef = _FLAT_ARGS.get(len(args))
+            if treedef is None:
+                treedef = _FLAT_ARGS[len(args)] = flatten((args, {}))[1]
+            return list(args), treedef
+    return flatten((args, kwargs))
+
+
 def unflatten(treedef, leaves) -> object:
-    it = iter(leaves)
-    return _build(treedef, it)
+    if treedef == "*":
+        return leaves[0]
+    return _build(treedef, iter(leaves))
 
 
 def _build(treedef, it):
