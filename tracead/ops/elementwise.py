@@ -100,9 +100,9 @@ sigmoid_p = _unary("sigmoid", _sigmoid_impl, lambda g, out, x: (g * (out * (1 - 
 
 relu_p = _unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)),
               lambda g, out, x: (F.where(x > 0, g, F.zeros_like(g)),),
-              "({0} if {0} > 0 else {0} * 0)", float_result=False)
+              "({0} if {0} > 0 or {0} != {0} else 0)", float_result=False)
 abs_p = _unary("abs", np.abs, lambda g, out, x: (g * F.sign(x),), "abs({0})", float_result=False)
-sign_p = _unary("sign", np.sign, None, "(({0} > 0) - ({0} < 0))", float_result=False,
+sign_p = _unary("sign", np.sign, None, "np.sign({0})", float_result=False,
               differentiable=False)
 
 

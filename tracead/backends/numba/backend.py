@@ -77,9 +77,9 @@ class FusedStep:
         self.fns = {name: getattr(module, name) if jit else getattr(module, name).py_func
                     for name in entries}
 
-    def choose(self, arrays):
-        if self.flat is not None and (self.nd is None or all(
-                a.flags.c_contiguous for a, f in zip(arrays, self.full) if f)):
+    def choose(self, contiguous: list[bool]):
+        """The flat entry when every full-shape input is C-contiguous (or there is no N-d one)."""
+        if self.flat is not None and (self.nd is None or all(c for c, f in zip(contiguous, self.full) if f)):
             return self.flat
         return self.nd
 
@@ -87,7 +87,7 @@ class FusedStep:
         arrays = [a if isinstance(a, np.ndarray) and a.dtype == dt else np.asarray(a, dt)
                   for a, dt in zip(arrays, self.in_dtypes)]
         outs = outs or [np.empty(shape, dtype) for shape, dtype in self.out_specs]
-        entry = self.choose(arrays)
+        entry = self.choose([a.flags.c_contiguous for a in arrays])
         args = [a.reshape(view) for a, view in zip(arrays, entry.in_views)]
         args += [o.reshape(view) for o, view in zip(outs, entry.out_views)]
         fn = self.fns[entry.name]
@@ -104,8 +104,7 @@ class FusedStep:
 
     def precompile(self, layouts: list[str]) -> None:
         """Compile (or load from Numba's cache) the signature the first call will most likely use."""
-        entry = self.flat if self.flat is not None and (self.nd is None or all(
-            lay == "C" for lay, f in zip(layouts, self.full) if f)) else self.nd
+        entry = self.choose([lay == "C" for lay in layouts])
         sig = [_array_type(dt, len(view), lay if entry is self.nd or len(self.kernel.shape) <= 1 else "C")
                for dt, view, lay in zip(self.in_dtypes, entry.in_views, layouts)]
         sig += [_array_type(dt, len(view), "C") for (_, dt), view in zip(self.out_specs, entry.out_views)]
@@ -117,12 +116,14 @@ def _array_type(dtype, ndim: int, layout: str):
 
 
 class OpaqueStep:
-    def __init__(self, node) -> None:
-        self.node = node
+    def __init__(self, kernel: Kernel) -> None:
+        self.node = node = kernel.nodes[0]
+        # Kernel inputs are de-duplicated; the impl takes the node's (x[i, i] reads i twice).
+        self.positions = [kernel.inputs.index(v) for v in node.inputs]
 
     def __call__(self, arrays):
         node = self.node
-        out = np.asarray(node.prim.impl(*arrays, **node.kwargs))
+        out = np.asarray(node.prim.impl(*(arrays[i] for i in self.positions), **node.kwargs))
         return [out if out.dtype == node.out.dtype else out.astype(node.out.dtype)]
 
 
@@ -142,7 +143,7 @@ class MatmulStep:
                 (i for i, v in enumerate(ep.outputs) if v.dtype == self.mm.out.dtype), None)
 
     def __call__(self, arrays):
-        product = np.matmul(*(arrays[i] for i in self.positions))
+        product = np.asarray(np.matmul(*(arrays[i] for i in self.positions)))  # vec @ vec: a scalar
         if product.dtype != self.mm.out.dtype:
             product = product.astype(self.mm.out.dtype)
         if self.epilogue is None:
@@ -161,6 +162,7 @@ class NumbaExecutable:
     def __init__(self, schedule: Schedule, steps, records: list[KernelRecord]) -> None:
         self.schedule, self.graph = schedule, schedule.graph
         self.steps, self.kernels = steps, records
+        self.memory_plan = _memory_plan(schedule)  # for explain; buffers are not reused yet
         keep = {v.id for v in self.graph.outputs}
         last: dict[int, int] = {}
         for i, k in enumerate(schedule.kernels):
@@ -225,7 +227,7 @@ class NumbaBackend:
             if kernel.kind == "opaque":
                 node = kernel.nodes[0]
                 record.source = f"# {names.node(node)}\n# runs as {node.prim.name}'s NumPy impl\n"
-                steps.append(OpaqueStep(node))
+                steps.append(OpaqueStep(kernel))
                 view = node.prim.name in _VIEW_PRIMS
                 layout.update((v.id, "A" if view else "C") for v in kernel.outputs)
             elif kernel.kind == "matmul":
@@ -246,7 +248,7 @@ class NumbaBackend:
             record.cache = f"{loaded.status}; not jitted (jit=False / TRACEAD_DEBUG=4)"
         else:
             start = time.perf_counter()
-            step.precompile([layout.get(v.id, "C") for v in kernel.inputs])
+            step.precompile(["C" if v.size <= 1 else layout.get(v.id, "C") for v in kernel.inputs])
             record.compile_seconds = time.perf_counter() - start
             if loaded.status == "hit" and _numba_cache_missed(step):
                 record.cache = "miss: file cached, Numba's compiled code was not"
@@ -270,11 +272,18 @@ class NumbaBackend:
                          mm.out.shape, kernel.reason)
             epilogue = self._fused(sub, names, record, layout,
                                    note=f"epilogue of {names.node(mm)} (np.matmul, BLAS)")
-            record.kind = "matmul"
         else:
             record.source = f"# {names.node(mm)}\n# runs as np.matmul (BLAS)\n"
         layout.update((v.id, "C") for v in kernel.outputs)
         return MatmulStep(kernel, epilogue)
+
+
+def _memory_plan(schedule: Schedule):
+    try:
+        from ...passes.memory import plan_memory
+    except ImportError:
+        return None
+    return plan_memory(schedule)
 
 
 def _numba_cache_missed(step: FusedStep) -> bool:

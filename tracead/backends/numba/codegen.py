@@ -46,9 +46,14 @@ from .scalar import cast, combine, identity, node_expression
 from .source import Names, Nest, Writer, index_expr, loop_header, pad
 
 # Elements above which the outer loop is a prange. Measured on this 2-core
-# machine (benchmarks in the report of issue 5): a prange launch costs
-# ~10-20 us, so below ~100k elements of a cheap chain the serial loop wins.
-PARALLEL_THRESHOLD = 131072
+# machine (omp layer; best of 400 runs, float32, flat loop): a prange launch
+# costs ~2 us; `2*x+1` breaks even at ~50k elements (65536: 1.17x, 262144:
+# 2.75x), the W1 chain (tanh*sigmoid+exp) already at ~4k (65536: 1.9x). One
+# element count for all kernels errs towards serial for cheap loops; a
+# per-kernel cost estimate could lower it for transcendental-heavy ones.
+# Under load from other processes a parallel region can stall for a
+# scheduler tick (~5 ms), another reason not to go parallel for small loops.
+PARALLEL_THRESHOLD = 65536
 REDUCE_CHUNKS = 32  # fixed, so parallel sums do not depend on the thread count
 
 
@@ -71,6 +76,7 @@ class KernelCode:
 
 def generate(kernel, names: Names, parallel_threshold: int = PARALLEL_THRESHOLD,
              note: str = "") -> KernelCode:
+    check_contract(kernel)
     size = int(np.prod(kernel.shape, dtype=np.int64))
     parallel = size > parallel_threshold
     nd = len(kernel.shape)
@@ -96,18 +102,17 @@ def generate(kernel, names: Names, parallel_threshold: int = PARALLEL_THRESHOLD,
     elif kernel.kind == "reduce":
         red = kernel.nodes[-1]
         axes = set(red.kwargs["axes"])
-        if flat_ok and axes == set(range(nd)):
+        flat_all = flat_ok and axes == set(range(nd))
+        if flat_all:
             outs = tuple((1,) if v.id == red.out.id else (size,) for v in kernel.outputs)
             add(Entry("kernel_flat", flat_views, outs, True),
                 _reduce_fn("kernel_flat", kernel, names, (size,), {0}, flat_views, outs, parallel))
-        elif nd >= 1:
+        if nd >= 2 or (nd == 1 and not flat_all):
             keep = tuple(1 if k in axes else n for k, n in enumerate(kernel.shape))
             ins = tuple(pad(v.shape, nd) for v in kernel.inputs)
             outs = tuple(keep if v.id == red.out.id else tuple(kernel.shape) for v in kernel.outputs)
             add(Entry("kernel_nd", ins, outs, False),
                 _reduce_fn("kernel_nd", kernel, names, tuple(kernel.shape), axes, ins, outs, parallel))
-        else:
-            raise NotImplementedError("reduce kernel over a 0-d value with a non-scalar input")
     elif kernel.kind == "rowwise":
         ins = tuple(pad(v.shape, nd) for v in kernel.inputs)
         outs = tuple(pad(v.shape, nd) for v in kernel.outputs)
@@ -115,6 +120,27 @@ def generate(kernel, names: Names, parallel_threshold: int = PARALLEL_THRESHOLD,
     else:
         raise ValueError(f"no code generator for {kernel.kind!r} kernels")
     return KernelCode(_module(kernel, names, functions, note), tuple(entries), parallel)
+
+
+def check_contract(kernel) -> None:
+    """The shapes the loops assume (schedule.py). Numba does not check bounds, so a
+    kernel breaking them would read or write out of bounds: refuse it instead."""
+    shape, nd = tuple(kernel.shape), len(kernel.shape)
+    row = shape[:-1] + (1,)
+    for v in kernel.inputs:
+        if len(v.shape) > nd or any(d not in (1, n) for d, n in zip(pad(v.shape, nd), shape)):
+            raise ValueError(f"kernel {kernel.index}: input {names_of(v)} does not broadcast to {shape}")
+    reduced = {kernel.nodes[-1].out.id} if kernel.kind == "reduce" else set()
+    for v in kernel.outputs:
+        ok = (v.id in reduced or tuple(v.shape) == shape
+              or (kernel.kind == "rowwise" and pad(v.shape, nd) == row))
+        if not ok:
+            raise ValueError(f"kernel {kernel.index} [{kernel.kind}]: output {names_of(v)} is not "
+                             f"of the kernel's shape {shape}")
+
+
+def names_of(var) -> str:
+    return f"%{var.id}:{type_str(var)}"
 
 
 # -- module and function frames --------------------------------------------------
