@@ -4,19 +4,21 @@ A value is known when it is a graph constant or the result of a folded node.
 Folding runs the primitive's own `impl` (as the interpreter would), casts to
 the node's declared dtype, so folded and unfolded graphs give the same bits.
 
-Size cap: a folded result with more than `MAX_ELEMENTS` elements is not baked
-into the graph, with one exception: a *uniform* value (every element is the
-same scalar, e.g. the backward seed broadcast to a large shape, or
-`zeros_like`) is tracked as that scalar and, where a kept node needs it,
-re-emitted as `broadcast_to(<0-d const>, shape)`, so a 4M-element array of
-ones costs one scalar in the graph. Elementwise ops on uniform values are
-evaluated on the scalars; reshape/transpose/broadcast_to of a uniform value
-stay uniform. Everything else that would be too large is left unfolded.
+A *uniform* folded value (every element the same, e.g. the backward seed
+broadcast to a shape, or `zeros_like`) is tracked as that scalar and, where
+elementwise nodes or the outputs need it (or it is large), emitted as
+`broadcast_to(<0-d const>, shape)`: a 4M-element array of ones costs one
+scalar in the graph, simplify lets elementwise users broadcast the scalar
+themselves, and an output is a fresh array on every call. Elementwise ops on large
+uniform values are evaluated on the scalars; reshape/transpose/broadcast_to of
+a uniform value stay uniform. Size cap: any other folded result with more than
+`MAX_ELEMENTS` elements is not baked into the graph; its node stays.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ..errors import TraceadError
 from ..ir.graph import Graph, Node, Var, VarFactory
 from ..ops.prim import PRIMS
 
@@ -31,16 +33,24 @@ def _evaluate(node: Node, args: list[np.ndarray]) -> np.ndarray | None:
     try:
         with np.errstate(all="ignore"):
             result = np.asarray(node.prim.impl(*args, **node.kwargs))
-    except Exception:  # the runtime will raise the same error with the user's context
+    except (TraceadError, ArithmeticError, LookupError, TypeError, ValueError):
+        return None  # not folded: the runtime raises the same error with the user's context
+    # a copy: impls may return views of a constant (reshape), and constants own their data
+    return np.array(result, dtype=node.out.dtype, copy=True)
+
+
+def _uniform(value: np.ndarray) -> np.ndarray | None:
+    """The 0-d value if every element of `value` has the same bits, else None."""
+    flat = np.ascontiguousarray(value).reshape(-1)
+    if flat.size == 0:
         return None
-    if result.dtype != node.out.dtype:
-        result = result.astype(node.out.dtype)
-    return result
+    raw = flat.view(np.uint8).reshape(flat.size, -1)
+    return flat[0].reshape(()).copy() if (raw == raw[0]).all() else None
 
 
 def fold(graph: Graph) -> Graph:
     small: dict[int, np.ndarray] = dict(graph.constants)  # concrete values
-    uniform: dict[int, np.ndarray] = {}  # var id -> 0-d value of a large uniform value
+    uniform: dict[int, np.ndarray] = {}  # var id -> 0-d value, for values of one repeated element
     for vid, value in graph.constants.items():
         if value.size == 1:
             uniform[vid] = value.reshape(())
@@ -49,6 +59,13 @@ def fold(graph: Graph) -> Graph:
     sources = {n.out.id: n.source for n in graph.nodes}
     emitted: set[int] = set()
     nodes: list[Node] = []
+    # Small uniform values read by a gather, a matmul, ... stay materialised constants
+    # (a broadcast_to would be one more kernel); outputs get a fresh broadcast each call.
+    pointwise_users = {v.id: True for v in graph.outputs}
+    for n in graph.nodes:
+        for v in n.inputs:
+            pointwise_users[v.id] = pointwise_users.get(v.id, True) and (
+                n.prim.kind == "elementwise" or n.prim.name == "broadcast_to")
 
     def known(v: Var) -> bool:
         return v.id in small or v.id in uniform
@@ -63,7 +80,8 @@ def fold(graph: Graph) -> Graph:
         if v.id in emitted or not known(v):
             return
         emitted.add(v.id)
-        if v.id in small:
+        as_scalar = v.id in uniform and v.size > 1 and (v.size > MAX_ELEMENTS or pointwise_users[v.id])
+        if v.id in graph.constants or not as_scalar:
             kept_constants[v.id] = small[v.id]
             return
         scalar = factory.new((), v.dtype)
@@ -74,9 +92,8 @@ def fold(graph: Graph) -> Graph:
     for node in graph.nodes:
         out = node.out
         if node.inputs and all(known(v) for v in node.inputs):
-            is_uniform = all(v.id in uniform for v in node.inputs) and (
-                node.prim.kind == "elementwise" or node.prim.name in _SHAPE_ONLY)
-            if is_uniform and out.size > MAX_ELEMENTS:
+            if all(v.id in uniform for v in node.inputs) and out.size > MAX_ELEMENTS and (
+                    node.prim.kind == "elementwise" or node.prim.name in _SHAPE_ONLY):
                 scalars = [uniform[v.id] for v in node.inputs]
                 if node.prim.name in _SHAPE_ONLY:
                     value = np.array(scalars[0], dtype=out.dtype)
@@ -89,8 +106,9 @@ def fold(graph: Graph) -> Graph:
                 value = _evaluate(node, [materialise(v) for v in node.inputs])
                 if value is not None and value.shape == out.shape:
                     small[out.id] = value
-                    if value.size == 1:
-                        uniform[out.id] = value.reshape(())
+                    scalar = _uniform(value)
+                    if scalar is not None:
+                        uniform[out.id] = scalar
                     continue
         for v in node.inputs:
             emit(v)

@@ -1,5 +1,9 @@
 """The rewrite rules of `simplify`, one function each, with why each is exact.
 
+This file: the helpers and the identities (the node's value is one of its
+inputs). `rules_forms.py`: cheaper equivalent forms. `rules_movement.py`:
+shapes, broadcasts and trivial reductions.
+
 A rule takes (node, ctx) and returns None (does not apply), a Var (the node's
 value is that value: same shape and dtype, checked by the driver), or a list
 of new nodes whose last one computes the value under `node.out`. Every rule
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import TraceadError
 from ..ir.graph import Node, Var, freeze_params
 from ..ops.prim import PRIMS
 
@@ -20,7 +25,7 @@ def make(name: str, inputs, out: Var, source, **params) -> Node | None:
     prim = PRIMS[name]
     try:
         aval = prim.shape_rule(*inputs, **params)
-    except Exception:
+    except (TraceadError, TypeError, ValueError):  # the inputs don't fit the primitive
         return None
     if tuple(aval.shape) != out.shape or aval.dtype != out.dtype:
         return None
@@ -31,17 +36,14 @@ def _same(a: Var, b: Var) -> bool:
     return a.shape == b.shape and a.dtype == b.dtype
 
 
-def _is(value, target: float, negative_zero: bool | None = None) -> bool:
-    if value is None or value.dtype.kind == "b" and target not in (0, 1):
+def is_fill(value, target: float) -> bool:
+    """Is this 0-d fill value equal to target (bools only stand for 0 and 1)?"""
+    if value is None or (value.dtype.kind == "b" and target not in (0, 1)):
         return False
-    if not value == target:
-        return False
-    if negative_zero is not None and value.dtype.kind == "f":
-        return bool(np.signbit(value)) == negative_zero
-    return True
+    return bool(value == target)
 
 
-def _operands(node: Node):
+def operand_pairs(node: Node):
     """(x, other) pairs for a commutative binary node."""
     a, b = node.inputs
     return ((a, b), (b, a))
@@ -60,18 +62,30 @@ def cast_same(node, ctx):
     return None
 
 
+def _identity(x: Var, node: Node):
+    """`node`'s value is x: x itself, or x broadcast to node's shape (x * ones(s) has
+    shape s); None when the dtype differs (x * 1.0 promotes an integer x)."""
+    if _same(x, node.out):
+        return x
+    new = make("broadcast_to", (x,), node.out, node.source, shape=node.out.shape)
+    return [new] if new is not None else None
+
+
 def mul_one(node, ctx):
-    """x * 1 -> x: multiplying by one is exact for every x (NaN stays NaN, -0.0 stays -0.0)."""
+    """x * 1 -> x: multiplying by one is exact for every x (NaN stays NaN, -0.0 stays -0.0).
+    x / 1 -> x likewise. If the ones broadcast x, the result is broadcast_to(x)."""
     if node.prim.name == "mul":
-        for x, c in _operands(node):
-            if _same(x, node.out) and _is(ctx.fill(c), 1):
-                return x
-    if node.prim.name == "div" and _same(node.inputs[0], node.out) and _is(ctx.fill(node.inputs[1]), 1):
-        return node.inputs[0]  # x / 1 -> x, likewise
+        for x, c in operand_pairs(node):
+            if is_fill(ctx.fill(c), 1):
+                result = _identity(x, node)
+                if result is not None:
+                    return result
+    if node.prim.name == "div" and is_fill(ctx.fill(node.inputs[1]), 1):
+        return _identity(node.inputs[0], node)
     return None
 
 
-def _negative_zero(value) -> bool:
+def negative_zero(value) -> bool:
     """Is this zero constant -0.0? (Integer and bool zeros convert to +0.0.)"""
     return value.dtype.kind == "f" and bool(np.signbit(value))
 
@@ -81,17 +95,19 @@ def add_zero(node, ctx):
     x - 0.0 -> x always; x - (-0.0) -> x only if x can't be -0.0. Integers have no -0."""
     name = node.prim.name
     if name == "add":
-        pairs = _operands(node)
+        pairs = operand_pairs(node)
     elif name == "sub":
         pairs = ((node.inputs[0], node.inputs[1]),)
     else:
         return None
     for x, c in pairs:
         value = ctx.fill(c)
-        if not _same(x, node.out) or not _is(value, 0):
+        if not is_fill(value, 0) or x.dtype != node.out.dtype:
             continue
-        if _negative_zero(value) == (name == "add") or ctx.never_negative_zero(x):
-            return x
+        if negative_zero(value) == (name == "add") or ctx.never_negative_zero(x):
+            result = _identity(x, node)
+            if result is not None:
+                return result
     return None
 
 
@@ -118,58 +134,4 @@ def where_same(node, ctx):
     return None
 
 
-# -- cheaper forms ----------------------------------------------------------------------
-def to_neg(node, ctx):
-    """x * -1, x / -1 and (-0.0) - x (or integer 0 - x) -> -x: each only flips the sign bit
-    ((-0.0) - (+0.0) = -0.0 = -(+0.0); (-0.0) - (-0.0) = +0.0 = -(-0.0)). Not +0.0 - x:
-    that is +0.0 for x = +0.0."""
-    name = node.prim.name
-    x = None
-    if name == "mul":
-        x = next((x for x, c in _operands(node) if _is(ctx.fill(c), -1)), None)
-    elif name == "div" and _is(ctx.fill(node.inputs[1]), -1):
-        x = node.inputs[0]
-    elif name == "sub":
-        value = ctx.fill(node.inputs[0])
-        if _is(value, 0) and (node.out.dtype.kind in "iu" or _negative_zero(value)):
-            x = node.inputs[1]
-    new = make("neg", (x,), node.out, node.source) if x is not None else None
-    return [new] if new is not None else None
-
-
-def fold_neg(node, ctx):
-    """x + (-y) -> x - y, (-x) + y -> y - x, x - (-y) -> x + y, (-x) * (-y) -> x * y:
-    IEEE defines subtraction as addition of the negation, and signs of products multiply."""
-    name, src = node.prim.name, node.source
-    if name not in ("add", "sub", "mul"):
-        return None
-    a, b = node.inputs
-    na, nb = ctx.producer(a, "neg"), ctx.producer(b, "neg")
-    candidates = []
-    if name == "add" and nb is not None:
-        candidates.append(("sub", (a, nb.inputs[0])))
-    if name == "add" and na is not None:
-        candidates.append(("sub", (b, na.inputs[0])))
-    if name == "sub" and nb is not None:
-        candidates.append(("add", (a, nb.inputs[0])))
-    if name == "mul" and na is not None and nb is not None:
-        candidates.append(("mul", (na.inputs[0], nb.inputs[0])))
-    for new_name, inputs in candidates:
-        new = make(new_name, inputs, node.out, src)
-        if new is not None:
-            return [new]
-    return None
-
-
-def pow_two(node, ctx):
-    """x ** 2 -> x * x: NumPy computes power(x, 2) as a square, and both are one rounding."""
-    if node.prim.name == "pow_scalar" and node.kwargs["exponent"] == 2:
-        new = make("mul", (node.inputs[0], node.inputs[0]), node.out, node.source)
-        return [new] if new is not None else None
-    return None
-
-
-from .rules_movement import MOVEMENT_RULES  # noqa: E402  (the rules on shapes)
-
-RULES = (stop_gradient, cast_same, mul_one, add_zero, double_neg, pow_one, where_same,
-         to_neg, fold_neg, pow_two) + MOVEMENT_RULES
+IDENTITY_RULES = (stop_gradient, cast_same, mul_one, add_zero, double_neg, pow_one, where_same)

@@ -33,7 +33,8 @@ def reshape_chain(node, ctx):
     if inner is None:
         return None
     if inner.prim.name == "reshape":
-        return [make("reshape", inner.inputs, node.out, node.source, shape=tuple(shape))]
+        new = make("reshape", inner.inputs, node.out, node.source, shape=tuple(shape))
+        return [new] if new is not None else None
     if inner.prim.kind == "reduce" and inner.kwargs["keepdims"] and ctx.uses.get(x.id) == 1:
         axes = inner.kwargs["axes"]
         if shapes.reduced_shape(inner.inputs[0].shape, axes, False) == tuple(shape):
@@ -56,7 +57,8 @@ def transpose_chain(node, ctx):
     composed = tuple(inner.kwargs["perm"][q] for q in perm)
     if composed == tuple(range(len(composed))):
         return inner.inputs[0]
-    return [make("transpose", inner.inputs, node.out, node.source, perm=composed)]
+    new = make("transpose", inner.inputs, node.out, node.source, perm=composed)
+    return [new] if new is not None else None
 
 
 def _unbroadcast(var, ctx):
@@ -120,8 +122,10 @@ def reduce_size_one(node, ctx):
         return [new] if new is not None else None
     if node.prim.name != "sum":
         return None
-    flat = ctx.new_var(node.out.shape, x.dtype)
     zero = ctx.new_const(np.zeros((), x.dtype))
+    if x.shape == node.out.shape:
+        return [make("add", (x, zero), node.out, node.source)]
+    flat = ctx.new_var(node.out.shape, x.dtype)
     return [make("reshape", (x,), flat, node.source, shape=node.out.shape),
             make("add", (flat, zero), node.out, node.source)]
 

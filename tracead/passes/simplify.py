@@ -1,7 +1,7 @@
-"""Algebraic simplification with exact identities only (rules in `rules.py`).
+"""Algebraic simplification with exact identities only (rules: rules*.py).
 
 Each node, after its inputs have been rewritten, is offered to every rule in
-`rules.RULES` until none applies. A rule returns a Var (the node's value is
+`RULES` until none applies. A rule returns a Var (the node's value is
 that existing value), a list of nodes (the last one computes the node's value
 under the node's own output Var), or None. A rule must hold bit for bit on
 every input, NaN, inf and -0.0 included, and keep the output's shape and
@@ -17,7 +17,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.graph import Graph, Node, Var, VarFactory
-from .rules import RULES
+from .rules import IDENTITY_RULES
+from .rules_forms import FORM_RULES
+from .rules_movement import MOVEMENT_RULES
+
+RULES = IDENTITY_RULES + FORM_RULES + MOVEMENT_RULES
 
 # Bound on rewrites of one node (every rule shrinks or canonicalises; this is a safety net).
 MAX_STEPS = 16
@@ -30,6 +34,7 @@ class Context:
         self.constants = dict(graph.constants)
         self.producers: dict[int, Node] = {}
         self.factory = VarFactory.after(graph)
+        self._fills: dict[int, np.ndarray | None] = {}
         self.uses: dict[int, int] = {}
         for node in graph.nodes:
             for v in node.inputs:
@@ -49,12 +54,12 @@ class Context:
         Sees through broadcast_to and reshape of a constant.
         """
         if var.id in self.constants:
-            value = np.ascontiguousarray(self.constants[var.id])
-            if value.size == 0:
-                return None
-            flat = value.reshape(-1)
-            raw = flat.view(np.uint8).reshape(flat.size, -1)
-            return flat[0].reshape(()) if (raw == raw[0]).all() else None
+            if var.id not in self._fills:  # rules ask often; big constants are slow to scan
+                value = np.ascontiguousarray(self.constants[var.id]).reshape(-1)
+                raw = value.view(np.uint8).reshape(value.size, -1)
+                same = value.size > 0 and bool((raw == raw[0]).all())
+                self._fills[var.id] = value[0].reshape(()) if same else None
+            return self._fills[var.id]
         node = self.producers.get(var.id)
         if node is not None and node.prim.name in ("broadcast_to", "reshape"):
             return self.fill(node.inputs[0])
@@ -134,5 +139,7 @@ def simplify(graph: Graph) -> Graph:
         replacement = _rewrite(node, ctx, emit)
         if replacement is not None:
             env[node.out.id] = replacement
+            # its users now read the replacement (rules that ask "used once?" stay safe)
+            ctx.uses[replacement.id] = ctx.uses.get(replacement.id, 0) + ctx.uses.get(node.out.id, 0)
     outputs = tuple(env.get(v.id, v) for v in graph.outputs)
     return graph.replace(nodes=tuple(nodes), outputs=outputs, constants=ctx.constants)

@@ -1,0 +1,150 @@
+"""Memory planning over a kernel schedule: liveness and buffer reuse.
+
+Every kernel output (the values a schedule materialises) gets a buffer.
+Liveness is counted in kernel steps: a value is live from the kernel that
+writes it to the last kernel that reads it; graph outputs (the user's
+results, guard values, effects and, in a forward graph, the values saved for
+backward) live to the end. A kernel never writes into a buffer one of its own
+inputs still occupies (kernels are not assumed to work in place).
+
+Reuse rule: an intermediate (a kernel output that is not a graph output)
+takes a free buffer of the same dtype whose size is at least its own and at
+most twice it (best fit), else a new buffer. Graph outputs always get their
+own buffer; graph inputs and constants are never written.
+
+Views: an opaque reshape or transpose kernel (not a graph output) gets no
+buffer; it is a view of its input (NumPy's reshape/transpose), recorded in
+`views`, and its input's buffer stays live as long as the view is read. A
+backend may still copy; it then allocates that copy itself.
+
+Figures (inputs and constants are not counted in any of them):
+  peak_bytes_naive    every kernel output its own buffer, all alive at once
+  peak_bytes_planned  bytes of all buffers the plan allocates (reused
+                      intermediates + graph outputs): what a backend following
+                      the plan holds at its peak, the end of the call
+  peak_bytes_live     max over kernel steps of the bytes of live values (a
+                      lower bound no buffer assignment can beat)
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir.printer import dtype_short, format_graph
+from .schedule import Schedule
+
+MAX_WASTE = 2  # a value may take a free buffer up to this many times its size
+VIEW_PRIMS = ("reshape", "transpose")  # NumPy returns views: no buffer of their own
+
+
+@dataclass(frozen=True, slots=True)
+class Buffer:
+    index: int
+    nbytes: int
+    dtype: np.dtype
+    vars: tuple[int, ...]  # ids of the values stored in it, in schedule order
+    output: bool  # holds a graph output (never shared)
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryPlan:
+    schedule: Schedule
+    buffers: tuple[Buffer, ...]
+    assignment: dict  # var id -> buffer index
+    live: dict  # var id -> (kernel writing it, last kernel reading it; len(kernels) = end)
+    views: dict  # var id -> var id of the value it is a view of (no buffer)
+    peak_bytes_naive: int
+    peak_bytes_planned: int
+    peak_bytes_live: int
+
+    def __str__(self) -> str:
+        names: dict[int, str] = {}
+        format_graph(self.schedule.graph, sources=False, names=names)
+        end = len(self.schedule.kernels)
+        lines = [f"memory plan: {end} kernels, {len(self.buffers)} buffers",
+                 f"  peak naive   {_mb(self.peak_bytes_naive)} (every kernel output its own buffer)",
+                 f"  peak planned {_mb(self.peak_bytes_planned)} (buffers allocated, reused once dead)",
+                 f"  peak live    {_mb(self.peak_bytes_live)} (live values, a lower bound)"]
+        for b in self.buffers:
+            spans = []
+            for vid in b.vars:
+                first, last = self.live[vid]
+                spans.append(f"{names.get(vid, vid)} k{first}-{'end' if last >= end else f'k{last}'}")
+            role = "output" if b.output else "temp"
+            lines.append(f"  buf{b.index:<3} {role:<6} {dtype_short(b.dtype)} {b.nbytes:>12,} B  "
+                         + ", ".join(spans))
+        return "\n".join(lines)
+
+
+def _mb(n: int) -> str:
+    return f"{n:,} B ({n / 2**20:.2f} MiB)"
+
+
+def plan_memory(schedule: Schedule) -> MemoryPlan:
+    kernels = schedule.kernels
+    end = len(kernels)
+    graph_outputs = {v.id for v in schedule.graph.outputs}
+    values = {v.id: v for k in kernels for v in k.outputs}
+    nbytes = {vid: v.nbytes for vid, v in values.items()}
+    written = {v.id: k.index for k in kernels for v in k.outputs}
+    views = {k.outputs[0].id: k.nodes[0].inputs[0].id for k in kernels
+             if k.kind == "opaque" and k.nodes[0].prim.name in VIEW_PRIMS
+             and k.outputs[0].id not in graph_outputs}
+    last = dict(written)
+    for k in kernels:
+        for v in k.inputs:
+            if v.id in last:
+                last[v.id] = max(last[v.id], k.index)
+    for vid in graph_outputs & last.keys():
+        last[vid] = end
+    for vid in sorted(views, key=lambda v: -written[v]):  # a view keeps its base alive
+        base = views[vid]
+        if base in last:
+            last[base] = max(last[base], last[vid])
+    dying: dict[int, list[int]] = {}  # kernel index -> values whose last reader it is
+    for vid, k in last.items():
+        dying.setdefault(k, []).append(vid)
+
+    sizes: list[int] = []
+    dtypes: list[np.dtype] = []
+    contents: list[list[int]] = []
+    is_output: list[bool] = []
+    free: list[int] = []
+    assignment: dict[int, int] = {}
+    for k in kernels:
+        for v in k.outputs:
+            if v.id in views:
+                continue
+            buf = None
+            if v.id not in graph_outputs:
+                need = nbytes[v.id]
+                fits = [b for b in free if need <= sizes[b] <= MAX_WASTE * max(need, 1)
+                        and dtypes[b] == v.dtype]
+                buf = min(fits, key=lambda b: (sizes[b], b), default=None)
+            if buf is None:
+                buf = len(sizes)
+                sizes.append(nbytes[v.id])
+                dtypes.append(v.dtype)
+                contents.append([])
+                is_output.append(v.id in graph_outputs)
+            else:
+                free.remove(buf)
+            assignment[v.id] = buf
+            contents[buf].append(v.id)
+        for vid in dying.get(k.index, ()):  # free after the kernel ran, for later kernels
+            if vid in assignment and not is_output[assignment[vid]]:
+                free.append(assignment[vid])
+
+    change = [0] * (end + 1)  # live bytes per step, as a difference array
+    for vid, first in written.items():
+        if vid not in views:
+            change[first] += nbytes[vid]
+            change[min(last[vid], end - 1) + 1] -= nbytes[vid]
+    live_bytes = list(itertools.accumulate(change))
+    buffers = tuple(Buffer(i, sizes[i], dtypes[i], tuple(contents[i]), is_output[i])
+                    for i in range(len(sizes)))
+    return MemoryPlan(schedule, buffers, assignment, {vid: (written[vid], last[vid]) for vid in written},
+                      views,
+                      sum(nbytes.values()), sum(sizes), max(live_bytes, default=0))
