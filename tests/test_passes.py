@@ -277,7 +277,7 @@ SIMPLIFY_CASES = {
     "x - x kept": (lambda b, x, y: b.sub(x, x), ["sub"]),
     "int x * 1.0 kept (promotes)": (lambda b, x, y: b.mul(b.input((12,), np.int32), b.const(1.0)), ["mul"]),
     "f32 x * f64 1 kept (promotes)": (lambda b, x, y: b.mul(b.input((12,), F32), b.const(1.0)), ["mul"]),
-    "x ** 0.5 kept": (lambda b, x, y: b.pow_scalar(x, exponent=0.5), ["pow_scalar"]),
+    "x ** 0.5 -> sqrt (NumPy computes it as sqrt)": (lambda b, x, y: b.pow_scalar(x, exponent=0.5), ["sqrt"]),
 }
 
 

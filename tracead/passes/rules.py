@@ -8,8 +8,8 @@ A rule takes (node, ctx) and returns None (does not apply), a Var (the node's
 value is that value: same shape and dtype, checked by the driver), or a list
 of new nodes whose last one computes the value under `node.out`. Every rule
 holds bit for bit for all inputs, NaN, +-inf and -0.0 included. Not here on
-purpose: x*0 (NaN, inf), x-x (NaN, inf), x+0.0 when x may be -0.0, x**0.5 ->
-sqrt (-0.0, -inf), reassociation.
+purpose: x*0 (NaN, inf), x-x (NaN, inf), x+0.0 when x may be -0.0,
+reassociation. (x**0.5 -> sqrt is here because NumPy's power is sqrt there.)
 """
 from __future__ import annotations
 

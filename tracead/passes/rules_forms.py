@@ -54,4 +54,14 @@ def pow_two(node, ctx):
     return None
 
 
-FORM_RULES = (to_neg, fold_neg, pow_two)
+def pow_half(node, ctx):
+    """x ** 0.5 -> sqrt(x): NumPy's power computes exponent 0.5 as sqrt (so
+    power(-0.0, 0.5) is -0.0 and power(-inf, 0.5) is nan, unlike C pow); the
+    rewrite keeps compiled kernels equal to the primitive's impl bit for bit."""
+    if node.prim.name == "pow_scalar" and node.kwargs["exponent"] == 0.5:
+        new = make("sqrt", (node.inputs[0],), node.out, node.source)
+        return [new] if new is not None else None
+    return None
+
+
+FORM_RULES = (to_neg, fold_neg, pow_two, pow_half)
