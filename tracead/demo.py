@@ -179,6 +179,7 @@ def summary_table(results: list[Result]) -> str:
 
 
 PICTURE = "tracead_demo_graph.png"
+KERNEL_PICTURE = "tracead_demo_kernels.png"
 
 
 def explain_lines(result: Result) -> str | None:
@@ -193,7 +194,9 @@ def explain_lines(result: Result) -> str | None:
     text = report.summary()
     try:
         path = report.to_png(PICTURE)
-        text += f"\n  picture of the fused graph (nodes coloured by kernel): {path}"
+        kernels = report.to_png(KERNEL_PICTURE, kernels=True)
+        text += (f"\n  pictures: {path} (every node, coloured by kernel), "
+                 f"{kernels} (one box per fused kernel)")
     except ImportError:
         text += "\n  (pip install matplotlib to get a picture of the fused graph)"
     return text

@@ -49,3 +49,28 @@ def to_dot(graph, kernel_of: dict[int, int] | None = None, name: str = "tracead"
         lines.append(f'  "{a}" -> "{b}" [label="{data["label"]}", fontsize=9];')
     lines.append("}")
     return "\n".join(lines)
+
+
+def schedule_to_networkx(schedule) -> nx.DiGraph:
+    """One node per kernel (coloured by kernel, labelled with its ops), edges
+    for the values kernels pass each other: the graph after fusion."""
+    g = nx.DiGraph()
+    producer: dict[int, object] = {}
+    for i, v in enumerate(schedule.graph.inputs):
+        g.add_node(f"in{i}", label=f"input {i}\n{type_str(v)}", kind="input")
+        producer[v.id] = f"in{i}"
+    for k in schedule.kernels:
+        ops = " ".join(n.prim.name for n in k.nodes)
+        if len(ops) > 28:
+            ops = ops[:26] + "…"
+        g.add_node(f"k{k.index}", label=f"k{k.index} {k.kind}\n{ops}", kind=k.kind, kernel=k.index)
+        for v in k.inputs:
+            if v.id in producer:
+                g.add_edge(producer[v.id], f"k{k.index}", label=type_str(v))
+        for v in k.outputs:
+            producer[v.id] = f"k{k.index}"
+    for i, v in enumerate(schedule.graph.outputs):
+        g.add_node(f"out{i}", label=f"output {i}", kind="output")
+        if v.id in producer:
+            g.add_edge(producer[v.id], f"out{i}", label=type_str(v))
+    return g

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..ir.export import to_dot, to_networkx
+from ..ir.export import schedule_to_networkx, to_dot, to_networkx
 from ..ir.graph import Graph
 from ..runtime.compiled import CompiledFunction
 
@@ -70,10 +70,15 @@ class ExplainReport:
         return to_dot(g.graph, g.schedule.kernel_of() if g.schedule is not None else None,
                       name=f"{self.name} {g.label}")
 
-    def to_png(self, path: str, which: int = 0) -> str:
+    def to_png(self, path: str, which: int = 0, kernels: bool = False) -> str:
+        """A picture of one graph: every node coloured by its kernel, or with
+        `kernels=True` one box per kernel (the graph after fusion)."""
         from .pictures import draw_graph
 
         g = self.graphs[which]
+        if kernels and g.schedule is not None:
+            return draw_graph(schedule_to_networkx(g.schedule), path,
+                              title=f"{self.name}: {g.label} kernels")
         return draw_graph(self.to_networkx(which), path, title=f"{self.name}: {g.label}")
 
     def summary(self) -> str:
