@@ -109,6 +109,19 @@ def test_weak_scalars_keep_float32(mode):
         assert run(mode, fn, x).dtype == np.float32
 
 
+def test_integer_and_bool_tensors_follow_numpy(mode):
+    i = np.array([1, 2, 3])
+    m = np.array([True, False, True])
+    fns = (lambda t, u: t * 2.5, lambda t, u: t / 2, lambda t, u: t + 1, lambda t, u: t ** 2,
+           lambda t, u: t * np.float32(2.0), lambda t, u: t.sum(), lambda t, u: u.sum(),
+           lambda t, u: t * u, lambda t, u: t.mean())
+    got = run(mode, lambda t, u: tuple(f(t, u) for f in fns), ta.tensor(i), ta.tensor(m))
+    for g, f in zip(got, fns):
+        e = np.asarray(f(i, m))
+        assert g.dtype == e.dtype, (g.dtype, e.dtype)
+        np.testing.assert_allclose(np.asarray(g), e)
+
+
 def test_unary_operators_and_getitem(mode):
     a = np.array([[-1.0, 2.0], [3.0, -4.0]])
     got = run(mode, lambda t: (-t, +t, abs(t), t[0], t[:, ::-1], t[[1, 1, 0]]), ta.tensor(a))

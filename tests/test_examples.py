@@ -1,0 +1,30 @@
+"""The examples run as scripts and print the seeds' numbers."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+
+
+def _run(name: str) -> list[str]:
+    done = subprocess.run([sys.executable, os.path.join(EXAMPLES, name)], capture_output=True,
+                          text=True, timeout=300, check=True)
+    return done.stdout.split()
+
+
+def test_micrograd_example():
+    assert _run("micrograd_example.py") == ["24.7041", "138.8338", "645.5773"]
+
+
+def test_static_graph():
+    assert _run("static_graph.py") == ["47.0", "-432.0", "-1.0"]
+
+
+def test_linear_regression():
+    words = _run("linear_regression.py")
+    values = dict(zip(words[::2], map(float, words[1::2])))
+    assert values["w"] == pytest.approx(3.0, abs=0.01)
+    assert values["b"] == pytest.approx(-2.0, abs=0.01)
+    assert values["loss"] < 2e-4
