@@ -164,7 +164,10 @@ def random_program(draw, max_nodes: int = 6) -> Program:
 
 
 def _settings(mode):
-    n = EXAMPLES if mode == "eager" else max(1, EXAMPLES // 4)
+    # eager and interpret are cheap: 150 programs each for forward and for
+    # gradients (300 compiled with the interpreter per run); numba pays a
+    # Numba compile per program, so it gets a quarter.
+    n = EXAMPLES * 3 // 2 if mode in ("eager", "interpret") else max(1, EXAMPLES // 4)
     return settings(max_examples=n, deadline=None, derandomize=not RANDOM,
                     suppress_health_check=[HealthCheck.too_slow])
 
@@ -194,10 +197,10 @@ def test_random_programs_gradients(mode):
 
 # Programs the random search found to fail once; kept as plain regression tests.
 REGRESSIONS = [
-    # passes/fuse.py: "fusion groups form a cycle" planning the joint graph
-    # (found in numba mode; forward-only compiles fine).
+    # passes/fuse.py formed a cycle of kernels planning the joint graph: its
+    # cycle check pruned paths by node index, wrong for non-contiguous groups.
     (lambda a, b: a / (1.0 + b * b) + b.max(keepdims=True),
-     lambda a, b: a / (1.0 + b * b) + b.max(keepdims=True), [(1, 1, 3), (3,)], ["numba"]),
+     lambda a, b: a / (1.0 + b * b) + b.max(keepdims=True), [(1, 1, 3), (3,)], []),
 ]
 
 

@@ -36,8 +36,7 @@ class _Groups:
         self.members = {i: [i] for i in range(len(self.nodes))}
         self.succ = {i: set(self.users[i]) for i in self.members}
         self.pred = {i: set(self.producers[i]) for i in self.members}
-        self.first = {i: i for i in self.members}  # lowest / highest node index of each group
-        self.last = {i: i for i in self.members}
+        self.last = {i: i for i in self.members}  # highest node index of each group
 
     # -- queries ------------------------------------------------------------------------
     def outs(self, members) -> set[int]:
@@ -51,16 +50,18 @@ class _Groups:
         return classify([self.nodes[i] for i in members], self.outs(members))
 
     def _reaches(self, src: int, dst: int) -> bool:
-        """Is there a path src -> g -> ... -> dst through at least one other group g?"""
-        limit = self.last[dst]  # a group on such a path has a node before dst's last one
-        stack = [g for g in self.succ[src] if g != dst and self.first[g] < limit]
+        """Is there a path src -> g -> ... -> dst through at least one other group g?
+
+        No pruning by node index: merged groups are not contiguous ranges of
+        nodes, so a group on such a path may start after dst's last node."""
+        stack = [g for g in self.succ[src] if g != dst]
         seen = set(stack)
         while stack:
             g = stack.pop()
             if dst in self.succ[g]:
                 return True
             for s in self.succ[g]:
-                if s not in seen and s != dst and self.first[s] < limit:
+                if s not in seen and s != dst:
                     seen.add(s)
                     stack.append(s)
         return False
@@ -79,7 +80,6 @@ class _Groups:
         for i in self.members[b]:
             self.group_of[i] = a
         self.members[a] += self.members.pop(b)
-        self.first[a] = min(self.first[a], self.first.pop(b))
         self.last[a] = max(self.last[a], self.last.pop(b))
         succ_b, pred_b = self.succ.pop(b), self.pred.pop(b)
         for s in succ_b:
