@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 import tracead as ta
+from examples.micrograd_example import micrograd_example as micrograd
 
 from .workloads import Case, register
 
@@ -25,19 +26,6 @@ def w3_loss(x, y, eps):
     xn = xc / ta.sqrt((xc * xc).mean(axis=1, keepdims=True) + eps)
     logp = ta.log_softmax(xn, axis=1)
     return -logp[np.arange(x.shape[0]), y].mean()
-
-
-def micrograd(a, b):
-    c = a + b
-    d = a * b + b**3
-    c = c + c + 1
-    c = c + 1 + c + (-a)
-    d = d + d * 2 + (b + a).relu()
-    d = d + 3 * d + (b - a).relu()
-    e = c - d
-    f = e**2
-    g = f / 2.0
-    return g + 10.0 / f
 
 
 def _maybe_compile(fn, backend):

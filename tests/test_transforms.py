@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 import tracead as ta
+from examples.micrograd_example import micrograd_example
+from examples.static_graph import g as static_graph
 from modes import run, run_value_and_grad
 
 
@@ -114,20 +116,6 @@ def test_mixed_partial_through_a_closure(mode):
 
 
 # -- the seeds' worked examples -----------------------------------------------------------------
-def micrograd_example(a, b):
-    c = a + b
-    d = a * b + b**3
-    c = c + c + 1
-    c = c + 1 + c + (-a)
-    d = d + d * 2 + (b + a).relu()
-    d = d + 3 * d + (b - a).relu()
-    e = c - d
-    f = e**2
-    g = f / 2.0
-    g = g + 10.0 / f
-    return g
-
-
 def test_micrograd_example_backward():
     a = ta.tensor(-4.0, requires_grad=True)
     b = ta.tensor(2.0, requires_grad=True)
@@ -143,15 +131,6 @@ def test_micrograd_example_value_and_grad(mode):
     assert g.item() == pytest.approx(24.7041, abs=1e-4)
     assert da.item() == pytest.approx(138.8338, abs=1e-4)
     assert db.item() == pytest.approx(645.5773, abs=1e-4)
-
-
-def static_graph(a, o):
-    b = 5 - 3 * a
-    c = 2 * b + 3
-    d = 5 * b + 6
-    e = 7 * c + d**2
-    f = 2 * e
-    return 3 * f - o
 
 
 def test_static_graph_example(mode):

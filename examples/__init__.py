@@ -1,0 +1,1 @@
+"""Runnable examples (`python examples/NAME.py`); tests and benchmarks import their functions."""
