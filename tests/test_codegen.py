@@ -67,6 +67,11 @@ def check(schedule, args, run_args=None, signed_zeros=True, **options):
     return exe
 
 
+def min_vector_width() -> int:
+    import llvmlite.binding as llvm
+    return 256 if "+avx2" in llvm.get_host_cpu_features().flatten().split(",") else 128
+
+
 def randn(*shape, dtype=np.float64):
     return RNG.standard_normal(shape).astype(dtype)
 
@@ -194,6 +199,29 @@ def test_rowwise_kernels(case):
     args = tuple(randn(*s, dtype=dtype) * 3 for s in shapes)
     options = {} if threshold is None else {"parallel_threshold": threshold}
     check(one_kernel(fn, args, "rowwise", shapes[0]), args, **options)
+
+
+def test_float32_sums_blocks_accuracy_row_buffers_and_vector_loops():
+    """float32 sums run in float32 blocks added up in float64: about as accurate as
+    NumPy's pairwise sum, far better than one float32 running sum; each loop vectorises
+    (reduce_steps), and rowwise kernels keep an exp for later passes in a row buffer."""
+    from tracead.backends.numba.vectorcheck import vector_report
+
+    x = (RNG.standard_normal(70_001) + 3.0).astype(np.float32)  # not a multiple of the block
+    exact = np.sum(x.astype(np.float64))
+    for threshold in (0, 10**9):  # parallel chunks, one serial loop
+        exe = check(one_kernel(lambda x: x.sum(), (x,), "reduce"), (x,), parallel_threshold=threshold)
+        got = float(exe([x])[0])
+        assert abs(got - exact) <= 2 * abs(np.sum(x) - exact) + 2 * np.spacing(np.float32(exact))
+        assert "in blocks of 256" in exe.kernels[0].source
+    rows = randn(8, 300, dtype=np.float32)
+    exe = check(one_kernel(_softmax_backward, (rows, rows), "rowwise", rows.shape), (rows, rows),
+                parallel_threshold=0)
+    source = exe.kernels[0].source
+    assert source.count("fexp(") == 1 and "row buffer" in source and "fmaximum(" in source
+    fn = cache._MEMORY[next(reversed(cache._MEMORY))].kernel_nd
+    report = vector_report(fn, fn.signatures[0])  # float32 loops: no float64 arithmetic in them
+    assert report.width >= min_vector_width() and not {"vaddpd", "vcvtps2pd"} & report.ops(), str(report)
 
 
 # -- matmul -----------------------------------------------------------------------------

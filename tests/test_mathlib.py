@@ -19,6 +19,7 @@ from numba import njit, prange
 
 from tracead.backends.numba import mathlib
 from tracead.backends.numba.mathlib import fexp, fexpm1, flog, flog1p, fsigmoid, ftanh
+from tracead.backends.numba.reduce_steps import add_reassoc, fmaximum
 from tracead.backends.numba.vectorcheck import analyse_asm, vector_report
 
 
@@ -283,3 +284,26 @@ f:
     assert [loop.width for loop in report.loops] == [0, 512]
     assert report.width == 512 and report.lanes(4) == 16
     assert report.ops() == {"vfmadd213ps", "vaddpd"}
+
+
+# ----------------------------------------------------------------------------- reduction steps
+@njit(error_model="numpy")
+def _sum_and_max(x):
+    s, m = x.dtype.type(0), x.dtype.type(-np.inf)
+    for i in range(x.size):
+        s = add_reassoc(s, x[i])
+        m = fmaximum(m, x[i])
+    return s, m
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_reduction_steps_vectorise_and_keep_nan(dtype):
+    """Running sums / maxima vectorise only through reduce_steps (a plain float `+`
+    chain stays in order); the max keeps NumPy's NaN propagation."""
+    x = np.linspace(-3, 5, 1001).astype(dtype)
+    s, m = _sum_and_max(x)
+    assert s == pytest.approx(float(np.sum(x.astype(np.float64))), rel=1e-6) and m == np.max(x)
+    assert np.isnan(_sum_and_max(np.array([1.0, np.nan, 2.0], dtype))[1])
+    report = vector_report(_sum_and_max, _sum_and_max.signatures[0])
+    assert report.width >= MIN_WIDTH and {"vmaxps", "vmaxpd"} & report.ops(), str(report)
+    assert add_reassoc(np.float32(1), np.float32(2)) == 3 and np.isnan(fmaximum(np.nan, 1.0))  # plain Python

@@ -2,7 +2,7 @@
 
 The key of a call is computed once per call from the flattened arguments:
 for each tensor its shape, dtype and requires_grad; for each array its shape
-and dtype; each Python scalar by type and value; other objects by identity;
+and dtype (the np.dtype itself: it hashes faster than its `.str`); each Python scalar by type and value; other objects by identity;
 plus the argument structure and grad mode. Variants are found by dict lookup,
 so checking costs one tuple hash, not work proportional to the graph.
 """
@@ -13,22 +13,48 @@ import numbers
 import numpy as np
 
 from ..tensor import Tensor
+from ..trace import pytree
 
 _STATIC_TYPES = (bool, int, float, complex, str, bytes, type(None))
 
 
 def leaf_key(leaf) -> tuple:
-    if isinstance(leaf, Tensor):
-        return ("tensor", leaf.shape, leaf.dtype.str, leaf.requires_grad)
+    cls = type(leaf)  # exact types first: this runs for every argument of every call
+    if cls is np.ndarray:
+        return ("array", leaf.shape, leaf.dtype)
+    if cls is Tensor or isinstance(leaf, Tensor):
+        return ("tensor", leaf.shape, leaf.dtype, leaf.requires_grad)
     if isinstance(leaf, np.ndarray):
-        return ("array", leaf.shape, leaf.dtype.str)
+        return ("array", leaf.shape, leaf.dtype)
     if isinstance(leaf, _STATIC_TYPES) or isinstance(leaf, numbers.Number):
-        return ("scalar", type(leaf).__name__, leaf)
-    return ("object", type(leaf).__name__, id(leaf))
+        return ("scalar", cls.__name__, leaf)
+    return ("object", cls.__name__, id(leaf))
 
 
 def call_key(leaves, treedef, grad_mode: bool) -> tuple:
-    return (treedef, grad_mode, tuple(leaf_key(x) for x in leaves))
+    return (treedef, grad_mode, tuple(map(leaf_key, leaves)))
+
+
+_CONTAINERS = (tuple, list, dict)
+_FLAT_TREEDEFS: dict[int, tuple] = {}
+
+
+def positional_key(args: tuple, grad_mode: bool) -> tuple | None:
+    """`call_key(*pytree.flatten_args(args, {}), grad_mode)` in one pass, for the common
+    call with positional leaves only (the args are then the leaves); None when an
+    argument is a container."""
+    keys = []
+    for a in args:
+        if type(a) is np.ndarray:
+            keys.append(("array", a.shape, a.dtype))
+        elif isinstance(a, _CONTAINERS):
+            return None
+        else:
+            keys.append(leaf_key(a))
+    treedef = _FLAT_TREEDEFS.get(len(args))
+    if treedef is None:
+        treedef = _FLAT_TREEDEFS[len(args)] = pytree.flatten_args(args, {})[1]
+    return (treedef, grad_mode, tuple(keys))
 
 
 def describe_leaf_key(key: tuple) -> str:

@@ -7,6 +7,12 @@ value guards (a mismatch means "this variant does not apply": nothing has
 been written yet), replays the effects and wraps the outputs. When gradients
 are wanted the outputs get one tape entry whose vjp runs the compiled
 backward graph, AOTAutograd-style.
+
+Everything about a call that does not depend on the argument values (which
+leaves are graph inputs, the outputs' avals, how to rebuild the output
+structure, whether there are guards or effects at all) is worked out once
+when the variant is built (`CallPlan`), so a call passing its guards costs a
+few microseconds plus its kernels.
 """
 from __future__ import annotations
 
@@ -58,6 +64,7 @@ class Variant:
     calls: int = 0
     last_failure: str = ""
     backward_wanted: bool = False
+    plan: "CallPlan" = None
 
     # -- building -----------------------------------------------------------------
     def build(self, grad_mode: bool) -> "Variant":
@@ -98,6 +105,7 @@ class Variant:
         returning its loss) pays for no saved values."""
         self.forward_graph = self._passes(self.capture.graph, "forward")
         self.forward_exec = self._compile(self.forward_graph, "forward")
+        self.plan = CallPlan(self)
 
     def build_joint(self) -> None:
         """One joint forward+backward graph, optimised together, then split."""
@@ -107,6 +115,7 @@ class Variant:
         self.forward_graph, self.backward_graph = fwd, bwd
         self.forward_exec = self._compile(fwd, "forward")
         self.backward_exec = self._compile(bwd, "backward")
+        self.plan = CallPlan(self)
 
     # -- running ------------------------------------------------------------------------
     def free_guards_hold(self) -> bool:
@@ -134,26 +143,34 @@ class Variant:
         return arrays + [t._data for t in self.capture.free]
 
     def run(self, leaves):
-        if not self.free_guards_hold():
+        plan = self.plan
+        if plan.guarded and not self.free_guards_hold():
             return MISS
         if self.backward_wanted and self.backward_graph is None:
             self.build_joint()
-        cap = self.capture
-        arg_leaves = [leaves[i] for i in cap.arg_positions]
-        outs = self.forward_exec(self.input_arrays(arg_leaves))
-        n_out = cap.n_tensor_outputs
-        n_guard = len(cap.value_guards)
-        for guard, value in zip(cap.value_guards, outs[n_out:n_out + n_guard]):
-            if not guard.holds(np.asarray(value)):
-                self.last_failure = f"value guard failed: {guard.explain_failure(np.asarray(value))}"
-                return MISS
-        self._apply_effects(leaves, outs[n_out + n_guard:])
+            plan = self.plan
+        arg_leaves = leaves if plan.all_args else [leaves[i] for i in plan.positions]
+        arrays = [x._data if isinstance(x, Tensor) else x for x in arg_leaves]
+        if plan.free:
+            arrays += [t._data for t in plan.free]
+        outs = plan.forward(arrays)
+        n_out = plan.n_out
+        if plan.value_guards:
+            for guard, value in zip(plan.value_guards, outs[n_out:]):
+                if not guard.holds(np.asarray(value)):
+                    self.last_failure = f"value guard failed: {guard.explain_failure(np.asarray(value))}"
+                    return MISS
+        if plan.effects:
+            self._apply_effects(leaves, outs[n_out + len(plan.value_guards):])
         self.calls += 1
-        results = [Tensor._from_op(v, Aval(v.shape, v.dtype)) for v in outs[:n_out]]
-        if self.differentiable and state.grad_enabled():
+        if plan.exact:  # the executable guarantees its outputs have the graph's avals
+            results = list(map(Tensor._from_op, outs, plan.avals))
+        else:
+            results = [Tensor._from_op(v, aval if v.shape == aval.shape and v.dtype == aval.dtype
+                                       else Aval(v.shape, v.dtype)) for v, aval in zip(outs, plan.avals)]
+        if plan.differentiable and state.STATE.grad_enabled:
             self._attach_tape(results, arg_leaves, outs, len(outs) - self.n_saved)
-        out_leaves = [results[item[1]] if item[0] == "var" else item[1] for item in cap.out_layout]
-        return pytree.unflatten(cap.out_treedef, out_leaves)
+        return plan.build(results)
 
     def _apply_effects(self, leaves, values) -> None:
         values = iter(values)
@@ -182,7 +199,9 @@ class Variant:
         if state.grad_enabled() or self.backward_exec is None:
             self.backward_wanted = True
             return self._differentiable_backward(cts, inputs)
-        seeds = [np.ascontiguousarray(c._data) for c in cts]
+        # Cotangents as they are: the executable handles their layout (and
+        # np.ascontiguousarray would make a 0-d seed 1-d).
+        seeds = [c._data for c in cts]
         grads = self.backward_exec(list(saved) + seeds)
         result = [None] * len(inputs)
         for i, g in zip(self.wrt, grads):
@@ -208,6 +227,67 @@ class Variant:
         for i, g in zip(self.wrt, grads):
             result[i] = g
         return result
+
+
+class CallPlan:
+    """What a call of a built variant needs, worked out once (see the module docstring)."""
+
+    __slots__ = ("positions", "all_args", "free", "guarded", "value_guards", "effects", "n_out",
+                 "avals", "exact", "differentiable", "build", "forward")
+
+    def __init__(self, variant: Variant) -> None:
+        cap = variant.capture
+        self.positions = tuple(cap.arg_positions)
+        self.all_args = self.positions == tuple(range(_count_leaves(cap.in_treedef)))
+        self.free = tuple(cap.free)
+        self.guarded = bool(cap.free or cap.grad_guards)
+        self.value_guards = tuple(cap.value_guards)
+        self.effects = bool(cap.effects)
+        self.n_out = cap.n_tensor_outputs
+        outputs = variant.forward_graph.outputs[:self.n_out]
+        self.avals = tuple(Aval(v.shape, v.dtype) for v in outputs)
+        self.exact = bool(getattr(variant.forward_exec, "exact_outputs", False))
+        # The guards fixed the inputs' shapes and dtypes: a backend may skip its checks.
+        self.forward = getattr(variant.forward_exec, "run_guarded", variant.forward_exec)
+        self.differentiable = variant.differentiable
+        self.build = output_builder(cap.out_treedef, cap.out_layout)
+
+
+def _count_leaves(treedef) -> int:
+    if treedef == "*":
+        return 1
+    return sum(_count_leaves(sub) for sub in treedef[-1])
+
+
+def output_builder(treedef, layout):
+    """results -> the user's output structure (what `pytree.unflatten` of the output leaves
+    gives), as one generated lambda: `lambda r, s=...: (r[0], (r[1], r[2]))`. The
+    structure is fixed per variant, so nothing walks the treedef per call."""
+    statics: list = []
+    leaves = iter(layout)
+
+    def expr(tree) -> str:
+        if tree == "*":
+            kind, value = next(leaves)
+            if kind == "var":
+                return f"r[{int(value)}]"
+            statics.append(value)
+            return f"s[{len(statics) - 1}]"
+        if tree[0] == "dict":
+            items = []
+            for key, sub in zip(tree[1], tree[2]):
+                statics.append(key)
+                items.append(f"s[{len(statics) - 1}]: {expr(sub)}")
+            return "{" + ", ".join(items) + "}"
+        items = [expr(sub) for sub in tree[1]]
+        if tree[0] == "tuple":
+            return "(" + "".join(f"{item}, " for item in items) + ")"
+        return "[" + ", ".join(items) + "]"
+
+    source = f"lambda r, s=s: {expr(treedef)}"
+    build = eval(source, {"s": statics})  # noqa: S307 - our own text, built from the treedef
+    build.source = source
+    return build
 
 
 def _weak(t):

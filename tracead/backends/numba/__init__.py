@@ -1,6 +1,8 @@
 """The Numba backend: fused kernels generated from the graph.
 
-  backend.py        NumbaBackend / NumbaExecutable: plan, load, compile, run
+  backend.py        NumbaBackend: plan, generate, load, compile -> NumbaExecutable
+  executable.py     NumbaExecutable: slots, memory-plan buffers, the call path
+  steps.py          per-kernel call: fused module, np.matmul + epilogue, NumPy impl
   codegen.py        Kernel -> readable loop source (elementwise, reduce, rowwise)
   scalar.py         one node -> one statement, from the primitive's template
   source.py         writer, loop nests, names shared by the generators

@@ -21,18 +21,23 @@ Kinds (see passes/schedule.py for the contract):
   elementwise  pointwise statements, stores of every output.
   reduce       prologue as above, then sum/max into a scalar accumulator when
                the reduced axes are the innermost loops, else into an array of
-               the kept shape. float32 sums accumulate in float64 (see
-               scalar.accumulator_dtype). Parallel when the outer loop is a kept
-               axis (disjoint outputs); when it is reduced, in REDUCE_CHUNKS
-               fixed chunks with partial results combined in order, so the
-               result does not depend on the thread count.
-  rowwise      per row of the last axis: per-row statements in node order;
-               each reduce is its own loop over the row that recomputes the
-               per-element values it needs (no row buffer); a last loop stores
-               the per-element outputs.
+               the kept shape. Float steps are reduce_steps calls, so the loop
+               vectorises (SIMD partial sums); float32 sums run in float32
+               blocks added up in float64 (scalar.SUM_BLOCK: why, how
+               accurate). Parallel: the outer axis in REDUCE_CHUNKS fixed
+               chunks (`prange`); when it is reduced, each chunk has a partial
+               result and the partials are combined in order, so the result
+               does not depend on the thread count.
+  rowwise      per row of the last axis, a few loops along it (rowwise.py).
 
-Loops over more than PARALLEL_THRESHOLD elements use `prange` on the
-outermost loop (options["parallel_threshold"] overrides it).
+Every inner loop must vectorise (check with vectorcheck.py): hence
+error_model="numpy" (no ZeroDivisionError branch), float32 constants in
+float32 code (scalar.py), mathlib instead of libm, reduce_steps for running
+reductions, and unsigned indices in loops that do not start at 0.
+
+A kernel runs parallel when its estimated work, elements times per-element
+cost (scalar.op_cost, so an exp counts like 8 adds) over 2, exceeds
+PARALLEL_THRESHOLD (options["parallel_threshold"] overrides it).
 """
 from __future__ import annotations
 
@@ -42,18 +47,22 @@ import numpy as np
 
 from ...ir.printer import type_str
 from . import scalar
+from .rowwise import rowwise_fn
 from .scalar import cast, combine, identity, node_expression
-from .source import Names, Nest, Writer, index_expr, loop_header, pad
+from .source import Acc, Names, Nest, Writer, function_frame, index_expr, loop_header, pad, reduction_loop
 
-# Elements above which the outer loop is a prange. Measured on this 2-core
-# machine (omp layer; best of 400 runs, float32, flat loop): a prange launch
-# costs ~2 us; `2*x+1` breaks even at ~50k elements (65536: 1.17x, 262144:
-# 2.75x), the W1 chain (tanh*sigmoid+exp) already at ~4k (65536: 1.9x). One
-# element count for all kernels errs towards serial for cheap loops; a
-# per-kernel cost estimate could lower it for transcendental-heavy ones.
+# Work (elements x per-element cost / 2, see kernel_cost) above which a kernel
+# runs parallel: elements of a cheap 2-op loop such as `2*x + 1`. Parallel
+# pays when the serial time exceeds about twice the launch cost: ~20 us on
+# Numba's workqueue layer, which the backend uses (threads.py), ~3 us on
+# OpenMP. Measured on this 2-core machine (quiet moments, float32): `2*x+1`
+# runs ~0.15 ns/element in cache, so ~270k elements break even on
+# workqueue (~40k on OpenMP); the W1 chain (tanh, sigmoid, exp: cost ~17)
+# ~1.1 ns/element, ~36k elements (~5k on OpenMP) -- the same work, ~2.7e5.
 # Under load from other processes a parallel region can stall for a
-# scheduler tick (~5 ms), another reason not to go parallel for small loops.
-PARALLEL_THRESHOLD = 65536
+# scheduler tick (4 ms, OpenMP) or gain nothing, another reason to err
+# towards serial.
+PARALLEL_THRESHOLD = 262144
 REDUCE_CHUNKS = 32  # fixed, so parallel sums do not depend on the thread count
 
 
@@ -78,7 +87,7 @@ def generate(kernel, names: Names, parallel_threshold: int = PARALLEL_THRESHOLD,
              note: str = "") -> KernelCode:
     check_contract(kernel)
     size = int(np.prod(kernel.shape, dtype=np.int64))
-    parallel = size > parallel_threshold
+    parallel = size * max(kernel_cost(kernel), 2) // 2 > parallel_threshold
     nd = len(kernel.shape)
     full = [pad(v.shape, nd) == tuple(kernel.shape) for v in kernel.inputs]
     flat_ok = all(f or v.size == 1 for f, v in zip(full, kernel.inputs))
@@ -116,10 +125,16 @@ def generate(kernel, names: Names, parallel_threshold: int = PARALLEL_THRESHOLD,
     elif kernel.kind == "rowwise":
         ins = tuple(pad(v.shape, nd) for v in kernel.inputs)
         outs = tuple(pad(v.shape, nd) for v in kernel.outputs)
-        add(Entry("kernel_nd", ins, outs, False), _rowwise_fn("kernel_nd", kernel, names, ins, outs, parallel))
+        add(Entry("kernel_nd", ins, outs, False),
+            rowwise_fn("kernel_nd", kernel, names, ins, outs, parallel, REDUCE_CHUNKS))
     else:
         raise ValueError(f"no code generator for {kernel.kind!r} kernels")
     return KernelCode(_module(kernel, names, functions, note), tuple(entries), parallel)
+
+
+def kernel_cost(kernel) -> int:
+    """Estimated work per element of the kernel's space (scalar.op_cost units)."""
+    return sum(1 if n.prim.kind == "reduce" else scalar.op_cost(n.prim.name) for n in kernel.nodes)
 
 
 def check_contract(kernel) -> None:
@@ -162,17 +177,6 @@ def _module(kernel, names: Names, functions: list[str], note: str) -> str:
     return w.text() + "".join("\n\n" + f for f in functions)
 
 
-def _frame(w: Writer, name: str, kernel, names: Names, parallel: bool, what: str) -> None:
-    flags = "cache=True, nogil=True, error_model=\"numpy\"" + (", parallel=True" if parallel else "")
-    args = [names.array_in(v) for v in kernel.inputs] + [names.array_out(v) for v in kernel.outputs]
-    w.line(f"@njit({flags})")
-    w.line(f"def {name}({', '.join(args)}):")
-    w.depth += 1
-    sig = ", ".join(names.typed(v) for v in kernel.inputs) + " -> " + ", ".join(
-        names.typed(v) for v in kernel.outputs)
-    w.line(f'"""{sig}: {what}."""')
-
-
 def _place(nodes, inputs, in_views, loop_shape, names: Names):
     """Statements by loop depth: loads and node statements as shallow as their inputs allow."""
     axes = [k for k, n in enumerate(loop_shape) if n != 1]
@@ -201,8 +205,8 @@ def _headers(axes, loop_shape, parallel: bool) -> list[tuple[str, str]]:
 # -- elementwise -----------------------------------------------------------------
 def _elementwise_fn(name, kernel, names, loop_shape, in_views, out_views, parallel) -> str:
     w = Writer()
-    _frame(w, name, kernel, names, parallel,
-           "one flat loop" if name == "kernel_flat" else "loop nest, broadcasting by index")
+    function_frame(w, name, kernel, names, parallel,
+                   "one flat loop" if name == "kernel_flat" else "loop nest, broadcasting by index")
     lines, axes, indices = _place(kernel.nodes, kernel.inputs, in_views, loop_shape, names)
     nest = Nest(_headers(axes, loop_shape, parallel), before=lines)
     for var, view in zip(kernel.outputs, out_views):
@@ -217,20 +221,85 @@ def _reduce_fn(name, kernel, names, loop_shape, reduced: set[int], in_views, out
     red = kernel.nodes[-1]
     tpl, x = red.prim.template, red.inputs[0]
     acc_t = scalar.accumulator_dtype(red.prim.name, x.dtype, red.out.dtype)
-    ident, acc_np = identity(tpl, acc_t), scalar.np_type(acc_t)
+    ident = identity(tpl, acc_t)
     what = f"{red.prim.name} over axes {tuple(red.kwargs['axes'])}" + (
         f", accumulated in {acc_t.name}" if acc_t != red.out.dtype else "")
     w = Writer()
-    _frame(w, name, kernel, names, parallel, what)
+    function_frame(w, name, kernel, names, parallel, what)
     lines, axes, indices = _place(kernel.nodes[:-1], kernel.inputs, in_views, loop_shape, names)
     kept = [k for k in axes if k not in reduced]
-    scalar_acc = axes == kept + [k for k in axes if k in reduced]  # reduced loops innermost
-    chunked = parallel and bool(axes) and axes[0] in reduced
     out_of = dict(zip((v.id for v in kernel.outputs), out_views))
+    oidx = index_expr(out_of[red.out.id], loop_shape, indices)
+    out_name, label = names.array_out(red.out), names.node(red)
+    stores = [(f"{names.array_out(v)}{index_expr(out_of[v.id], loop_shape, indices)} = {names.value(v)}",
+               f"{names(v)} output") for v in kernel.outputs if v.id != red.out.id]  # prologue values
+    if all(k in kept for k in axes):  # the reduced axes have length 1
+        nest = Nest(_headers(axes, loop_shape, parallel), before=lines)
+        nest.before[-1] += stores + [
+            (f"{out_name}{oidx} = {cast(combine(tpl, ident, names.value(x)), red.out.dtype)}", label)]
+        nest.emit(w)
+    elif axes == kept + [k for k in axes if k in reduced]:  # reduced loops innermost
+        _scalar_reduce(w, red, acc_t, lines, stores, axes, loop_shape, parallel, kept, names,
+                       f"{out_name}{oidx}")
+    else:
+        _array_reduce(w, red, acc_t, lines, stores, axes, loop_shape, parallel, kept, out_of, indices, names)
+    return w.text()
+
+
+def _scalar_reduce(w, red, acc_t, lines, stores, axes, loop_shape, parallel, kept, names, target):
+    """Into one running accumulator per kept index. Parallel: the outer axis in
+    REDUCE_CHUNKS chunks, each with its own accumulator (reduced axis: partial
+    results, combined in order at the end)."""
+    tpl, x, label = red.prim.template, red.inputs[0], names.node(red)
+    ident = identity(tpl, acc_t)
+    loops = [(f"i{k}", 0, loop_shape[k], f"axis {k}") for k in axes]  # (index, start, stop, comment)
+    chunks = 0
+    if parallel:
+        a0, n0 = axes[0], loop_shape[axes[0]]
+        chunks = min(REDUCE_CHUNKS, n0)
+        loops[:1] = [("c", 0, chunks, f"{chunks} chunks of axis {a0}, in parallel"),
+                     (f"i{a0}", f"c * {n0} // {chunks}", f"(c + 1) * {n0} // {chunks}",
+                      f"axis {a0}, this chunk")]
+        lines = [lines[0], []] + lines[1:]
+    partial = parallel and not kept  # each chunk sums part of the reduced outer axis
+    outer = len(loops) - 1
+    headers = [(f"for c in prange({chunks}):" if i == "c" and parallel else loop_header(i, lo, hi, False), cm)
+               for i, lo, hi, cm in loops[:-1]]
+    nest = Nest(headers, before=lines[:outer + 1])
+    at = len(kept) + bool(parallel)  # depth of the accumulator
+    final = ("part[c] = acc", label) if partial else (f"{target} = {cast('acc', red.out.dtype)}", label)
+    acc = Acc("acc", names.value(x), tpl, acc_t, x.dtype, label)
+
+    def body(w2: Writer) -> None:
+        if at == outer:
+            w2.line(f"acc = {ident}", label)
+        reduction_loop(w2, *loops[-1], lines[-1] + stores, [acc])
+        if at == outer:
+            w2.line(*final)
+    nest.body = body
+    if at < outer:
+        nest.before[at].append((f"acc = {ident}", label))
+        nest.after[at].append(final)
+    if partial:
+        w.line(f"part = np.empty({chunks}, {scalar.np_type(acc_t)})", "partial results per chunk")
+    nest.emit(w)
+    if partial:
+        w.line(f"acc = {ident}", label)
+        with w.block(f"for c in range({chunks}):", "combine the chunks in order"):
+            w.line(f"acc = {combine(tpl, 'acc', 'part[c]')}", label)
+        w.line(f"{target} = {cast('acc', red.out.dtype)}", label)
+
+
+def _array_reduce(w, red, acc_t, lines, stores, axes, loop_shape, parallel, kept, out_of, indices, names):
+    """A reduced axis outside a kept one: accumulate into an array of the kept
+    shape (the inner loops are then elementwise and vectorise as they are)."""
+    tpl, x, label = red.prim.template, red.inputs[0], names.node(red)
+    ident, acc_np, vx = identity(tpl, acc_t), scalar.np_type(acc_t), names.value(x)
+    reduced = [k for k in axes if k not in kept]
     keep_view = out_of[red.out.id]
     oidx = index_expr(keep_view, loop_shape, indices)
-    out_name, vx, label = names.array_out(red.out), names.value(x), names.node(red)
-
+    out_name = names.array_out(red.out)
+    chunked = parallel and axes[0] in reduced
     headers = _headers(axes, loop_shape, parallel and not chunked)
     if chunked:
         a0, n0 = axes[0], loop_shape[axes[0]]
@@ -240,117 +309,20 @@ def _reduce_fn(name, kernel, names, loop_shape, reduced: set[int], in_views, out
                     f"axis {a0}, this chunk")] + headers[1:]
         lines = [lines[0], []] + lines[1:]
     nest = Nest(headers, before=lines)
-    for var in kernel.outputs:
-        if var.id != red.out.id:  # prologue values needed outside: full shape
-            nest.before[-1].append((f"{names.array_out(var)}{index_expr(out_of[var.id], loop_shape, indices)}"
-                                    f" = {names.value(var)}", f"{names(var)} output"))
-    if scalar_acc and not chunked:
-        at = len(kept)
-        nest.before[at].append((f"acc = {ident}", label))
-        nest.before[-1].append((f"acc = {combine(tpl, 'acc', vx)}", label))
-        store = (f"{out_name}{oidx} = {cast('acc', red.out.dtype)}", label)
-        (nest.after[at] if at < len(headers) else nest.before[-1]).append(store)
-        nest.emit(w)
-    elif scalar_acc:  # every loop axis reduced, in chunks
-        nest.before[0].append((f"part = np.empty({nc}, {acc_np})", "partial results per chunk"))
-        nest.before[1].append((f"acc = {ident}", label))
-        nest.before[-1].append((f"acc = {combine(tpl, 'acc', vx)}", label))
-        nest.after[1].append(("part[c] = acc", label))
-        nest.emit(w)
-        w.line(f"acc = {ident}", label)
-        with w.block(f"for c in range({nc}):", "combine the chunks in order"):
-            w.line(f"acc = {combine(tpl, 'acc', 'part[c]')}", label)
-        w.line(f"{out_name}{oidx} = {cast('acc', red.out.dtype)}", label)
-    else:  # a reduced axis outside a kept one: accumulate into an array of the kept shape
-        shape = ((nc,) if chunked else ()) + tuple(keep_view)
-        part = "part[c, " + oidx[1:] if chunked else "acc" + oidx
-        nest.before[0].append((f"{'part' if chunked else 'acc'} = np.full({shape!r}, {ident}, {acc_np})",
-                               label))
-        nest.before[-1].append((f"{part} = {combine(tpl, part, vx)}", label))
-        nest.emit(w)
-        final = Nest(_headers(kept, loop_shape, False))
-        if chunked:
-            def body(w2: Writer) -> None:
-                w2.line(f"acc = {ident}", label)
-                with w2.block(f"for c in range({nc}):", "combine the chunks in order"):
-                    w2.line(f"acc = {combine(tpl, 'acc', 'part[c, ' + oidx[1:])}", label)
-                w2.line(f"{out_name}{oidx} = {cast('acc', red.out.dtype)}", label)
-            final.body = body
-        else:
-            final.before[-1].append((f"{out_name}{oidx} = {cast('acc' + oidx, red.out.dtype)}", label))
-        final.emit(w)
-    return w.text()
-
-
-# -- rowwise ---------------------------------------------------------------------
-def _rowwise_fn(name, kernel, names, in_views, out_views, parallel) -> str:
-    shape = tuple(kernel.shape)
-    nd, n = len(shape), shape[-1]
-    indices = [f"i{k}" for k in range(nd - 1)] + ["j"]
-    view = {node.out.id: pad(node.out.shape, nd) for node in kernel.nodes}
-    view.update((v.id, vw) for v, vw in zip(kernel.inputs, in_views))
-    per_row = lambda var: view[var.id][-1] == 1  # noqa: E731  (constant along the row)
-    producer = {node.out.id: node for node in kernel.nodes}
-
-    def load(w: Writer, var) -> None:
-        w.line(f"{names.value(var)} = {names.array_in(var)}{index_expr(view[var.id], shape, indices)}",
-               f"{names(var)} input {type_str(var)}")
-
-    def chain(w: Writer, targets) -> None:
-        """Per-element loads and statements the targets need, in node order."""
-        need, stack = set(), [t for t in targets if not per_row(t)]
-        while stack:
-            var = stack.pop()
-            if var.id in need:
-                continue
-            need.add(var.id)
-            if var.id in producer:
-                stack.extend(v for v in producer[var.id].inputs if not per_row(v))
-        for var in kernel.inputs:
-            if var.id in need:
-                load(w, var)
-        for node in kernel.nodes:
-            if node.out.id in need:
-                w.line(f"{names.value(node.out)} = "
-                       f"{node_expression(node, [names.value(v) for v in node.inputs])}", names.node(node))
-
-    def body(w: Writer) -> None:
-        for var in kernel.inputs:
-            if per_row(var):
-                load(w, var)
-        for node in kernel.nodes:
-            if node.prim.kind == "reduce":
-                if tuple(node.kwargs["axes"]) != (nd - 1,) or not node.kwargs["keepdims"]:
-                    raise NotImplementedError(f"rowwise kernel with {names.node(node)}")
-                tpl, x, label = node.prim.template, node.inputs[0], names.node(node)
-                acc_t = scalar.accumulator_dtype(node.prim.name, x.dtype, node.out.dtype)
-                acc = "acc" + names(node.out)[1:]
-                w.line(f"{acc} = {identity(tpl, acc_t)}", label)
-                if per_row(x):
-                    w.line(f"{acc} = {combine(tpl, acc, names.value(x))}", label)
-                else:
-                    with w.block(f"for j in range({n}):", "along the row"):
-                        chain(w, [x])
-                        w.line(f"{acc} = {combine(tpl, acc, names.value(x))}", label)
-                w.line(f"{names.value(node.out)} = {cast(acc, node.out.dtype)}", label)
-            elif per_row(node.out):
-                w.line(f"{names.value(node.out)} = "
-                       f"{node_expression(node, [names.value(v) for v in node.inputs])}", names.node(node))
-        stores = [(v, vw) for v, vw in zip(kernel.outputs, out_views)]
-        for var, vw in stores:
-            if per_row(var):
-                w.line(f"{names.array_out(var)}{index_expr(vw, shape, indices)} = {names.value(var)}",
-                       f"{names(var)} output")
-        per_element = [(v, vw) for v, vw in stores if not per_row(v)]
-        if per_element:
-            with w.block(f"for j in range({n}):", "outputs along the row"):
-                chain(w, [v for v, _ in per_element])
-                for var, vw in per_element:
-                    w.line(f"{names.array_out(var)}{index_expr(vw, shape, indices)} = {names.value(var)}",
-                           f"{names(var)} output")
-
-    w = Writer()
-    _frame(w, name, kernel, names, parallel, f"per row of {n}, reductions along the row")
-    rows = [k for k in range(nd - 1) if shape[k] != 1]
-    Nest(_headers(rows, shape, parallel), body=body).emit(w)
-    return w.text()
+    nest.before[-1].extend(stores)
+    shape = ((nc,) if chunked else ()) + tuple(keep_view)
+    part = "part[c, " + oidx[1:] if chunked else "acc" + oidx
+    nest.before[0].append((f"{'part' if chunked else 'acc'} = np.full({shape!r}, {ident}, {acc_np})", label))
+    nest.before[-1].append((f"{part} = {combine(tpl, part, vx)}", label))
+    nest.emit(w)
+    final = Nest(_headers(kept, loop_shape, False))
+    if chunked:
+        def body(w2: Writer) -> None:
+            w2.line(f"acc = {ident}", label)
+            with w2.block(f"for c in range({nc}):", "combine the chunks in order"):
+                w2.line(f"acc = {combine(tpl, 'acc', 'part[c, ' + oidx[1:])}", label)
+            w2.line(f"{out_name}{oidx} = {cast('acc', red.out.dtype)}", label)
+        final.body = body
+    else:
+        final.before[-1].append((f"{out_name}{oidx} = {cast('acc' + oidx, red.out.dtype)}", label))
+    final.emit(w)

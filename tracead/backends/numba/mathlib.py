@@ -20,10 +20,10 @@ polynomials use llvm.fmuladd; coefficients are weighted minimax fits):
 * 2**k without float->int converts: ``t = y + 1.5*2**p + bias`` (p mantissa
   bits) rounds y to k (``t - shifter == k``) and ``bits(t) << p`` is 2**k.
 * fexp: clamp x to [-746, 710] (f32 [-104, 89]; NaN passes), k = rint(x/ln2),
-  Cody-Waite ``r = x - k*ln2_hi - k*ln2_lo``, exp(r) by a degree 11 / 6
+  Cody-Waite ``r = x - k*ln2_hi - k*ln2_lo`` (fmuladds), exp(r) by a degree 11 / 6
   polynomial, scaled by ``2**(k-+K) * 2**(+-K)`` (K = 64 / 32) so both factors
   are normal: overflow -> inf, subnormal results rounded once (not flushed).
-* fexpm1: same, plus r's rounding error; ``2*(t*p + (t - 1/2))``, t = 2**(k-1),
+* fexpm1: same, plus r's rounding error; ``2*fma(t, p, t - 1/2)``, t = 2**(k-1),
   p = expm1(r); |x| < 2**-54 (f32 2**-25) returns x (keeps -0.0).
 * flog: subnormals scaled by 2**54 (2**25); fdlibm ``x = 2**e * m``, m in
   [sqrt(1/2), sqrt(2)) from the bits, ``s = f/(2+f)``, f = m - 1,
@@ -34,6 +34,7 @@ polynomials use llvm.fmuladd; coefficients are weighted minimax fits):
   relative accuracy near 0 comes from expm1; |x| < 2**-27 (2**-12) returns x.
 * fsigmoid: ``(1 if x >= 0 else e) / (1 + e)``, e = exp(-|x|): no overflow,
   and very negative x fade into the subnormals like the true value.
+  (tanh and sigmoid call the cores of expm1 / exp: no checks they cannot need.)
 
 Divisions use the ``_fdiv`` intrinsic: a Numba ``/`` under the default
 ``error_model="python"`` has a ZeroDivisionError branch, and that branch alone
@@ -45,7 +46,7 @@ ranges, thresholds, subnormals; see tests/test_mathlib.py) vs a wider reference
 
               float32   float64
     fexp       1 / 2     1 / 1
-    fexpm1     1 / 2     2 / 2
+    fexpm1     1 / 2     1 / 1
     flog       1 / 4     1 / 1     (NumPy's f32 log is itself 3 ulp off)
     flog1p     1 / 2     1 / 1
     ftanh      2 / 3     2 / 3
@@ -70,7 +71,7 @@ from numba import types
 from numba.extending import intrinsic, overload, register_jitable
 
 __all__ = ["fexp", "fexpm1", "flog", "flog1p", "ftanh", "fsigmoid", "MATHLIB_VERSION"]
-MATHLIB_VERSION = "1"  # part of cache keys of kernels that call these functions
+MATHLIB_VERSION = "2"  # part of cache keys of kernels that call these functions
 
 # ------------------------------------------- intrinsics (Numba has no scalar bitcast, promotes i32)
 
@@ -116,14 +117,24 @@ def _horner(typingctx, x, coeffs):
 
     def codegen(context, builder, sig, args):
         xv, cv = args
-        fty = xv.type
-        fmuladd = builder.module.declare_intrinsic(
-            "llvm.fmuladd", [fty], ir.FunctionType(fty, [fty, fty, fty]))
+        fmuladd = _fmuladd(builder, xv.type)
         acc = builder.extract_value(cv, 0)
         for i in range(1, count):
             acc = builder.call(fmuladd, [acc, xv, builder.extract_value(cv, i)])
         return acc
     return x(x, coeffs), codegen
+
+
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """``a*b + c`` as one llvm.fmuladd (see _horner): one rounding where the CPU has FMA."""
+    if isinstance(a, types.Float) and a == b == c:
+        return a(a, b, c), lambda context, builder, sig, args: builder.call(_fmuladd(builder, args[0].type), args)
+    return None
+
+
+def _fmuladd(builder, fty):
+    return builder.module.declare_intrinsic("llvm.fmuladd", [fty], ir.FunctionType(fty, [fty, fty, fty]))
 
 
 @intrinsic
@@ -259,15 +270,26 @@ _C = {
 
 @register_jitable
 def _reduce_ln2(x, k, c):
-    """Cody-Waite: r + r_err == x - k*ln2 to about twice the working precision.
-
-    x - k*LN2_HI is exact; r_err is the rounding error of subtracting k*LN2_LO
-    (worth one ulp of expm1 for |x| > ln2/2).
-    """
-    hi = x - k * c.LN2_HI
+    """Cody-Waite: r + r_err == x - k*ln2 to about twice the working precision: x - k*LN2_HI
+    is exact; r_err is the rounding error of subtracting k*LN2_LO (1 ulp of expm1 for |x| > ln2/2)."""
+    hi = _fma(-k, c.LN2_HI, x)
     lo = k * c.LN2_LO
     r = hi - lo
     return r, (hi - r) - lo
+
+
+@register_jitable
+def _exp_core(x, shifter, split, c):
+    """exp(x), x clamped (or NaN); (shifter, split): the _NEG pair for x < 0, else _POS.
+
+    2**k is applied as 2**(k - s) * 2**s with s = -+EXP_SPLIT_K, so both factors
+    are normal; s is folded into the shifter (its low bits: k - s + bias).
+    """
+    t = _fma(x, c.INV_LN2, shifter)
+    k = t - shifter  # rint(x / ln2)
+    r = _fma(-k, c.LN2_LO, _fma(-k, c.LN2_HI, x))
+    p = _horner(r, c.EXP_P)
+    return (p * _pow2_shifted(t)) * split
 
 
 def _exp_impl(c: _Consts):
@@ -275,29 +297,27 @@ def _exp_impl(c: _Consts):
         negative = x < c.ZERO
         x = _select(x > c.EXP_HI, c.EXP_HI, x)  # clamps written so that NaN passes
         x = _select(x < c.EXP_LO, c.EXP_LO, x)
-        # 2**k is applied as 2**(k - s) * 2**s with s = -+EXP_SPLIT_K, so both
-        # factors are normal over the whole clamped range.  s is folded into
-        # the shifter, whose low bits then hold k - s + bias for _pow2_shifted.
-        shifter = _select(negative, c.SHIFTER_EXP_NEG, c.SHIFTER_EXP_POS)
-        t = x * c.INV_LN2 + shifter
-        k = t - shifter  # rint(x / ln2)
-        r = (x - k * c.LN2_HI) - k * c.LN2_LO
-        p = _horner(r, c.EXP_P)
-        return (p * _pow2_shifted(t)) * _select(negative, c.EXP_SPLIT_NEG, c.EXP_SPLIT_POS)
+        return _exp_core(x, _select(negative, c.SHIFTER_EXP_NEG, c.SHIFTER_EXP_POS),
+                         _select(negative, c.EXP_SPLIT_NEG, c.EXP_SPLIT_POS), c)
     return impl
+
+
+@register_jitable
+def _expm1_core(x, c):
+    """expm1(x) for x clamped to [EXPM1_LO, EXP_HI] (or NaN), tiny |x| not special-cased."""
+    t = _fma(x, c.INV_LN2, c.SHIFTER_EXPM1)
+    k = t - c.SHIFTER_EXPM1
+    r, r_err = _reduce_ln2(x, k, c)
+    p = r + (r_err + (r * r) * _horner(r, c.EXPM1_P))  # expm1(r)
+    t = _pow2_shifted(t)  # 2**(k-1)
+    return c.TWO * _fma(t, p, t - c.HALF)  # == 2**k * p + (2**k - 1)
 
 
 def _expm1_impl(c: _Consts):
     def impl(x):
         xc = _select(x > c.EXP_HI, c.EXP_HI, x)
         xc = _select(xc < c.EXPM1_LO, c.EXPM1_LO, xc)
-        t = xc * c.INV_LN2 + c.SHIFTER_EXPM1
-        k = t - c.SHIFTER_EXPM1
-        r, r_err = _reduce_ln2(xc, k, c)
-        p = r + (r_err + (r * r) * _horner(r, c.EXPM1_P))  # expm1(r)
-        t = _pow2_shifted(t)  # 2**(k-1)
-        y = c.TWO * (t * p + (t - c.HALF))  # == 2**k * p + (2**k - 1)
-        return _select(abs(x) < c.EXPM1_TINY, x, y)
+        return _select(abs(x) < c.EXPM1_TINY, x, _expm1_core(xc, c))
     return impl
 
 
@@ -330,7 +350,7 @@ def _log1p_impl(c: _Consts):
 def _tanh_impl(c: _Consts):
     def impl(x):
         a = abs(x)
-        t = fexpm1(c.TWO * _select(a > c.TANH_CLAMP, c.TANH_CLAMP, a))
+        t = _expm1_core(c.TWO * _select(a > c.TANH_CLAMP, c.TANH_CLAMP, a), c)  # in range, not tiny
         y = math.copysign(_fdiv(t, t + c.TWO), x)
         return _select(a < c.TANH_TINY, x, y)  # the rounding of t + 2 costs 1 ulp there
     return impl
@@ -338,7 +358,8 @@ def _tanh_impl(c: _Consts):
 
 def _sigmoid_impl(c: _Consts):
     def impl(x):
-        e = fexp(-abs(x))
+        m = -abs(x)  # <= 0: only the low clamp and the negative scaling of exp apply
+        e = _exp_core(_select(m < c.EXP_LO, c.EXP_LO, m), c.SHIFTER_EXP_NEG, c.EXP_SPLIT_NEG, c)
         return _fdiv(_select(x >= c.ZERO, c.ONE, e), c.ONE + e)
     return impl
 
@@ -395,4 +416,3 @@ def _register(pyfunc, factory) -> None:
 for _pyfunc, _factory in ((fexp, _exp_impl), (fexpm1, _expm1_impl), (flog, _log_impl),
                           (flog1p, _log1p_impl), (ftanh, _tanh_impl), (fsigmoid, _sigmoid_impl)):
     _register(_pyfunc, _factory)
-

@@ -4,7 +4,9 @@
 loop nest with statements placed at a depth (loop-invariant values are
 computed outside the loops that do not change them); `Names` maps graph
 values to the names the printed graph uses (%12) and to Python identifiers
-(v12 value, a12 input array, out12 output array).
+(v12 value, a12 input array, out12 output array); `function_frame` opens
+a kernel function; `reduction_loop` writes the innermost loop of a
+reduction so that it vectorises (reduce and rowwise kernels share it).
 """
 from __future__ import annotations
 
@@ -12,7 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
+
 from ...ir.printer import format_graph, type_str
+from . import scalar
 
 COMMENT_COLUMN = 56
 
@@ -27,6 +32,11 @@ class Writer:
         if comment:
             text = f"{text:<{COMMENT_COLUMN}} # {comment}" if code else f"{text}# {comment}"
         self.lines.append(text.rstrip())
+
+    def lines_at(self, lines: list[tuple[str, str]]) -> None:
+        """Many (code, comment) lines at the current depth."""
+        for code, comment in lines:
+            self.line(code, comment)
 
     @contextmanager
     def block(self, header: str, comment: str = ""):
@@ -115,3 +125,70 @@ class Names:
 
     def typed(self, var) -> str:
         return f"{self(var)}:{type_str(var)}"
+
+
+def function_frame(w: Writer, name: str, kernel, names: Names, parallel: bool, what: str) -> None:
+    """`@njit(...)`, the def line and a docstring; leaves `w` inside the function."""
+    flags = "cache=True, nogil=True, error_model=\"numpy\"" + (", parallel=True" if parallel else "")
+    args = [names.array_in(v) for v in kernel.inputs] + [names.array_out(v) for v in kernel.outputs]
+    w.line(f"@njit({flags})")
+    w.line(f"def {name}({', '.join(args)}):")
+    w.depth += 1
+    sig = ", ".join(names.typed(v) for v in kernel.inputs) + " -> " + ", ".join(
+        names.typed(v) for v in kernel.outputs)
+    w.line(f'"""{sig}: {what}."""')
+
+
+@dataclass(frozen=True, slots=True)
+class Acc:
+    """A running reduction in a loop: `name = step(name, value)`."""
+
+    name: str
+    value: str  # expression of the element to combine (of dtype `value_dtype`)
+    template: str  # the reduce prim's template, "+" or "max"
+    dtype: object  # the accumulator's
+    value_dtype: object
+    label: str  # comment: the reduce node
+
+    @property
+    def split(self) -> bool:  # float32 summed in float64: in blocks (scalar.SUM_BLOCK)
+        return scalar.split_sum(self.template, self.value_dtype, self.dtype)
+
+
+def reduction_loop(w: Writer, index: str, start, stop, comment: str, body: list[Line], accs: list[Acc]) -> None:
+    """`for index in range(start, stop)` running `body`, then one step per Acc.
+
+    Steps are reduce_steps calls, so the loop vectorises (SIMD partial sums).
+    Split sums (float32 into float64) run in blocks of SUM_BLOCK with a float32
+    partial sum each (scalar.SUM_BLOCK says why and how accurate). A loop not
+    starting at 0 runs an unsigned index: a signed one could be negative (to
+    LLVM; NumPy-style wraparound), and LLVM would then gather every element
+    instead of loading contiguous vectors.
+    """
+    split = [a for a in accs if a.split]
+    steps = [(f"{a.name} = {scalar.combine(a.template, a.name, _widen(a), a.dtype)}", a.label)
+             for a in accs if not a.split]
+    if not split:
+        header = (loop_header(index, 0, stop, False) if start == 0
+                  else f"for {index} in range(np.uint64({start}), np.uint64({stop})):")
+        with w.block(header, comment + ("" if start == 0 else ", unsigned index")):
+            w.lines_at(body + steps)
+        return
+    blk = scalar.SUM_BLOCK
+    with w.block(f"for b in range({start}, {stop}, {blk}):", f"{comment}, in blocks of {blk}"):
+        w.lines_at([(f"{_block(a)} = {scalar.literal(0, a.value_dtype)}", f"{a.label} (this block)")
+                    for a in split])
+        with w.block(f"for {index} in range(np.uint64(b), np.uint64(min(b + {blk}, {stop}))):",
+                     "unsigned index: contiguous loads"):
+            w.lines_at(body + steps + [(f"{_block(a)} = {scalar.combine('+', _block(a), a.value, a.value_dtype)}",
+                                        a.label) for a in split])
+        w.lines_at([(f"{a.name} = {a.name} + {scalar.cast(_block(a), a.dtype)}", a.label) for a in split])
+
+
+def _block(acc: Acc) -> str:
+    return "blk" + acc.name[3:] if acc.name.startswith("acc") else acc.name + "_blk"
+
+
+def _widen(acc: Acc) -> str:
+    same = np.dtype(acc.value_dtype) == np.dtype(acc.dtype)
+    return acc.value if same else scalar.cast(acc.value, acc.dtype)

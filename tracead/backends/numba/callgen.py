@@ -1,0 +1,70 @@
+"""The predicted call of a fused kernel, as generated Python (backend stage: run).
+
+`FusedStep.run` is general: it loops over tables of inputs and outputs. A
+call whose layouts are the predicted ones needs none of that generality, so
+`fast_call(step)` writes that call out as straight-line source, one line per
+array, with every constant, view shape and slot number in the text (the
+wrapper code torch.fx and Inductor generate around their kernels, for the
+same reason). Its first lines test the layouts the prediction assumed; on any
+difference it hands the whole step, before it wrote anything, to the general
+`run`. The source is kept as `fn.source` and registered with linecache, so a
+traceback through it shows the line.
+
+For W4 (one kernel, 9 inputs, 3 outputs) this is ~0.8 us less per call.
+"""
+from __future__ import annotations
+
+import linecache
+
+import numpy as np
+
+from .steps import FLAT
+
+_COUNT = [0]
+
+
+def fast_call(step):
+    """run(env) for `step` (a linked FusedStep with allocs and frees set)."""
+    entry, args, in_plan, out_plan, fn = step.fast
+    scope = {"kernel": fn, "np": np, "general": step.run_general}
+    lines = [f"def run(env):  # kernel {step.kernel.index} [{step.kernel.kind}], entry {entry.name}"]
+    for slot in step.checks:
+        lines.append(f"    if not env[{slot}].flags.c_contiguous:  # not the predicted layout")
+        lines.append("        return general(env)")
+    fresh = {}  # buffer slot -> allocation expression, for buffers first written here
+    for i, (slot, size, dtype) in enumerate(step.allocs):
+        scope[f"d{i}"] = dtype
+        fresh[slot] = f"np.empty({size}, d{i})"
+    whole = {buf for _, _, buf, cut, _, _ in out_plan if cut is None}
+    for slot, alloc in fresh.items():
+        if slot not in whole:
+            lines.append(f"    env[{slot}] = {alloc}  # planned buffer, first written here")
+    call = [None] * len(args)
+    for pos, value in enumerate(args):
+        if value is not None:  # a constant, already viewed for the entry
+            scope[f"c{pos}"] = value
+            call[pos] = f"c{pos}"
+    for pos, slot, view in in_plan:
+        call[pos] = f"env[{slot}]" if view is None else f"env[{slot}].reshape({view!r})"
+    for pos, slot, buf, cut, shape, view in out_plan:
+        if cut is None and buf in fresh:
+            lines.append(f"    o{pos} = env[{buf}] = {fresh.pop(buf)}  # planned buffer, first written here")
+        else:
+            lines.append(f"    o{pos} = " + (f"env[{buf}]" if cut is None else f"env[{buf}][:{cut}]"))
+        value = f"o{pos}" if shape is None else f"o{pos}.reshape({shape!r})"
+        if view is FLAT:
+            lines.append(f"    env[{slot}] = {value}")
+            call[pos] = f"o{pos}"
+        else:
+            lines.append(f"    v{pos} = env[{slot}] = {value}")
+            call[pos] = f"v{pos}" if view is None else f"v{pos}.reshape({view!r})"
+    lines.append(f"    kernel({', '.join(call)})")
+    lines += [f"    env[{slot}] = None" for slot in step.frees]
+    source = "\n".join(lines) + "\n"
+    _COUNT[0] += 1
+    filename = f"<tracead call {_COUNT[0]}: kernel {step.kernel.index}>"
+    exec(compile(source, filename, "exec"), scope)  # noqa: S102 - our own text
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    run = scope["run"]
+    run.source = source
+    return run

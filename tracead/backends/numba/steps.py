@@ -1,0 +1,275 @@
+"""What one scheduled kernel does at call time (backend stage: run).
+
+A step reads its inputs from, and writes its outputs to, the executable's
+per-call slot list `env` (executable.py numbers every value and every
+memory-plan buffer once, at build time). Everything a call would otherwise
+recompute is decided when the step is linked: which entry the predicted
+layouts select, which arrays need a reshape to the entry's view, where each
+output lives in its planned buffer. A call does only what depends on the
+arrays it got: one `flags.c_contiguous` test per input whose layout is not
+known before the call (graph inputs, opaque results), and falls back to
+choosing the entry from scratch when one differs from the prediction. A
+fused step's predicted call is then written out as straight-line Python
+(callgen.py); `run_general` below is the same call, table-driven.
+
+  FusedStep   a generated module (codegen.py); outputs go into planned buffers
+  MatmulStep  np.matmul(out=planned buffer), then the generated epilogue,
+              in place in the product when nothing else reads it
+  OpaqueStep  the primitive's NumPy impl; it allocates its own result, copied
+              when it is a view of a buffer the plan gives to a later value
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from ...passes.schedule import Kernel
+from . import threads
+
+
+FLAT = "flat"  # an output argument that is the 1-d buffer view itself
+
+
+@dataclass(frozen=True, slots=True)
+class Out:
+    """Where a step's output lives: value slot, buffer slot (a planned buffer, or a scratch
+    one the executable allocates for the step), and the view on it."""
+
+    slot: int
+    buf: int
+    size: int
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    whole: bool  # the buffer holds exactly `size` elements: no slice needed
+
+
+def place(env, out: Out):
+    """The output's array, a C-contiguous view on its buffer: (flat 1-d, shaped)."""
+    buf = env[out.buf]
+    flat = buf if out.whole else buf[:out.size]
+    value = flat if len(out.shape) == 1 else flat.reshape(out.shape)
+    env[out.slot] = value
+    return flat, value
+
+
+class Step:
+    """What the executable sets when it links a step (see executable.py)."""
+
+    allocs: tuple = ()  # (buffer slot, elements, dtype) allocated when the step starts
+    frees: tuple = ()  # slots dropped when it ends (values no later step reads, dead buffers)
+
+    def prepare(self) -> None:
+        """Called once allocs and frees are set."""
+
+
+class FusedStep(Step):
+    """Calls one generated module with its inputs viewed as the chosen entry expects."""
+
+    def __init__(self, kernel: Kernel, code, module, record, jit: bool) -> None:
+        self.kernel, self.record = kernel, record
+        self.in_dtypes = [v.dtype for v in kernel.inputs]
+        self.out_specs = [(v.shape, v.dtype) for v in kernel.outputs]
+        nd = len(kernel.shape)
+        self.full = [len(v.shape) <= nd and (1,) * (nd - len(v.shape)) + v.shape == tuple(kernel.shape)
+                     for v in kernel.inputs]
+        entries = {e.name: e for e in code.entries}
+        self.flat, self.nd = entries.get("kernel_flat"), entries.get("kernel_nd")
+        self.jit, self.parallel = jit, code.parallel
+        self.fns = {name: getattr(module, name) if jit else getattr(module, name).py_func
+                    for name in entries}
+
+    def choose(self, contiguous: list[bool]):
+        """The flat entry when every full-shape input is C-contiguous (or there is no N-d one)."""
+        if self.flat is not None and (self.nd is None or all(c for c, f in zip(contiguous, self.full) if f)):
+            return self.flat
+        return self.nd
+
+    def precompile(self, layouts: list[str]) -> None:
+        """Compile (or load from Numba's cache) the signature the first call will most likely use."""
+        entry = self.choose([lay == "C" for lay in layouts])
+        sig = [_array_type(dt, len(view), lay if entry is self.nd or len(self.kernel.shape) <= 1 else "C")
+               for dt, view, lay in zip(self.in_dtypes, entry.in_views, layouts)]
+        sig += [_array_type(dt, len(view), "C") for (_, dt), view in zip(self.out_specs, entry.out_views)]
+        self.fns[entry.name].compile(tuple(sig))
+
+    # -- linking and running ----------------------------------------------------------
+    def link(self, ins: list[int], outs: list[Out], layouts: list[str], known: list[bool],
+             constants: dict) -> None:
+        """ins: input slots; layouts: predicted ("C" or not) per input; known: the layout is
+        certain before the call (constants, values our kernels wrote); constants: slot ->
+        array, viewed for the entry once, here."""
+        self.in_slots, self.outs, self.constants = tuple(ins), tuple(outs), constants
+        self.entry = self.choose([lay == "C" for lay in layouts])
+        # Only full-shape inputs decide flat vs N-d, and only if both entries exist and
+        # nothing known already rules the flat one out.
+        self.checks: tuple[int, ...] = ()
+        if self.entry is self.flat and self.nd is not None:
+            self.checks = tuple(s for s, f, k in zip(ins, self.full, known) if f and not k)
+        self.args = {e.name: self._arg_plan(e) for e in (self.flat, self.nd) if e is not None}
+        self.fast = self.args[self.entry.name]
+        # Numba may compile at call time only if a predicted type can differ from the one
+        # compiled up front: a layout other than C, or a 1-d kernel's input of unknown layout.
+        # Those calls check its overload count, to report the compile (explain).
+        watch = self.jit and any(lay != "C" or (len(self.kernel.shape) <= 1 and not k)
+                                 for lay, k in zip(layouts, known))
+        self.overloads = self.fns[self.entry.name].overloads if watch else None
+        self.seen = len(self.overloads) if watch else 0
+
+    def _arg_plan(self, entry):
+        """The call's argument list with the constants already in it (viewed for the entry
+        once, here), the inputs to fill in per call: (position, slot, view or None when
+        the value has that shape), and the outputs: (position, slot, buffer slot, elements
+        when the buffer is larger, shape when not 1-d, FLAT / None / view shape)."""
+        args: list = []
+        ins = []
+        for s, v, view in zip(self.in_slots, self.kernel.inputs, entry.in_views):
+            view = None if tuple(view) == tuple(v.shape) else tuple(view)
+            fixed = self.constants.get(s)
+            if fixed is not None:
+                args.append(fixed if view is None else fixed.reshape(view))
+            else:
+                ins.append((len(args), s, view))
+                args.append(None)
+        outs = []
+        for o, view in zip(self.outs, entry.out_views):
+            view = FLAT if entry is self.flat else None if tuple(view) == o.shape else tuple(view)
+            outs.append((len(args), o.slot, o.buf, None if o.whole else o.size,
+                         None if len(o.shape) == 1 else o.shape, view))
+            args.append(None)
+        fn = self.fns[entry.name]
+        return entry, args, tuple(ins), tuple(outs), threads.locked(fn) if self.parallel else fn
+
+    def prepare(self) -> None:
+        """Calls run the predicted call as generated straight-line code (callgen.py),
+        unless this step watches for Numba compiles."""
+        from .callgen import fast_call  # callgen reads this module's FLAT
+
+        self.run = self.run_general if self.overloads is not None else fast_call(self)
+
+    def run(self, env) -> None:
+        self.run_general(env)
+
+    def run_general(self, env) -> None:
+        for slot, size, dtype in self.allocs:
+            env[slot] = np.empty(size, dtype)
+        plan = self.fast
+        for slot in self.checks:
+            if not env[slot].flags.c_contiguous:  # a layout we did not predict
+                plan = self.args[self.nd.name]
+                break
+        entry, args, in_plan, out_plan, fn = plan
+        args = args.copy()
+        for pos, slot, view in in_plan:
+            args[pos] = env[slot] if view is None else env[slot].reshape(view)
+        for pos, slot, buf, cut, shape, view in out_plan:  # place(), inlined
+            flat = env[buf] if cut is None else env[buf][:cut]
+            value = env[slot] = flat if shape is None else flat.reshape(shape)
+            args[pos] = flat if view is FLAT else value if view is None else value.reshape(view)
+        if plan is self.fast:
+            fn(*args)
+            if self.overloads is not None and len(self.overloads) != self.seen:
+                self._note_compile(entry, args, None)  # Numba compiled a signature we did not predict
+        else:
+            self._call_timed(entry, fn, args)
+        for slot in self.frees:
+            env[slot] = None
+
+    def _call_timed(self, entry, fn, args) -> None:
+        if not self.jit:
+            fn(*args)
+            return
+        overloads = self.fns[entry.name].overloads
+        before = len(overloads)
+        start = time.perf_counter()
+        fn(*args)
+        if len(overloads) != before:
+            self._note_compile(entry, args, time.perf_counter() - start)
+
+    def _note_compile(self, entry, args, seconds: float | None) -> None:
+        """A signature we did not predict: Numba compiled it during the call."""
+        if seconds is not None:
+            self.record.compile_seconds += seconds
+        self.record.runtime_compiles.append(f"{entry.name}{tuple(numba.typeof(a) for a in args)}")
+        if self.overloads is not None:
+            self.seen = len(self.overloads)
+
+
+def _array_type(dtype, ndim: int, layout: str):
+    return numba.types.Array(numba.from_dtype(np.dtype(dtype)), ndim, layout)
+
+
+class OpaqueStep(Step):
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.node = node = kernel.nodes[0]
+        # Kernel inputs are de-duplicated; the impl takes the node's (x[i, i] reads i twice).
+        self.positions = [kernel.inputs.index(v) for v in node.inputs]
+
+    def link(self, ins: list[int], out: int, private: list[int]) -> None:
+        """private: input slots whose buffer the plan hands to a later value while our
+        result may still be read, so a view of them must become a copy."""
+        node = self.node
+        self.arg_slots = tuple(ins[i] for i in self.positions)
+        self.out_slot, self.private = out, tuple(private)
+        self.impl, self.kwargs = node.prim.impl, node.kwargs
+        self.shape, self.dtype = node.out.shape, node.out.dtype
+
+    def run(self, env) -> None:
+        args = [env[s] for s in self.arg_slots]
+        out = np.asarray(self.impl(*args, **self.kwargs))
+        if out.dtype != self.dtype:
+            out = out.astype(self.dtype)
+        if out.shape != self.shape:  # later kernels index it without bounds checks
+            raise ValueError(f"{self.node.prim.name} returned shape {out.shape}, the graph says "
+                             f"{self.shape}")
+        for slot in self.private:
+            if np.may_share_memory(out, env[slot]):
+                out = out.copy()
+                break
+        env[self.out_slot] = out
+        for slot in self.frees:
+            env[slot] = None
+
+
+class MatmulStep(Step):
+    """np.matmul (BLAS) into a planned buffer, then the generated epilogue; the product's
+    buffer is the first epilogue output of its type when nothing else reads the product."""
+
+    def __init__(self, kernel: Kernel, epilogue: FusedStep | None) -> None:
+        self.mm = kernel.nodes[0]
+        self.kernel, self.epilogue = kernel, epilogue
+        self.positions = [kernel.inputs.index(v) for v in self.mm.inputs]
+        self.keep_product = any(v.id == self.mm.out.id for v in kernel.outputs)
+        self.reuse = None
+        if epilogue is not None and not self.keep_product:
+            self.reuse = next((i for i, v in enumerate(epilogue.kernel.outputs)
+                               if v.dtype == self.mm.out.dtype), None)
+
+    def link(self, ins: list[int], product: Out) -> None:
+        """product: where np.matmul writes (its own planned buffer, the `reuse` epilogue
+        output's, or a scratch buffer)."""
+        self.arg_slots = tuple(ins[i] for i in self.positions)
+        self.product = product
+        # np.matmul(out=) casts only within a kind; then compute and convert.
+        self.use_out = all(v.dtype == self.mm.out.dtype for v in self.mm.inputs)
+
+    def prepare(self) -> None:
+        if self.epilogue is not None:
+            self.epilogue.prepare()
+
+    def run(self, env) -> None:
+        for slot, size, dtype in self.allocs:
+            env[slot] = np.empty(size, dtype)
+        a, b = [env[s] for s in self.arg_slots]
+        _, value = place(env, self.product)
+        if self.use_out:
+            np.matmul(a, b, out=value)  # vec @ vec returns a scalar, but fills `value`
+        else:
+            value[...] = np.matmul(a, b)
+        if self.epilogue is not None:
+            self.epilogue.run(env)
+        for slot in self.frees:
+            env[slot] = None
