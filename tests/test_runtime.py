@@ -7,7 +7,7 @@ import pytest
 
 import tracead as ta
 
-BACKENDS = ["interpret"]
+BACKENDS = ["interpret", "numba"]
 
 
 @pytest.fixture(params=BACKENDS)
