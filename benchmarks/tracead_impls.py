@@ -48,28 +48,30 @@ def _w3(backend):
     return factory
 
 
+def mlp_step(params, lr):
+    """The W2 training step over `params`: forward, backward, SGD update."""
+    def step(X, y):
+        h = X
+        for i in range(0, 6, 2):
+            h = h @ params[i] + params[i + 1]
+            if i < 4:
+                h = ta.relu(h)
+        logp = ta.log_softmax(h, axis=1)
+        loss = -logp[np.arange(X.shape[0]), y].mean()
+        loss.backward()
+        with ta.no_grad():
+            for p in params:
+                p.assign_(p - lr * p.grad)
+                p.grad = None
+        return loss
+    return step
+
+
 def _w2(backend):
     def factory(case: Case):
         params = [ta.tensor(p, requires_grad=True) for p in case.data["params"]]
         X, y = case.data["X"], case.data["y"]
-        lr = np.float32(case.data["lr"])
-
-        def step(X, y):
-            h = X
-            for i in range(0, 6, 2):
-                h = h @ params[i] + params[i + 1]
-                if i < 4:
-                    h = ta.relu(h)
-            logp = ta.log_softmax(h, axis=1)
-            loss = -logp[np.arange(X.shape[0]), y].mean()
-            loss.backward()
-            with ta.no_grad():
-                for p in params:
-                    p.assign_(p - lr * p.grad)
-                    p.grad = None
-            return loss
-
-        f = _maybe_compile(step, backend)
+        f = _maybe_compile(mlp_step(params, np.float32(case.data["lr"])), backend)
         return lambda: (f(X, y), [p.numpy() for p in params])
     return factory
 
