@@ -49,12 +49,12 @@ def _w3(backend):
 
 
 def mlp_step(params, lr):
-    """The W2 training step over `params`: forward, backward, SGD update."""
+    """The W2 training step over `params` (W, b per layer): forward, backward, SGD update."""
     def step(X, y):
         h = X
-        for i in range(0, 6, 2):
+        for i in range(0, len(params), 2):
             h = h @ params[i] + params[i + 1]
-            if i < 4:
+            if i < len(params) - 2:
                 h = ta.relu(h)
         logp = ta.log_softmax(h, axis=1)
         loss = -logp[np.arange(X.shape[0]), y].mean()

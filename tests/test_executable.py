@@ -14,30 +14,13 @@ import numpy as np
 import pytest
 
 import tracead as ta
+from benchmarks.tracead_impls import mlp_step
 from tracead.backends.numba import steps as steps_module
 from tracead.backends.numba.backend import NumbaBackend
 from tracead.ir import interpret
 from tracead.trace.capture import capture
 
 RNG = np.random.default_rng(0)
-
-
-def mlp_step(params, lr):
-    """W2's training step: forward, backward and the SGD update, in one function."""
-    def step(X, y):
-        h = X
-        for i in range(0, len(params), 2):
-            h = h @ params[i] + params[i + 1]
-            if i < len(params) - 2:
-                h = ta.relu(h)
-        loss = -ta.log_softmax(h, axis=1)[np.arange(X.shape[0]), y].mean()
-        loss.backward()
-        with ta.no_grad():
-            for p in params:
-                p.assign_(p - lr * p.grad)
-                p.grad = None
-        return loss
-    return step
 
 
 def mlp_case(batch, sizes=(784, 512, 256, 10)):
