@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import SourceLoc
-from ..ops.prim import Aval, Prim
+from ..ops.prim import Aval, Prim, Shaped
 
 
 @dataclass(frozen=True, slots=True)
-class Var:
+class Var(Shaped):
     id: int
     shape: tuple[int, ...]
     dtype: np.dtype
@@ -26,18 +26,6 @@ class Var:
     @property
     def aval(self) -> Aval:
         return Aval(self.shape, self.dtype)
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
-
-    @property
-    def nbytes(self) -> int:
-        return self.size * self.dtype.itemsize
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,12 +22,10 @@ import numpy as np
 KINDS = ("elementwise", "reduce", "movement", "matmul", "index", "opaque")
 
 
-@dataclass(frozen=True, slots=True)
-class Aval:
-    """An abstract value: what the tracer knows about a tensor."""
+class Shaped:
+    """ndim / size / nbytes of anything with `shape` and `dtype` (Aval, ir.Var)."""
 
-    shape: tuple[int, ...]
-    dtype: np.dtype
+    __slots__ = ()
 
     @property
     def ndim(self) -> int:
@@ -36,6 +34,18 @@ class Aval:
     @property
     def size(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * np.dtype(self.dtype).itemsize
+
+
+@dataclass(frozen=True, slots=True)
+class Aval(Shaped):
+    """An abstract value: what the tracer knows about a tensor."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
 
 
 @dataclass(frozen=True, slots=True)
