@@ -8,6 +8,8 @@ applies the same test to the gradient itself. Everything runs through
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 import tracead as ta
@@ -109,3 +111,12 @@ def check_second_order(mode, fn, arrays, argnums, rng, eps=1e-5, tol=1e-5, msg="
         assert abs(reverse - numeric) <= tol * (1 + abs(numeric)), (
             f"{msg}: input {argnum}: second-order <H w, v> = {reverse!r} but finite "
             f"differences of the gradient give {numeric!r}")
+
+
+def run_in_threads(work, n: int = 4) -> None:
+    """Run `work(seed)` for seeds 0..n-1 in n threads at once and wait for all."""
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()

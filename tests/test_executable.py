@@ -7,13 +7,13 @@ a later one, the peak memory of a compiled training step follows the plan,
 and a call that passes its guards does no work a previous call already did.
 """
 import sys
-import threading
 import tracemalloc
 
 import numpy as np
 import pytest
 
 import tracead as ta
+from checks import run_in_threads
 from benchmarks.tracead_impls import mlp_step
 from tracead.backends.numba import steps as steps_module
 from tracead.backends.numba.backend import NumbaBackend
@@ -179,11 +179,7 @@ def test_threads_share_parallel_kernels():
             if not np.allclose(got, (np.exp(x) * 2 + 1).sum(axis=1)):
                 errors.append(seed)
 
-    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(work)
     assert not errors
 
 

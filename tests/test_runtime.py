@@ -1,11 +1,11 @@
 """@compile semantics: guards, recompiles, effects, autograd through compiled calls."""
-import threading
 import warnings
 
 import numpy as np
 import pytest
 
 import tracead as ta
+from checks import run_in_threads
 
 BACKENDS = ["interpret", "numba"]
 
@@ -102,11 +102,7 @@ def test_two_threads_get_correct_results(backend):
             except AssertionError as exc:  # pragma: no cover - reported below
                 errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(work)
     assert not errors
 
 
