@@ -140,6 +140,19 @@ def test_checkpoint_round_trip(tmp_path):
                                  checkpoint.load(path))
 
 
+def test_worker_environment(tmp_path, monkeypatch):
+    from tracead.distributed.cluster import worker_env
+
+    monkeypatch.syspath_prepend(str(tmp_path))  # a user's directory: workers must import from it too
+    monkeypatch.setenv("TRACEAD_CACHE_DIR", "relative/cache")
+    env = worker_env(threads_per_worker=1)
+    paths = env["PYTHONPATH"].split(os.pathsep)
+    assert paths[0] == os.path.dirname(os.path.dirname(os.path.abspath(ta.__file__)))
+    assert str(tmp_path) in paths and not any("site-packages" in p for p in paths)
+    assert env["TRACEAD_CACHE_DIR"] == os.path.abspath("relative/cache")
+    assert env["NUMBA_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == "1"
+
+
 # -- on a local Ray cluster ------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def cluster():

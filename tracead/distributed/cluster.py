@@ -7,6 +7,7 @@ building a `DataParallel` does, so Ray stays an optional dependency
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from .. import config
@@ -53,6 +54,12 @@ def worker_env(threads_per_worker: int) -> dict[str, str]:
     """Environment for the worker processes: same tracead, same kernel cache, few threads."""
     package_root = str(Path(__file__).resolve().parents[2])  # the directory holding tracead/
     paths = [package_root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    # The user's own directories on sys.path (not the interpreter's), so a worker
+    # on this machine can import what the driver imports: loss functions and
+    # factories defined in the user's modules are pickled by reference.
+    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    paths += [os.path.abspath(p) for p in sys.path
+              if p and os.path.isdir(p) and not any(os.path.realpath(p).startswith(x) for x in prefixes)]
     env = {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths)),
            # Workers on one machine share the content-addressed kernel cache, so
            # only the first compiles a kernel and the others load it.

@@ -136,6 +136,12 @@ class DataParallel:
             raise RuntimeError(
                 f"DataParallel: workers did not start within {self.startup_timeout:g} s; "
                 f"free resources: {ray.available_resources()} (other actors may hold the CPUs)") from None
+        except ray.exceptions.RayActorError as exc:
+            raise RuntimeError(
+                "DataParallel: a worker could not build its replica (the error is below). If it "
+                "cannot import a module of yours, make the module importable on the workers "
+                "(PYTHONPATH, or ray.init(runtime_env={'working_dir': ...}) on a cluster) or send "
+                "it by value: ray.cloudpickle.register_pickle_by_value(module).") from exc
 
     @property
     def workers(self) -> list:
