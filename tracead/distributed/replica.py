@@ -62,6 +62,7 @@ class Replica:
         self.params = self.model.parameters()
         self.step_count = 0
         self.compile_seconds = 0.0
+        self.run_seconds = {"gradients": 0.0, "apply": 0.0}  # time in the steps, compiles excluded
         options = dict(spec.compile_options)
         if spec.compile:
             self._grad_fn = ta_compile(self._gradient_step, **options)
@@ -86,19 +87,21 @@ class Replica:
             self.params[i].grad = g
         self.optimizer.step()
 
-    def _timed(self, fn, *args):
-        """Call fn; a call that compiled a new variant adds its time to compile_seconds."""
+    def _timed(self, phase: str, fn, *args):
+        """Call fn; its time goes to compile_seconds if it compiled a new variant, else to `phase`."""
         misses = fn.stats["misses"] if isinstance(fn, CompiledFunction) else 0
         start = time.perf_counter()
         out = fn(*args)
         if isinstance(fn, CompiledFunction) and fn.stats["misses"] > misses:
             self.compile_seconds += time.perf_counter() - start
+        else:
+            self.run_seconds[phase] += time.perf_counter() - start
         return out
 
     # -- what the driver calls -----------------------------------------------------------
     def gradients(self, x: np.ndarray, y: np.ndarray, weight: float) -> tuple[float, Gradients]:
         """(weight * loss, weight * gradient per parameter) on this worker's shard."""
-        loss = self._timed(self._grad_fn, x, y)
+        loss = self._timed("gradients", self._grad_fn, x, y)
         grads: Gradients = []
         for p in self.params:
             g = p.grad
@@ -117,7 +120,7 @@ class Replica:
     def apply(self, grads: Gradients) -> int:
         """Set every parameter's .grad to the combined gradient and step the optimizer."""
         present = tuple(i for i, g in enumerate(grads) if g is not None)
-        self._timed(self._apply_fn, present, *(Tensor(grads[i]) for i in present))
+        self._timed("apply", self._apply_fn, present, *(Tensor(grads[i]) for i in present))
         self.step_count += 1
         return self.step_count
 
@@ -129,9 +132,12 @@ class Replica:
         return self.step_count
 
     def report(self) -> dict:
-        """Compile time, kernel cache hits and compiled-path counters of this worker."""
+        """Compile time, time in the two halves of the steps (compiling calls excluded),
+        kernel cache hits and compiled-path counters of this worker."""
         report = {"rank": self.rank, "pid": os.getpid(), "steps": self.step_count,
-                  "compile_seconds": self.compile_seconds, "kernels_from_cache": 0,
+                  "compile_seconds": self.compile_seconds,
+                  "gradient_seconds": self.run_seconds["gradients"],
+                  "apply_seconds": self.run_seconds["apply"], "kernels_from_cache": 0,
                   "kernels_built": 0, "compiled_calls": 0, "eager_calls": 0}
         for fn in (self._grad_fn, self._apply_fn):
             if not isinstance(fn, CompiledFunction):
