@@ -222,6 +222,10 @@ def test_killed_worker_is_replaced_and_training_resumes(cluster, tmp_path):
                 killed.append(ray.get(dp.workers[1].report.remote())["pid"])
                 ray.kill(dp.workers[1])
 
+        x, y = batches[0]
+        with pytest.raises(TypeError, match="labels must be integers"):  # raised in the workers
+            dp.step(x, y.astype(np.float64))
+        assert dp.steps == 0  # and the failed batch is not replayed by the next step
         losses = dp.fit(batches, epochs=2, callback=kill_worker_once)
         assert killed and dp.restarts == 1
         new_worker = ray.get(dp.workers[1].report.remote())

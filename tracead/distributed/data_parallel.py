@@ -162,11 +162,18 @@ class DataParallel:
             raise ValueError(f"DataParallel.step: x has {len(x)} rows but y has {len(y)}")
         plan_shards(len(x), self.num_workers)  # a clear error before anything runs
         self._pending.append((x, y))
-        loss = self._run(self._checkpoint_if_due)
-        if self.checkpoint_every is None:  # nothing to replay from: keep no batches
-            self._pending.clear()
-            self._applied = 0
-        return loss
+        try:
+            return self._run(self._checkpoint_if_due)
+        except BaseException:
+            # An error _run does not recover from (the user's loss_fn raised, or the
+            # workers are lost): forget this batch, so the next step does not replay it.
+            if self._applied < len(self._pending):
+                self._pending.pop()
+            raise
+        finally:
+            if self.checkpoint_every is None:  # nothing to replay from: keep no batches
+                self._pending.clear()
+                self._applied = 0
 
     def _step(self, x: np.ndarray, y: np.ndarray) -> float:
         ray, workers = self._ray, self._workers
@@ -193,7 +200,7 @@ class DataParallel:
         try:
             losses = ray.get(loss_refs)  # a dead worker raises here first, with the clearest error
             counts = ray.get(apply_refs)
-        except ray.exceptions.RayActorError:
+        except Exception:
             _settle(ray, loss_refs + grad_refs + [total] + apply_refs)
             raise
         done = time.perf_counter()
@@ -332,9 +339,10 @@ class DataParallel:
 
 def _settle(ray, refs: list) -> None:
     """Fetch (and drop) the outcome of every call of a failed step, so Ray does not
-    later log the errors as unhandled: the step is redone after recovery."""
+    later log the errors as unhandled: the step is redone after recovery, or the
+    first error is raised to the caller."""
     for ref in refs:
         try:
             ray.get(ref, timeout=60)
-        except Exception:  # the failures are expected: they are what we recover from
+        except Exception:  # the caller handles the first failure; these are its echoes
             pass
