@@ -152,6 +152,7 @@ class DataParallel:
         ref = self._ray.put(state)
         self._ray.get([w.load.remote(ref) for w in self._workers])
         self.steps = int(state[checkpoint.STEP_KEY])
+        self._local_step = -1  # the local copy (`model`) is stale
         self._set_checkpoint(state)
 
     # -- one step --------------------------------------------------------------------------
