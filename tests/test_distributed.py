@@ -174,19 +174,34 @@ def initial_params(dtype):
     return model_factory(dtype).state_dict()
 
 
-def test_two_workers_match_one_process_eager_with_uneven_shards(cluster):
+def test_two_workers_match_one_process_eager_with_uneven_shards(cluster, tmp_path):
     reference = ReferenceAdam(initial_params(np.float64), lr=0.05)
+    batches = make_batches(3, rows=7)  # shards of 4 and 3 rows, weighted 4/7 and 3/7
     with data_parallel(np.float64, compile=False) as dp:
-        for x, y in make_batches(3, rows=7):  # shards of 4 and 3 rows, weighted 4/7 and 3/7
+        for x, y in batches:
             loss = dp.step(x, y)
             assert loss == pytest.approx(reference.step(x, y), rel=1e-12)
             assert_matches(dp.state_dict(), reference, rtol=1e-11, atol=1e-13)
+            if dp.steps == 2:
+                dp.save_checkpoint(tmp_path / "ck.npz")
         states = ray.get([w.state.remote() for w in dp.workers])
         for name in states[0]:  # the replicas are bit-for-bit identical
             np.testing.assert_array_equal(states[0][name], states[1][name])
         assert dp.steps == 3 and states[0]["optimizer.t"] == 3
         np.testing.assert_allclose(dp.model.state_dict()["layers.0.weight"],
                                    reference.params["layers.0.weight"], rtol=1e-11)
+
+        # Resuming from the step-2 checkpoint and skipping the batches it has seen
+        # redoes step 3 exactly.
+        dp.load_checkpoint(tmp_path / "ck.npz")
+        assert dp.steps == 2 and dp.state_dict()["optimizer.t"] == 2
+        dp.fit(batches, skip=dp.steps)
+        assert dp.steps == 3
+        resumed = dp.state_dict()
+        for name in states[0]:
+            np.testing.assert_array_equal(resumed[name], states[0][name])
+        np.testing.assert_array_equal(dp.model.state_dict()["layers.0.weight"],
+                                      states[0]["model.layers.0.weight"])
 
 
 def test_two_workers_match_one_process_compiled_and_share_kernels(cluster, tmp_path, monkeypatch):
@@ -237,22 +252,6 @@ def test_killed_worker_is_replaced_and_training_resumes(cluster, tmp_path):
     np.testing.assert_allclose(losses, expected, rtol=1e-11)
     assert_matches(state, reference, rtol=1e-10, atol=1e-12)
     assert checkpoint.load(path)["step"] == 8  # saved every 2 steps, the last at step 8
-
-
-def test_resume_from_a_checkpoint_file_in_a_new_run(cluster, tmp_path):
-    batches = make_batches(3, rows=4)
-    reference = ReferenceAdam(initial_params(np.float64), lr=0.05)
-    for x, y in batches:
-        reference.step(x, y)
-    with data_parallel(np.float64, compile=False) as dp:
-        dp.fit(batches[:2])
-        dp.save_checkpoint(tmp_path / "ck.npz")
-    with data_parallel(np.float64, compile=False) as dp:
-        dp.load_checkpoint(tmp_path / "ck.npz")
-        assert dp.steps == 2
-        dp.fit(batches, skip=dp.steps)
-        assert dp.steps == 3
-        assert_matches(dp.state_dict(), reference, rtol=1e-11, atol=1e-13)
 
 
 def test_bad_configuration_and_lost_worker_are_clear_errors(cluster):

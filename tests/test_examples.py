@@ -31,6 +31,9 @@ def test_linear_regression():
     assert values["loss"] < 2e-4
 
 
+@pytest.mark.skipif(not os.environ.get("TRACEAD_SLOW_EXAMPLES"),
+                    reason="starts a Ray cluster and trains twice (~30 s); TRACEAD_SLOW_EXAMPLES=1 runs it "
+                           "(tests/test_distributed.py covers the same on the shared cluster)")
 def test_data_parallel_matches_one_process():
     root = os.path.dirname(EXAMPLES)  # this checkout's tracead, in the script and its workers
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
