@@ -14,7 +14,10 @@ taking turns (`measure`) so that the shared machine's load hits them alike:
 Per configuration: steps per second (median step time), and the medians of
 the driver-observed phases of a step (compute: shards out, forward+backward;
 all-reduce: the tree sum of the gradients; apply: the optimizer update on
-every replica), each worker's compile seconds and kernels loaded from the
+every replica); the mean forward+backward time inside the slowest worker,
+wall-clock and CPU (the CPU time is the work itself: on a busy machine the
+wall-clock time adds the waits for a core; for the baseline, the CPU time of
+its whole step); each worker's compile seconds and kernels loaded from the
 shared cache. Also the object store's bandwidth on this machine (a put/get
 of the gradients), the figure to replace by the network's on a multi-node
 cluster. Results: printed, and written to benchmarks/results/scaling.md/.json.
@@ -106,19 +109,21 @@ class InProcess:
             self.step(x, y)
         self.compile_s = [time.perf_counter() - start]
         self.times: list[float] = []
+        self.cpu_times: list[float] = []
 
     def run(self, steps: int) -> None:
         for i in range(steps):
             x, y = self.batches[i % len(self.batches)]
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.thread_time()
             self.step(x, y)
             self.times.append(time.perf_counter() - t)
+            self.cpu_times.append(time.thread_time() - cpu)
 
     def result(self) -> dict:
         assert self.step.stats["eager_calls"] == 0 and self.step.stats["hits"] >= len(self.times)
         step = statistics.median(self.times)
         return {"config": self.name, "steps_per_s": 1 / step, "step_ms": 1e3 * step,
-                "compile_s": self.compile_s}
+                "step_cpu_ms": 1e3 * statistics.median(self.cpu_times), "compile_s": self.compile_s}
 
     def close(self) -> None:
         pass
@@ -151,10 +156,12 @@ class Parallel:
         params = sum(v.nbytes for k, v in self.dp.state_dict().items() if k.startswith("model."))
         # Mean time of forward+backward inside the workers (the slowest worker per step is
         # what the driver waits for; the difference to compute_ms is Ray's and the shards').
-        in_worker = max(1e3 * (r["gradient_seconds"] - w["gradient_seconds"]) / len(timings)
-                        for r, w in zip(reports, self.warm_reports))
+        in_worker, in_worker_cpu = (
+            max(1e3 * (r[key] - w[key]) / len(timings) for r, w in zip(reports, self.warm_reports))
+            for key in ("gradient_seconds", "gradient_cpu_seconds"))
         return {"config": self.name, "steps_per_s": 1e3 / med["total"], "step_ms": med["total"],
                 "compute_ms": med["compute"], "worker_fwd_bwd_ms": in_worker,
+                "worker_fwd_bwd_cpu_ms": in_worker_cpu,
                 "allreduce_ms": med["allreduce"],
                 "apply_ms": med["apply"], "compile_s": [r["compile_seconds"] for r in reports],
                 "kernels_from_cache": [r["kernels_from_cache"] for r in reports], "param_bytes": params}
@@ -198,15 +205,23 @@ def object_store_bandwidth(nbytes: int = 64 * 2**20) -> float:
     return nbytes / statistics.median(samples) / 1e9
 
 
+def in_worker(result: dict) -> str:
+    if "step_cpu_ms" in result:  # the baseline: CPU time of its whole step
+        return f" (CPU {result['step_cpu_ms']:.2f} whole step)"
+    if "worker_fwd_bwd_ms" not in result:
+        return ""
+    return f" ({result['worker_fwd_bwd_ms']:.2f}, {result['worker_fwd_bwd_cpu_ms']:.2f})"
+
+
 def render(results: list[dict], bandwidth: float, load: list[float]) -> str:
-    lines = ["| workload | configuration | steps/s | step ms | compute ms (in worker) | all-reduce ms | "
+    lines = ["| workload | configuration | steps/s | step ms | compute ms (in worker: wall, CPU) | all-reduce ms | "
              "apply ms | compile s per worker | kernels from cache |",
              "|---|---|---:|---:|---:|---:|---:|---|---|"]
     for r in results:
         def fmt(key):
             return f"{r[key]:.2f}" if key in r else "—"
         lines.append(f"| {r['workload']} | {r['config']} | {r['steps_per_s']:.0f} | {r['step_ms']:.2f} | "
-                     f"{fmt('compute_ms')}{' (%.2f)' % r['worker_fwd_bwd_ms'] if 'worker_fwd_bwd_ms' in r else ''} | "
+                     f"{fmt('compute_ms')}{in_worker(r)} | "
                      f"{fmt('allreduce_ms')} | {fmt('apply_ms')} | "
                      f"{', '.join(f'{s:.2f}' for s in r['compile_s'])} | "
                      f"{', '.join(map(str, r.get('kernels_from_cache', []))) or '—'} |")

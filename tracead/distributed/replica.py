@@ -62,7 +62,8 @@ class Replica:
         self.params = self.model.parameters()
         self.step_count = 0
         self.compile_seconds = 0.0
-        self.run_seconds = {"gradients": 0.0, "apply": 0.0}  # time in the steps, compiles excluded
+        # Time in the steps (compiling calls excluded), wall-clock and CPU.
+        self.run_seconds = {"gradients": 0.0, "apply": 0.0, "gradients_cpu": 0.0, "apply_cpu": 0.0}
         options = dict(spec.compile_options)
         if spec.compile:
             self._grad_fn = ta_compile(self._gradient_step, **options)
@@ -90,12 +91,15 @@ class Replica:
     def _timed(self, phase: str, fn, *args):
         """Call fn; its time goes to compile_seconds if it compiled a new variant, else to `phase`."""
         misses = fn.stats["misses"] if isinstance(fn, CompiledFunction) else 0
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         out = fn(*args)
         if isinstance(fn, CompiledFunction) and fn.stats["misses"] > misses:
             self.compile_seconds += time.perf_counter() - start
         else:
             self.run_seconds[phase] += time.perf_counter() - start
+            # CPU time of this thread: the work itself, without the waits for a core
+            # that a busy machine adds to the wall-clock time.
+            self.run_seconds[phase + "_cpu"] += time.thread_time() - cpu
         return out
 
     # -- what the driver calls -----------------------------------------------------------
@@ -137,7 +141,9 @@ class Replica:
         report = {"rank": self.rank, "pid": os.getpid(), "steps": self.step_count,
                   "compile_seconds": self.compile_seconds,
                   "gradient_seconds": self.run_seconds["gradients"],
-                  "apply_seconds": self.run_seconds["apply"], "kernels_from_cache": 0,
+                  "gradient_cpu_seconds": self.run_seconds["gradients_cpu"],
+                  "apply_seconds": self.run_seconds["apply"],
+                  "apply_cpu_seconds": self.run_seconds["apply_cpu"], "kernels_from_cache": 0,
                   "kernels_built": 0, "compiled_calls": 0, "eager_calls": 0}
         for fn in (self._grad_fn, self._apply_fn):
             if not isinstance(fn, CompiledFunction):
