@@ -135,6 +135,14 @@ def test_checkpoint_round_trip(tmp_path):
     assert float(opt2.t.numpy()) == 2.0
     for a, b in zip(opt.m + opt.v + model.parameters(), opt2.m + opt2.v + model2.parameters()):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+    sgd = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)  # state: lr and momentum buffers
+    sgd.buffers[1].assign_(np.full(SIZES[1], 3.0, np.float32))
+    saved = checkpoint.gather_state(model, sgd, step=5)
+    assert {k for k in saved if k.startswith("optimizer.")} == {
+        "optimizer._lr", *(f"optimizer.buffers.{i}" for i in range(4))}
+    sgd2 = optim.SGD(model2.parameters(), lr=0.5, momentum=0.9)
+    assert checkpoint.restore_state(model2, sgd2, saved) == 5
+    assert sgd2.lr == pytest.approx(0.1) and np.all(sgd2.buffers[1].numpy() == 3.0)
     with pytest.raises(KeyError, match="optimizer state"):
         checkpoint.restore_state(model2, optim.SGD(model2.parameters(), lr=0.1, momentum=0.9),
                                  checkpoint.load(path))

@@ -3,8 +3,9 @@
 Ray's collective library (`ray.util.collective`) offers NCCL (GPUs, CuPy)
 and Gloo through `torch.distributed`: neither works on a CPU-only machine
 without a large extra native dependency, so gradients are reduced with
-ordinary actor calls instead. Each worker's gradients stay in the object
-store as an ObjectRef; the driver only wires the calls together:
+ordinary actor calls instead. Each worker's gradients are an ObjectRef
+(over 100 kB in the shared-memory object store, smaller ones inline); the
+driver never fetches them, it only wires the calls together:
 
     level 1:  w0.add(g0, g1)   w2.add(g2, g3)   ...
     level 2:  w0.add(s01, s23) ...
