@@ -27,10 +27,10 @@ def _captured(report) -> list[str]:
     args = ", ".join(type_str(v) for v in g.inputs[:c.n_args][:4]) + (", ..." if c.n_args > 4 else "")
     where = f" ({c.defined_at})" if c.defined_at else ""
     lines = [f"captured  {len(g.nodes)} nodes from one traced call of {report.name}{where}",
-             f"  inputs   {c.n_args} argument tensors ({args or 'none'}) + {c.n_free} tensors read from "
+             f"  inputs   {_n(c.n_args, 'argument tensor')} ({args or 'none'}) + {_n(c.n_free, 'tensor')} read from "
              "outside (parameters, optimizer state)",
              f"  outputs  {_n(c.n_outputs, 'tensor')}; {c.n_effects} writes replayed per call (assign_, .grad =); "
-             f"{len(c.value_guards)} values Python looked at (concretisation points)"]
+             f"{_n(len(c.value_guards), 'value')} Python looked at (concretisation points)"]
     for text in c.value_guards[:MAX_CONCRETE_ROWS]:
         lines.append(f"    {text}")
     if len(c.value_guards) > MAX_CONCRETE_ROWS:
@@ -47,14 +47,14 @@ def _passes(report) -> list[str]:
     lines = [f"passes    {'pass':<10}{'nodes before -> after':>21}  what changed"]
     if c.joint_nodes is not None:
         lines.append(f"  {'autodiff':<10}{len(c.graph.nodes):>12} -> {c.joint_nodes:<5}  "
-                     f"+{c.joint_nodes - len(c.graph.nodes)} backward nodes (gradients for {c.wrt} inputs)")
+                     f"+{c.joint_nodes - len(c.graph.nodes)} backward nodes (gradients for {_n(c.wrt, 'input')})")
     for p in report.parts[0].passes:
         lines.append(f"  {p.name:<10}{p.nodes_before:>12} -> {p.nodes_after:<5}  {p.describe()}")
     if len(report.parts) > 1:
         fwd, bwd = (len(g.graph.nodes) for g in report.parts[:2])
         after = report.parts[0].passes[-1].nodes_after if report.parts[0].passes else c.joint_nodes
         lines.append(f"  {'split':<10}{after:>12} -> {fwd} forward + {bwd} backward; forward saves "
-                     f"{c.n_saved} values for backward")
+                     f"{_n(c.n_saved, 'value')} for backward")
     elif c.differentiable:
         lines.append("  (outputs require grad: a .backward() on them builds a joint forward+backward "
                      "graph; explain(..., backward=True) shows it)")
@@ -62,10 +62,11 @@ def _passes(report) -> list[str]:
 
 
 def kernel_row(k) -> str:
-    return (f"  {k.graph[:3]} k{k.index:<3}{k.kind:<12}{k.nodes:>5}{human_bytes(k.in_bytes):>10}"
+    return (f"  {_SHORT_LABEL.get(k.graph, k.graph[:3])} k{k.index:<3}{k.kind:<12}{k.nodes:>5}{human_bytes(k.in_bytes):>10}"
             f"{human_bytes(k.out_bytes):>10}{k.threads:>4}  {k.cache:<6}{seconds_text(k.jit_seconds):>7}  {k.ends}")
 
 
+_SHORT_LABEL = {"forward": "fwd", "backward": "bwd"}
 _KERNEL_HEADER = (f"  {'kernel':<8}{'kind':<12}{'nodes':>5}{'in':>10}{'out':>10}{'thr':>4}  "
                   f"{'cache':<6}{'jit':>7}  ends because")
 
@@ -81,7 +82,7 @@ def _kernels(report) -> list[str]:
     kernels = [k for g in report.parts for k in g.kernels]
     nodes = sum(len(g.graph.nodes) for g in report.parts)
     graphs = " + ".join(f"{len(g.kernels)} {g.label}" for g in report.parts)
-    lines = [f"kernels   {len(kernels)} kernels ({graphs}) run the {nodes} optimised nodes; "
+    lines = [f"kernels   {_n(len(kernels), 'kernel')} ({graphs}) run the {nodes} optimised nodes; "
              "in/out = bytes read/written, jit = Numba compile or cache load"]
     if len(kernels) <= MAX_KERNEL_ROWS:
         lines.append(_KERNEL_HEADER)
@@ -106,6 +107,8 @@ def _fusion(report) -> list[str]:
         if g.fusion is not None:
             counts.update(g.fusion.counts())
     edges = sum(counts.values())
+    if not edges:
+        return ["fusion    no values pass between kernels (each graph is one kernel, or kernels are independent)"]
     lines = [f"fusion    {edges} values pass between kernels (each edge written once, read back); "
              "not fused because (per edge: report.fusion()):"]
     for code, n in counts.most_common():
@@ -124,7 +127,7 @@ def _guards(report) -> list[str]:
     if len(other) > MAX_GUARD_ROWS:
         lines.append(f"  ... {len(other) - MAX_GUARD_ROWS} more (report.guards)")
     if outside:
-        lines.append(f"  {len(outside)} tensors read from outside keep their shape, dtype and requires_grad")
+        lines.append(f"  {_n(len(outside), 'tensor')} read from outside keep their shape, dtype and requires_grad")
     return lines
 
 
@@ -137,16 +140,19 @@ def _memory(report) -> list[str]:
 
 def _compile(report) -> list[str]:
     s = report.seconds
-    total = sum(s.values())
     parts = " + ".join(f"{k} {seconds_text(v)}" for k, v in s.items())
-    kernels = [k for g in report.parts for k in g.kernels]
-    generated = [k for k in kernels if k.cache in ("hit", "miss")]
-    lines = [f"compile   {parts} = {seconds_text(total)}, paid once when this variant was built",
-             f"  {len(generated)} generated kernels: {sum(k.cache == 'hit' for k in generated)} loaded from "
-             f"the disk cache, {sum(k.cache == 'miss' for k in generated)} compiled by Numba "
-             f"(Numba load + jit {seconds_text(sum(k.jit_seconds for k in generated))} of the backend time)"]
-    lines += ledger_lines(report.ledger)
-    return lines
+    lines = [f"compile   {parts} = {seconds_text(sum(s.values()))}, paid once when this variant was built"]
+    if report.backend != "numba":
+        lines.append(f"  backend {report.backend}: the optimised graph runs op by op in NumPy "
+                     "(the kernels above are the fusion plan the numba backend would use)")
+    else:
+        generated = [k for g in report.parts for k in g.kernels if k.cache in ("hit", "miss")]
+        lines.append(f"  {len(generated)} generated kernels: {sum(k.cache == 'hit' for k in generated)} loaded "
+                     f"from the disk cache, {sum(k.cache == 'miss' for k in generated)} compiled by Numba "
+                     f"(load + jit {seconds_text(sum(k.jit_seconds for k in generated))} of the backend "
+                     "time; the first jit in a process includes Numba's start-up)")
+    # The compile-cost ledger (kept by the backend on the variant) goes here.
+    return lines + ledger_lines(report.ledger)
 
 
 def ledger_lines(ledger) -> list[str]:

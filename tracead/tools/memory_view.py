@@ -23,6 +23,10 @@ def human_bytes(n: int) -> str:
     return f"{n} B"
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 @dataclass(frozen=True, slots=True)
 class Span:
     """One value's stay in one buffer."""
@@ -66,7 +70,7 @@ class MemoryView:
         """One line with the figures explain's summary shows."""
         values = len(self.spans)
         shared = values - len(self.buffer_bytes)
-        text = (f"{self.label}: {values} kernel outputs in {len(self.buffer_bytes)} buffers "
+        text = (f"{self.label}: {_n(values, 'kernel output')} in {_n(len(self.buffer_bytes), 'buffer')} "
                 f"({shared} reuse a dead value's buffer); allocated {human_bytes(self.planned_bytes)} "
                 f"vs {human_bytes(self.naive_bytes)} without reuse; most live at once "
                 f"{human_bytes(self.peak_live)} (after kernel {self.peak_step})")
