@@ -158,7 +158,11 @@ def graph_svg(report, which: int = 0, kernels: bool = True) -> str:
     """SVG text of one graph (Graphviz when available, else `layered_svg`)."""
     if have_dot():
         svg = _render(graph_dot(report, which, kernels), "svg").decode()
-        return svg[svg.index("<svg"):]  # drop the XML prolog and doctype: inlined in HTML
+        svg = svg[svg.index("<svg"):]  # drop the XML prolog and doctype: inlined in HTML
+        # Graphviz names elements graph0, node1, ...: make them unique per picture,
+        # so several pictures can share one HTML page.
+        prefix = f"{report.parts[which].label}-{'kernels' if kernels else 'nodes'}-"
+        return svg.replace(' id="', f' id="{prefix}')
     return layered_svg(report, which, kernels)
 
 
