@@ -155,10 +155,12 @@ class ExplainReport:
         return sources_text(self)
 
     def text(self, verbose: int = 0) -> str:
-        """The summary; verbose 1 adds kernels, fusion edges and memory; 2 the graphs; 3 sources."""
+        """The summary; verbose 1 adds kernels, fusion edges, memory and all guards; 2 the graphs;
+        3 the kernel sources."""
         out = [self.summary()]
         if verbose >= 1:
-            out += [self.kernels(), self.fusion(), self.memory()]
+            out += [self.kernels(), self.fusion(), self.memory(),
+                    "\n".join(["guards (all):"] + [f"  {g}" for g in self.guards])]
         if verbose >= 2:
             out.append(self.graphs())
         if verbose >= 3:
