@@ -178,6 +178,8 @@ def test_two_matmuls_meet_at_a_matmul_boundary():
     codes = [e.code for e in report.parts[0].fusion.edges]
     assert codes == ["matmul-boundary"]
     assert "1 matmul-boundary" in report.summary()
+    # each kernel's own reason (the second must not repeat the first's)
+    assert [k.ends for k in report.parts[0].kernels] == ["matmul-boundary", "graph-output"]
 
 
 def test_reduction_over_first_axis_ends_its_kernel():

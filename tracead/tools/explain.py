@@ -148,6 +148,10 @@ class ExplainReport:
         """Buffer lifetimes over the kernel schedule (which values share a buffer, the peak)."""
         return "\n\n".join(str(g.memory) for g in self.parts if g.memory is not None)
 
+    def memory_svg(self, which: int = 0) -> str:
+        """The memory view of graph `which` as an SVG picture (buffers over kernel steps)."""
+        return self.parts[which].memory.to_svg()
+
     def kernels_source(self) -> str:
         """The generated source of every kernel, headed by the user lines it came from."""
         from .explain_text import sources_text
