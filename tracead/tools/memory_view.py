@@ -70,8 +70,9 @@ class MemoryView:
         """One line with the figures explain's summary shows."""
         values = len(self.spans)
         shared = values - len(self.buffer_bytes)
+        kept = sum(self.buffer_is_output)
         text = (f"{self.label}: {_n(values, 'kernel output')} in {_n(len(self.buffer_bytes), 'buffer')} "
-                f"({shared} reuse a dead value's buffer); allocated {human_bytes(self.planned_bytes)} "
+                f"({kept} hold graph outputs; {shared} reuse a dead value's buffer); allocated {human_bytes(self.planned_bytes)} "
                 f"vs {human_bytes(self.naive_bytes)} without reuse; most live at once "
                 f"{human_bytes(self.peak_live)} (after kernel {self.peak_step})")
         if self.saved_bytes:

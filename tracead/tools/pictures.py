@@ -40,20 +40,46 @@ def _ops(text: str, width: int = 30) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-def _inputs_outputs(part):
-    """(id, label) of graph inputs and outputs, and the producer of every value."""
+def io_roles(report, which: int) -> tuple[list[str], list[str]]:
+    """What each input and output of graph `which` is, in words (for labels)."""
+    c, part = report.captured, report.parts[which]
+    n_in, n_out = len(part.graph.inputs), len(part.graph.outputs)
+    if part.label == "backward":
+        n_seeds = n_in - c.n_saved
+        return ([f"saved {i}" for i in range(c.n_saved)] + [f"d output {i}" for i in range(n_seeds)],
+                [f"gradient {i}" for i in range(n_out)])
+    ins = [f"argument {i}" for i in range(c.n_args)] + [f"read from outside {i}" for i in range(n_in - c.n_args)]
+    saved = c.n_saved if len(report.parts) > 1 else 0
+    n_guards = len(c.value_guards)
+    outs = []
+    for i in range(n_out):
+        if i < c.n_outputs:
+            outs.append(f"output {i}")
+        elif i < c.n_outputs + n_guards:
+            outs.append("value Python looked at")
+        elif i >= n_out - saved:
+            outs.append("saved for backward")
+        else:
+            outs.append("write replayed (effect)")
+    return ins, outs
+
+
+def _inputs_outputs(report, which: int):
+    """(id, label) of graph inputs, (id, label, var) of outputs, and the producer of every value."""
+    part = report.parts[which]
+    in_roles, out_roles = io_roles(report, which)
     producer: dict[int, str] = {}
     inputs = []
     for i, v in enumerate(part.graph.inputs):
         producer[v.id] = f"in{i}"
-        inputs.append((f"in{i}", f"input {i}\n{type_str(v)}"))
-    outputs = [(f"out{i}", v) for i, v in enumerate(part.graph.outputs)]
+        inputs.append((f"in{i}", f"{in_roles[i]}\n{type_str(v)}"))
+    outputs = [(f"out{i}", out_roles[i], v) for i, v in enumerate(part.graph.outputs)]
     return inputs, outputs, producer
 
 
 def kernel_dot(report, which: int = 0) -> str:
     part = report.parts[which]
-    inputs, outputs, producer = _inputs_outputs(part)
+    inputs, outputs, producer = _inputs_outputs(report, which)
     lines = [f"digraph {_q(f'{report.name} {part.label} kernels')} {{", "  rankdir=TB; newrank=true;",
              '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10];',
              '  edge [fontname="Helvetica", fontsize=8, color="#777777"];']
@@ -79,8 +105,8 @@ def kernel_dot(report, which: int = 0) -> str:
             seen.add((src, k.index))
             code = codes.get((int(src[1:]), k.index), "") if src.startswith("k") else ""
             lines.append(f"  {src} -> k{k.index} [label={_q(type_str(v) + (chr(10) + code if code else ''))}];")
-    for nid, v in outputs:
-        lines.append(f"  {nid} [label={_q(f'output {nid[3:]}')}, shape=ellipse, fillcolor={_q(IO_COLOUR)}];")
+    for nid, role, v in outputs:
+        lines.append(f"  {nid} [label={_q(role)}, shape=ellipse, fillcolor={_q(IO_COLOUR)}];")
         if v.id in producer:
             lines.append(f"  {producer[v.id]} -> {nid};")
     lines.append(_legend(KIND_COLOURS.items(), "kernel kinds (edge labels: value type, why not fused)"))
@@ -90,8 +116,8 @@ def kernel_dot(report, which: int = 0) -> str:
 
 def node_dot(report, which: int = 0) -> str:
     part = report.parts[which]
-    inputs, outputs, producer = _inputs_outputs(part)
-    lines = [f"digraph {_q(f'{report.name} {part.label}')} {{", "  rankdir=TB; compound=true;",
+    inputs, outputs, producer = _inputs_outputs(report, which)
+    lines = [f"digraph {_q(f'{report.name} {part.label}')} {{", "  rankdir=TB; compound=true; fontname=\"Helvetica\";",
              '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=9];',
              '  edge [color="#777777"];']
     for nid, label in inputs:
@@ -116,8 +142,8 @@ def node_dot(report, which: int = 0) -> str:
         for v in n.inputs:
             if v.id in producer:
                 lines.append(f"  {producer[v.id]} -> v{n.out.id};")
-    for nid, v in outputs:
-        lines.append(f"  {nid} [label={_q(f'output {nid[3:]}')}, shape=ellipse, fillcolor={_q(IO_COLOUR)}];")
+    for nid, role, v in outputs:
+        lines.append(f"  {nid} [label={_q(role)}, shape=ellipse, fillcolor={_q(IO_COLOUR)}];")
         if v.id in producer:
             lines.append(f"  {producer[v.id]} -> {nid};")
     lines.append(_legend(legend[:24], "kernels (frame colour)"))
