@@ -60,7 +60,7 @@ class GraphReport:
     memory: MemoryView | None = None
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Captured:
     """What tracing recorded from one call of the user's function."""
 

@@ -76,8 +76,8 @@ def _kernels(report) -> str:
             out.append(
                 f'<section class="kernel" id="{kernel_anchor(part.label, k.index)}"><div>'
                 f"<h3>{_e(part.label)} kernel {k.index} ({_e(k.kind)})</h3>"
-                f"<p>{k.nodes} nodes: <code>{_e(k.ops)}</code><br>reads {human_bytes(k.in_bytes)}, "
-                f"writes {human_bytes(k.out_bytes)}, {k.threads} thread(s)<br>cache {_e(k.cache_detail)}, "
+                f"<p>{k.nodes} node{'s' if k.nodes != 1 else ''}: <code>{_e(k.ops)}</code><br>reads {human_bytes(k.in_bytes)}, "
+                f"writes {human_bytes(k.out_bytes)}, {k.threads} thread{'s' if k.threads != 1 else ''}<br>cache {_e(k.cache_detail)}, "
                 f"jit {seconds_text(k.jit_seconds)}<br>ends because: <b>{_e(k.ends)}</b></p>"
                 f"<p>from your code:</p><ul>{lines or '<li>(no user line recorded)</li>'}</ul></div>"
                 f"<pre>{_e(source)}</pre></section>")
