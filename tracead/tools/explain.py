@@ -279,7 +279,8 @@ def explain(fn, *args, verbose: int = 0, backward: bool = False, **kwargs) -> Ex
     `fn` is a plain function or a `ta.compile`d one (then its own variant is
     described, with its options). `backward=True` describes the joint
     forward+backward build a `.backward()` on the outputs would run.
-    `verbose` (0-3) sets how much `print(report)` shows.
+    `verbose` (0-3) sets how much `print(report)` shows. (`verbose` and
+    `backward` are explain's own keywords: they are not passed to `fn`.)
     """
     compiled = _wrapper(fn, backward)
     calls_before = {id(v): v.calls for v in compiled.order}
