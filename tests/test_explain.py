@@ -66,6 +66,7 @@ def test_demo_summary_fits_one_screen_and_answers_the_questions(demo_report):
         assert any(line.startswith(section) for line in lines), section
     variant = step.order[-1]
     assert f"captured  {len(variant.capture.graph.nodes)} nodes" in text
+    assert "  from     demo.py:" in text  # nodes counted per user line (the demo is user code)
     assert f"{len(variant.forward_exec.kernels)} kernels" in text
     assert "0.00 MB" not in text and "nodes traced" not in text
     for p in variant.pass_records["forward"]:

@@ -31,11 +31,24 @@ def _captured(report) -> list[str]:
              "outside (parameters, optimizer state)",
              f"  outputs  {_n(c.n_outputs, 'tensor')}; {c.n_effects} writes replayed per call (assign_, .grad =); "
              f"{_n(len(c.value_guards), 'value')} Python looked at (concretisation points)"]
+    lines += _by_line(g)
     for text in c.value_guards[:MAX_CONCRETE_ROWS]:
         lines.append(f"    {text}")
     if len(c.value_guards) > MAX_CONCRETE_ROWS:
         lines.append(f"    ... {len(c.value_guards) - MAX_CONCRETE_ROWS} more (report.captured.value_guards)")
     return lines
+
+
+def _by_line(graph, limit: int = 4) -> list[str]:
+    """Where the captured nodes came from: the user lines with the most nodes."""
+    counts = Counter(f"{loc.file.rsplit('/', 1)[-1]}:{loc.line}" for loc in
+                     (n.source for n in graph.nodes) if loc is not None)
+    if not counts:
+        return []
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:limit]
+    more = len(counts) - len(top)
+    return ["  from     " + ", ".join(f"{where} ({n} nodes)" for where, n in top)
+            + (f", {more} more lines" if more else "")]
 
 
 def _n(count: int, noun: str) -> str:

@@ -115,7 +115,8 @@ def render_html(report) -> str:
     guards = "".join(f"<li><code>{_e(g)}</code></li>" for g in report.guards)
     body = {
         "summary": f"<pre>{_e(report.summary())}</pre>",
-        "passes": _passes(report),
+        "passes": _passes(report) + f"<details><summary>every graph as text</summary>"
+                                    f"<pre>{_e(report.graphs())}</pre></details>",
         "graphs": _pictures(report),
         "kernels": _kernels(report),
         "fusion": _fusion(report),
