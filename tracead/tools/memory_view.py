@@ -68,6 +68,8 @@ class MemoryView:
 
     def summary(self) -> str:
         """One line with the figures explain's summary shows."""
+        if not self.spans:
+            return f"{self.label}: no kernel outputs, nothing allocated"
         values = len(self.spans)
         shared = values - len(self.buffer_bytes)
         kept = sum(self.buffer_is_output)
@@ -80,6 +82,8 @@ class MemoryView:
         return text
 
     def __str__(self) -> str:
+        if not self.spans:
+            return self.summary()
         width = self.steps + 1
         lines = [self.summary(),
                  "  one column per kernel step, # = the value occupies the buffer, ^ = peak; "
