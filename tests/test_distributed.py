@@ -9,6 +9,7 @@ import os
 import pickle
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -232,6 +233,17 @@ def test_two_workers_match_one_process_compiled_and_share_kernels(cluster, tmp_p
     assert any((tmp_path / "cache" / "kernels").glob("k_*.py"))
 
 
+def wait_until_dead(actor, seconds=60.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            ray.get(actor.ping.remote(), timeout=seconds)
+        except ray.exceptions.RayActorError:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the killed actor still answers")
+
+
 def test_killed_worker_is_replaced_and_training_resumes(cluster, tmp_path):
     path = tmp_path / "run" / "checkpoint.npz"
     batches = make_batches(4, rows=6)
@@ -242,8 +254,10 @@ def test_killed_worker_is_replaced_and_training_resumes(cluster, tmp_path):
     with data_parallel(np.float64, compile=True, checkpoint_every=2, checkpoint_path=path) as dp:
         def kill_worker_once(step, loss):
             if step == 3 and not killed:  # mid-epoch, one step past the checkpoint at step 2
-                killed.append(ray.get(dp.workers[1].report.remote())["pid"])
-                ray.kill(dp.workers[1])
+                worker = dp.workers[1]
+                killed.append(ray.get(worker.report.remote())["pid"])
+                ray.kill(worker)
+                wait_until_dead(worker)  # the kill lands now, not at some later step
 
         x, y = batches[0]
         with pytest.raises(TypeError, match="labels must be integers"):  # raised in the workers
@@ -276,5 +290,6 @@ def test_bad_configuration_and_lost_worker_are_clear_errors(cluster):
             dp.step(x, np.zeros(2, np.int64))
         assert dp.steps == 0
         ray.kill(dp.workers[0])
+        wait_until_dead(dp.workers[0])
         with pytest.raises(WorkerLostError, match="checkpointing is off"):
             dp.step(*make_batches(1, rows=4)[0])
