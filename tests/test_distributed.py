@@ -288,6 +288,8 @@ def test_bad_configuration_and_lost_worker_are_clear_errors(cluster):
             dp.step(x, y)
         with pytest.raises(ValueError, match="x has 1 rows but y has 2"):
             dp.step(x, np.zeros(2, np.int64))
+        with pytest.raises(TypeError, match="batches is an iterator"):
+            dp.fit(iter(make_batches(2, rows=4)), epochs=2)
         assert dp.steps == 0
         ray.kill(dp.workers[0])
         wait_until_dead(dp.workers[0])

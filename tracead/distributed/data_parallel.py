@@ -271,6 +271,9 @@ class DataParallel:
         after every step. skip: steps to pass over, to resume a run from a
         checkpoint (`dp.load_checkpoint(path); dp.fit(batches, epochs, skip=dp.steps)`).
         """
+        if epochs > 1 and not callable(batches) and iter(batches) is batches:
+            raise TypeError("DataParallel.fit: batches is an iterator, which would be empty after "
+                            "the first epoch; pass a list, or a function epoch -> iterable")
         losses, index = [], 0
         for epoch in range(epochs):
             epoch_batches: Iterable = batches(epoch) if callable(batches) else batches
