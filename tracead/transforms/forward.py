@@ -1,0 +1,128 @@
+"""Forward mode: `linearize`, `jvp`, `jacfwd`, `hessian`.
+
+Forward mode is built on the reverse-mode rules by the double-vjp trick
+(transposing a linear map twice), not on JVP rules: the primitive table has
+one derivative rule per primitive, its VJP, and a second table of JVP rules
+would be a second source of truth to keep in sync. For a dummy cotangent `u`,
+`g(u) = vjp(u) = u^T J` is linear in `u`; recording it (create_graph) and
+differentiating `<g(u), t>` with respect to `u` gives `J t`. The forward pass
+and the first backward run once per `linearize`; each tangent then costs one
+backward pass over the recorded backward graph (the forward part is cut off
+with `stop_at`, so no second-order work is done). Inside `compile` every step
+is traced into the same graph; the dummy cotangent is a zero constant that
+only feeds dead nodes, which DCE removes. Everything runs on the tape, so
+forward mode composes with `grad` and with itself (`hessian = jacfwd(jacrev)`).
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from .. import state
+from ..autograd import _topological_nodes, run_backward
+from ..errors import OpError
+from ..tensor import Tensor
+from ..trace.pytree import tree_flatten
+from .primals import (argnums_tuple, check_like, differentiating, make_primals, output_leaves,
+                      release, split_aux)
+from .reverse import _input_structure, _zeros_where_none, jacrev, partial_in
+
+
+def _linearize(f, primals: tuple, has_aux: bool, who: str):
+    """(out, jvp_fn, aux, Primals) with the first backward already recorded."""
+    args = list(primals)
+    diff = make_primals(args, tuple(range(len(args))), who)
+    with differentiating():
+        result = f(*args)
+    out, aux = split_aux(result, has_aux, who)
+    outs, out_def = output_leaves(out, who)
+    diff_outs = [o for o in outs if o.requires_grad]
+    dummies = [Tensor(np.zeros(o.shape, o.dtype), requires_grad=True) for o in diff_outs]
+    # Everything the forward computed: the tangent pass must not walk into it.
+    forward = [ref() for node in _topological_nodes(diff_outs) for ref in node.outputs]
+    stop = dummies + [t for t in forward if t is not None] + diff.leaves
+    if diff_outs:
+        cts, _ = run_backward(diff_outs, dummies, True, stop_at=diff.leaves)
+        transposed = [cts.get(id(w)) for w in diff.leaves]
+    else:
+        transposed = [None] * len(diff.leaves)
+
+    def jvp_fn(*tangents):
+        if len(tangents) != len(diff.treedefs):
+            raise OpError(f"{who}: {len(tangents)} tangents for {len(diff.treedefs)} primals")
+        flat = []
+        for i, (tangent, treedef) in enumerate(zip(tangents, diff.treedefs)):
+            leaves, t_def = tree_flatten(tangent)
+            start = sum(d.num_leaves for d in diff.treedefs[:i])
+            flat += check_like(who, f"tangent {i}", leaves,
+                               diff.leaves[start:start + treedef.num_leaves], treedef, t_def)
+        create = diff.nested or (state.grad_enabled() and any(t.requires_grad for t in flat))
+        roots = [(g, t) for g, t in zip(transposed, flat) if g is not None and g.requires_grad]
+        cts = {}
+        if roots:
+            cts, _ = run_backward([g for g, _ in roots], [t for _, t in roots], create,
+                                  stop_at=stop)
+        by_output = {id(o): cts.get(id(u)) for o, u in zip(diff_outs, dummies)}
+        return out_def.unflatten(_zeros_where_none([by_output.get(id(o)) for o in outs], outs))
+
+    return release(out, diff.nested), jvp_fn, release(aux, diff.nested), diff
+
+
+def linearize(f, *primals, has_aux: bool = False):
+    """`out, jvp_fn = linearize(f, *primals)`; `jvp_fn(*tangents)` is J @ tangents."""
+    out, jvp_fn, aux, _ = _linearize(f, primals, has_aux, "linearize")
+    return (out, jvp_fn, aux) if has_aux else (out, jvp_fn)
+
+
+def jvp(f, primals, tangents, has_aux: bool = False):
+    """`(f(*primals), J @ tangents)`; primals and tangents are tuples of matching pytrees."""
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise OpError(f"jvp: primals and tangents must be tuples or lists (one entry per "
+                      f"argument of f), got {type(primals).__name__} and {type(tangents).__name__}")
+    if len(primals) != len(tangents):
+        raise OpError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    out, jvp_fn, aux, _ = _linearize(f, tuple(primals), has_aux, "jvp")
+    tangent_out = jvp_fn(*tangents)
+    return (out, tangent_out, aux) if has_aux else (out, tangent_out)
+
+
+def jacfwd(f, argnums=0, has_aux: bool = False):
+    """The Jacobian by forward mode: one tangent per input element (see `jacrev`)."""
+    nums = argnums_tuple(argnums, "jacfwd")
+
+    @functools.wraps(f)
+    def wrapped(*args, **kwargs):
+        from ..functional import reshape, stack, zeros
+
+        g = partial_in(f, args, kwargs, nums)
+        out, jvp_fn, aux, diff = _linearize(g, tuple(args[i] for i in nums), has_aux, "jacfwd")
+        outs, out_def = output_leaves(out, "jacfwd")
+        ins = diff.leaves
+        columns = []  # columns[j][e] = flat output tangents for input leaf j, element e
+        for j, leaf in enumerate(ins):
+            cols = []
+            for e in range(leaf.size):
+                basis = [np.zeros(x.shape, x.dtype) for x in ins]
+                basis[j].reshape(-1)[e] = 1
+                cols.append(tree_flatten(jvp_fn(*diff.unflatten(basis)))[0])
+            columns.append(cols)
+        per_output = []
+        for k, o in enumerate(outs):
+            blocks = []
+            for j, leaf in enumerate(ins):
+                if columns[j]:
+                    stacked = stack([c[k] for c in columns[j]], axis=-1)
+                    blocks.append(reshape(stacked, o.shape + leaf.shape))
+                else:
+                    blocks.append(zeros(o.shape + leaf.shape, leaf.dtype))
+            per_output.append(_input_structure(args, nums, argnums, blocks))
+        jac = out_def.unflatten(per_output)
+        return (jac, aux) if has_aux else jac
+
+    return wrapped
+
+
+def hessian(f, argnums=0, has_aux: bool = False):
+    """Second derivatives, `jacfwd(jacrev(f))` (forward-over-reverse, as JAX)."""
+    return jacfwd(jacrev(f, argnums, has_aux), argnums, has_aux)
