@@ -19,7 +19,7 @@ from .tools.profile import profile
 from .trace.pytree import (register_dataclass, register_pytree_node, tree_flatten, tree_leaves,
                            tree_map, tree_structure, tree_unflatten)
 from .transforms import (grad, hessian, jacfwd, jacrev, jvp, linearize, make_graph,
-                         value_and_grad, vjp)
+                         value_and_grad, vjp, vmap)
 
 float32 = "float32"
 float64 = "float64"
