@@ -76,10 +76,16 @@ def g_grad_np(x):
     return (1 - t ** 2) * x ** 2 + 2 * x * t + e / e.sum()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(), (1,), (3,)])
-def test_hessian_three_ways_and_central_differences(shape):
-    x = np.random.default_rng(4).uniform(-1, 1, shape)
+def test_hessian_three_ways_and_central_differences(shape, dtype):
+    x = np.random.default_rng(4).uniform(-1, 1, shape).astype(dtype)
     h = ta.hessian(g)(x)
+    assert h.dtype == dtype
+    if dtype == np.float32:
+        ref = fd_jacobian(g_grad_np, x.astype(np.float64))
+        np.testing.assert_allclose(np.asarray(h), ref, rtol=1e-4, atol=1e-5)
+        return
     ff = ta.jacfwd(ta.jacfwd(g))(x)
     rr = ta.jacrev(ta.jacrev(g))(x)
     ref = fd_jacobian(g_grad_np, x)
@@ -144,6 +150,20 @@ def test_jvp_and_vjp_over_dicts():
     assert gx.shape == (2,)
 
 
+def test_hessian_of_a_dict_argument():
+    def energy(p):
+        return ta.sum(ta.tanh(p["w"]) * p["b"] ** 2)
+    h = ta.hessian(energy)(P)
+    assert set(h) == {"b", "w"} and set(h["w"]) == {"b", "w"}
+    assert h["w"]["w"].shape == (2, 2) and h["w"]["b"].shape == (2,) and h["b"]["b"].shape == ()
+    def grad_np(p):
+        return {"b": 2 * p["b"] * np.tanh(p["w"]).sum(), "w": (1 - np.tanh(p["w"]) ** 2) * p["b"] ** 2}
+    for wrt in ("w", "b"):  # one block column at a time, by central differences of the gradient
+        for of in ("w", "b"):
+            ref = fd_jacobian(lambda v: grad_np({**P, wrt: v})[of], P[wrt])
+            np.testing.assert_allclose(np.asarray(h[of][wrt]), ref, rtol=1e-6, atol=1e-8)
+
+
 def test_jacobians_of_dict_to_dict_nest_output_then_input():
     jr = ta.jacrev(p_fn)(P, X)
     jf = ta.jacfwd(p_fn)(P, X)
@@ -189,10 +209,11 @@ def test_mismatched_tangents_and_cotangents_are_clear_errors():
 
 
 # -- compiled ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("backend", ["interpret", "numba"])
-def test_transforms_inside_compile(backend):
-    x = np.array([0.3, -0.5, 0.8])
-    v = np.array([1.0, -2.0, 0.5])
+@pytest.mark.parametrize("backend,shape", [("interpret", ()), ("interpret", (1,)),
+                                           ("interpret", (3,)), ("numba", (3,))])
+def test_transforms_inside_compile(backend, shape):
+    rng = np.random.default_rng(11)
+    x, v = rng.uniform(-1, 1, shape), rng.uniform(-1, 1, shape)
 
     def everything(x, v):
         out, tangent = ta.jvp(g, (x,), (v,))

@@ -186,7 +186,13 @@ def test_vmap_inside_compile(backend):
 
 # -- errors -------------------------------------------------------------------------------------
 def test_clear_errors():
+    from tracead.dispatch import bind
+    from tracead.ops.prim import Aval, Prim
+
     x = np.ones((B, 3))
+    unknown = Prim("unknown_opaque", "opaque", lambda a: a, lambda a: Aval(a.shape, a.dtype))
+    with pytest.raises(OpError, match="vmap: no batching rule for primitive 'unknown_opaque'"):
+        ta.vmap(lambda a: bind(unknown, a))(x)
     with pytest.raises(UnsupportedInCompile, match="vmap: f looked at a value"):
         ta.vmap(lambda x: x * 2 if x.sum() > 0 else x)(x)
     with pytest.raises(OpError, match=r"different sizes along their in_axes \(argument \[0\]: 4, "

@@ -154,6 +154,11 @@ _CONTAINERS = (tuple, list, dict)
 _FLAT_ARGS: dict[int, tuple] = {}
 
 
+def is_node(x) -> bool:
+    """True for values `tree_flatten` takes apart (None aside, a leaf for compile)."""
+    return isinstance(x, _CONTAINERS) or type(x) in _REGISTRY
+
+
 def flatten_args(args: tuple, kwargs: dict) -> tuple[list, tuple]:
     """Compile's flattening of `(args, kwargs)`: registered classes stay opaque leaves.
 

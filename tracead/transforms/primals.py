@@ -26,7 +26,7 @@ def argnums_tuple(argnums, who: str) -> tuple[int, ...]:
     return nums
 
 
-def _as_leaf(x, who: str, where: str) -> tuple[Tensor, bool]:
+def _as_leaf(x, who: str) -> tuple[Tensor, bool]:
     """The tensor to differentiate with respect to; True if it is nested.
 
     Only inside another transform's `f` is an argument that requires grad
@@ -41,7 +41,7 @@ def _as_leaf(x, who: str, where: str) -> tuple[Tensor, bool]:
         leaf = x.detach()
     else:
         if not isinstance(x, (bool, int, float, np.ndarray, np.generic)):
-            raise OpTypeError(f"{who}: argument {where} is a {type(x).__name__}, not a tensor, "
+            raise OpTypeError(f"{who}: argument {{where}} is a {type(x).__name__}, not a tensor, "
                               f"array or number (register its class with "
                               f"ta.register_pytree_node to differentiate through it)")
         array = np.asarray(x)
@@ -49,7 +49,7 @@ def _as_leaf(x, who: str, where: str) -> tuple[Tensor, bool]:
             array = array.astype(np.float64)  # grad(f)(3) means d/dx at 3.0
         leaf = Tensor(array)
     if leaf.dtype.kind != "f":
-        raise OpTypeError(f"{who}: argument {where} has dtype {leaf.dtype} (shape {leaf.shape}); "
+        raise OpTypeError(f"{who}: argument {{where}} has dtype {leaf.dtype} (shape {leaf.shape}); "
                           f"gradients need float32 or float64")
     leaf.requires_grad = True
     return leaf, False
@@ -85,8 +85,11 @@ def make_primals(args: list, nums: tuple[int, ...], who: str) -> Primals:
             raise OpError(f"{who}: argnums={nums} but f got {len(args)} positional arguments")
         flat, treedef = tree_flatten(args[i])
         new = []
-        for path, x in zip(treedef.paths(), flat):
-            leaf, was_nested = _as_leaf(x, who, f"{i}{path}")
+        for j, x in enumerate(flat):
+            try:
+                leaf, was_nested = _as_leaf(x, who)
+            except OpTypeError as exc:  # name the leaf: paths are only worked out on error
+                raise OpTypeError(str(exc).replace("{where}", f"{i}{treedef.paths()[j]}")) from None
             nested = nested or was_nested
             new.append(leaf)
         args[i] = treedef.unflatten(new)
