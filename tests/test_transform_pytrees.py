@@ -238,3 +238,16 @@ def test_make_graph_returns_the_captured_graph_without_compiling():
     out = interpret(graph, [np.full(2, 3.0, np.float32), np.full((3, 2), 0.1), np.ones((4, 3))])
     assert np.asarray(out[0]) == pytest.approx(np.tanh(np.full((4, 2), 0.3)).sum())
     np.testing.assert_array_equal(np.asarray(out[1]), [6.0, 6.0])
+
+
+def test_one_tensor_passed_twice_gets_two_separate_gradients_when_nested():
+    """Inside an outer grad the inner arguments are differentiated in place; the same
+    tensor in two leaves used to receive the sum of both gradients in each."""
+    w0 = np.array([1.0, 2.0])
+    inner = ta.grad(lambda p: (p["a"] * p["b"] * p["b"]).sum())
+    # d/dw sum(inner({a: w, b: w})["a"]) = d/dw sum(b^2) = 2w
+    got = ta.grad(lambda w: inner({"a": w, "b": w})["a"].sum())(w0)
+    np.testing.assert_allclose(np.asarray(got), 2 * w0)
+    pair = ta.grad(lambda a, b: (a * b).sum(), argnums=(0, 1))
+    got = ta.grad(lambda w: pair(w, w)[0].sum())(w0)
+    np.testing.assert_allclose(np.asarray(got), [1.0, 1.0])

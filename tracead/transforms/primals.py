@@ -55,6 +55,20 @@ def _as_leaf(x, who: str) -> tuple[Tensor, bool]:
     return leaf, False
 
 
+def _alias(x: Tensor) -> Tensor:
+    """A differentiable copy of a tensor passed twice (f(w, w), {"a": w, "b": w}).
+
+    Gradients are collected per tensor object, so two leaves that are one
+    object would each get the sum of both gradients; an identity node gives
+    the second leaf its own identity while the outer level still
+    differentiates through it.
+    """
+    from ..dispatch import bind
+    from ..ops import PRIMS
+
+    return bind(PRIMS["reshape"], x, shape=x.shape)
+
+
 @dataclass
 class Primals:
     """The differentiated arguments: flat leaves and each argument's structure."""
@@ -80,6 +94,7 @@ def make_primals(args: list, nums: tuple[int, ...], who: str) -> Primals:
     # arguments: record the gradient graph then too.
     nested = state.STATE.grad_depth > 0 and state.grad_enabled()
     leaves, treedefs = [], []
+    in_place: set[int] = set()
     for i in nums:
         if i >= len(args):
             raise OpError(f"{who}: argnums={nums} but f got {len(args)} positional arguments")
@@ -90,7 +105,11 @@ def make_primals(args: list, nums: tuple[int, ...], who: str) -> Primals:
                 leaf, was_nested = _as_leaf(x, who)
             except OpTypeError as exc:  # name the leaf: paths are only worked out on error
                 raise OpTypeError(str(exc).replace("{where}", f"{i}{treedef.paths()[j]}")) from None
-            nested = nested or was_nested
+            if was_nested:
+                nested = True
+                if id(leaf) in in_place:
+                    leaf = _alias(leaf)
+                in_place.add(id(leaf))
             new.append(leaf)
         args[i] = treedef.unflatten(new)
         leaves.extend(new)
