@@ -229,3 +229,27 @@ def test_transforms_inside_compile(backend, shape):
                 "vjp": ((1 - np.tanh(x) ** 2) * x + np.tanh(x)) * v,
                 "hess": fd_jacobian(g_grad_np, x), "jac": ref_jac}
     assert_trees_close(got, expected, rtol=1e-6, atol=1e-8)
+
+
+# -- batching --------------------------------------------------------------------------------
+def test_jacobians_are_one_batched_pass_not_a_loop():
+    """The captured graph of a Jacobian does not grow with the number of rows."""
+    def sizes(transform):
+        return [len(ta.make_graph(transform(lambda x: ta.tanh(x) * x.sum()))(np.ones(n)).nodes)
+                for n in (2, 16)]
+    for transform in (ta.jacrev, ta.jacfwd, ta.hessian):
+        small, large = sizes(transform)
+        assert small == large, (transform.__name__, small, large)
+
+
+def test_jacobians_loop_when_a_primitive_has_no_batching_rule():
+    from tracead.dispatch import bind
+    from tracead.ops.prim import Aval, Prim
+
+    doubler = Prim("doubler_without_batching_rule", "opaque", lambda a: 2 * a,
+                   lambda a: Aval(a.shape, a.dtype), lambda g, out, a: (bind(doubler, g),))
+    x = np.array([0.1, -0.3, 0.4])
+    expected = np.diag(2 * (1 - np.tanh(2 * x) ** 2))
+    for jac in (ta.jacrev, ta.jacfwd):
+        got = jac(lambda x: ta.tanh(bind(doubler, x)))(x)
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-12, atol=1e-15)

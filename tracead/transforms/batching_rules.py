@@ -51,7 +51,7 @@ def elementwise(node, args, batched, size):
 def reduce(node, args, batched, size):
     params = node.kwargs
     if "axes" not in params:
-        raise OpError(f"vmap: no batching rule for reduction {node.prim.name}")
+        raise NoBatchingRule(f"vmap: no batching rule for reduction {node.prim.name}")
     params["axes"] = tuple(a + 1 for a in params["axes"])
     return bind(node.prim, args[0], **params)
 
@@ -173,8 +173,12 @@ RULES = {"reshape": reshape, "transpose": transpose, "broadcast_to": broadcast_t
 KIND_RULES = {"elementwise": elementwise, "reduce": reduce}
 
 
+class NoBatchingRule(OpError):
+    """A primitive vmap cannot batch (jacrev/jacfwd then fall back to a loop)."""
+
+
 def rule_for(prim):
     rule = RULES.get(prim.name) or KIND_RULES.get(prim.kind)
     if rule is None:
-        raise OpError(f"vmap: no batching rule for primitive {prim.name!r} (kind {prim.kind})")
+        raise NoBatchingRule(f"vmap: no batching rule for primitive {prim.name!r} (kind {prim.kind})")
     return rule

@@ -1,4 +1,4 @@
-"""Forward mode: `linearize`, `jvp`, `jacfwd`, `hessian`.
+"""Forward mode: `linearize`, `jvp`.
 
 Forward mode is built on the reverse-mode rules by the double-vjp trick
 (transposing a linear map twice), not on JVP rules: the primitive table has
@@ -11,11 +11,9 @@ backward pass over the recorded backward graph (the forward part is cut off
 with `stop_at`, so no second-order work is done). Inside `compile` every step
 is traced into the same graph; the dummy cotangent is a zero constant that
 only feeds dead nodes, which DCE removes. Everything runs on the tape, so
-forward mode composes with `grad` and with itself (`hessian = jacfwd(jacrev)`).
+forward mode composes with `grad` and with reverse mode (`hessian = jacfwd(jacrev)`).
 """
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 
@@ -24,9 +22,8 @@ from ..autograd import _topological_nodes, run_backward
 from ..errors import OpError
 from ..tensor import Tensor
 from ..trace.pytree import tree_flatten
-from .primals import (argnums_tuple, check_like, differentiating, make_primals, output_leaves,
-                      release, split_aux)
-from .reverse import _input_structure, _zeros_where_none, jacrev, partial_in
+from .primals import check_like, differentiating, make_primals, output_leaves, release, split_aux
+from .reverse import _zeros_where_none
 
 
 def _linearize(f, primals: tuple, has_aux: bool, who: str):
@@ -85,44 +82,3 @@ def jvp(f, primals, tangents, has_aux: bool = False):
     out, jvp_fn, aux, _ = _linearize(f, tuple(primals), has_aux, "jvp")
     tangent_out = jvp_fn(*tangents)
     return (out, tangent_out, aux) if has_aux else (out, tangent_out)
-
-
-def jacfwd(f, argnums=0, has_aux: bool = False):
-    """The Jacobian by forward mode: one tangent per input element (see `jacrev`)."""
-    nums = argnums_tuple(argnums, "jacfwd")
-
-    @functools.wraps(f)
-    def wrapped(*args, **kwargs):
-        from ..functional import reshape, stack, zeros
-
-        g = partial_in(f, args, kwargs, nums)
-        out, jvp_fn, aux, diff = _linearize(g, tuple(args[i] for i in nums), has_aux, "jacfwd")
-        outs, out_def = output_leaves(out, "jacfwd")
-        ins = diff.leaves
-        columns = []  # columns[j][e] = flat output tangents for input leaf j, element e
-        for j, leaf in enumerate(ins):
-            cols = []
-            for e in range(leaf.size):
-                basis = [np.zeros(x.shape, x.dtype) for x in ins]
-                basis[j].reshape(-1)[e] = 1
-                cols.append(tree_flatten(jvp_fn(*diff.unflatten(basis)))[0])
-            columns.append(cols)
-        per_output = []
-        for k, o in enumerate(outs):
-            blocks = []
-            for j, leaf in enumerate(ins):
-                if columns[j]:
-                    stacked = stack([c[k] for c in columns[j]], axis=-1)
-                    blocks.append(reshape(stacked, o.shape + leaf.shape))
-                else:
-                    blocks.append(zeros(o.shape + leaf.shape, leaf.dtype))
-            per_output.append(_input_structure(args, nums, argnums, blocks))
-        jac = out_def.unflatten(per_output)
-        return (jac, aux) if has_aux else jac
-
-    return wrapped
-
-
-def hessian(f, argnums=0, has_aux: bool = False):
-    """Second derivatives, `jacfwd(jacrev(f))` (forward-over-reverse, as JAX)."""
-    return jacfwd(jacrev(f, argnums, has_aux), argnums, has_aux)

@@ -1,4 +1,4 @@
-"""Reverse mode: `grad`, `value_and_grad`, `vjp`, `jacrev`.
+"""Reverse mode: `grad`, `value_and_grad`, `vjp`.
 
 They run `f` eagerly on fresh leaves and take gradients with the tape. When an
 argument already requires grad (we are inside an outer transform, or tracing a
@@ -9,8 +9,6 @@ pytrees; a gradient has the structure of its argument.
 from __future__ import annotations
 
 import functools
-
-import numpy as np
 
 from .. import state
 from ..autograd import run_backward
@@ -135,54 +133,3 @@ def partial_in(f, args: tuple, kwargs: dict, nums: tuple[int, ...]):
         if i >= len(args):
             raise OpError(f"argnums={nums} but f got {len(args)} positional arguments")
     return g
-
-
-def jacrev(f, argnums=0, has_aux: bool = False):
-    """The Jacobian by reverse mode: one vjp per output element.
-
-    For an output leaf of shape S and an input leaf of shape T the block has
-    shape S + T; the result is the output's tree of (the input's tree of)
-    blocks, a tuple over `argnums` when it is a tuple (as jax.jacrev).
-    """
-    nums = argnums_tuple(argnums, "jacrev")
-
-    @functools.wraps(f)
-    def wrapped(*args, **kwargs):
-        from ..functional import reshape, stack, zeros
-
-        g = partial_in(f, args, kwargs, nums)
-        res = vjp(g, *(args[i] for i in nums), has_aux=has_aux)
-        out, vjp_fn = res[0], res[1]
-        outs, out_def = output_leaves(out, "jacrev")
-        per_output = []
-        for k, o in enumerate(outs):
-            rows = []
-            for e in range(o.size):
-                basis = [np.zeros(x.shape, x.dtype) for x in outs]
-                basis[k].reshape(-1)[e] = 1
-                rows.append(tree_flatten(vjp_fn(out_def.unflatten(basis)))[0])
-            in_leaves = tree_flatten(vjp_fn(out_def.unflatten(
-                [np.zeros(x.shape, x.dtype) for x in outs])))[0] if not rows else rows[0]
-            blocks = []
-            for j, leaf in enumerate(in_leaves):
-                if rows:
-                    block = reshape(stack([r[j] for r in rows]), o.shape + leaf.shape)
-                else:
-                    block = zeros(o.shape + leaf.shape, leaf.dtype)
-                blocks.append(block)
-            per_output.append(_input_structure(args, nums, argnums, blocks))
-        jac = out_def.unflatten(per_output)
-        return (jac, res[2]) if has_aux else jac
-
-    return wrapped
-
-
-def _input_structure(args, nums, argnums, blocks: list):
-    """Flat per-input-leaf blocks -> the differentiated arguments' structure."""
-    trees, start = [], 0
-    for i in nums:
-        treedef = tree_flatten(args[i])[1]
-        n = treedef.num_leaves
-        trees.append(treedef.unflatten(blocks[start:start + n]))
-        start += n
-    return trees[0] if isinstance(argnums, int) else tuple(trees)
