@@ -191,7 +191,7 @@ def test_functional_call_training_step_with_a_dict_of_parameters(mode):
     if mode != "eager":
         step = ta.compile(step, backend=mode)
     w, b = model.weight.numpy(), model.bias.numpy()
-    p = {k: v.numpy() for k, v in params.items()}
+    p = ta.tree_map(lambda v: v.numpy(), params)  # sorted keys, as every later step's
     for i in range(3):
         (value, pred), g = step(p, x, y)
         ref_value, ref_g = _linear_reference(w, b, x, y)
@@ -230,12 +230,12 @@ def test_make_graph_returns_the_captured_graph_without_compiling():
     p = {"w": np.ones((3, 2)), "b": np.ones(2, np.float32)}
     graph = ta.make_graph(f)(p, np.ones((4, 3)))
     text = str(graph)
-    assert "graph(%0:f32[2], %1:f64[3,2], %2:f64[4,3])" in text  # sorted keys: b, w, then x
-    assert "matmul %2 %1" in text and "tanh" in text and "test_transform_pytrees.py" in text
+    assert "graph(%0:f64[3,2], %1:f32[2], %2:f64[4,3])" in text  # the dict's order, then x
+    assert "matmul %2 %0" in text and "tanh" in text and "test_transform_pytrees.py" in text
     assert len(graph.outputs) == 2
     from tracead.ir.interpret import interpret
 
-    out = interpret(graph, [np.full(2, 3.0, np.float32), np.full((3, 2), 0.1), np.ones((4, 3))])
+    out = interpret(graph, [np.full((3, 2), 0.1), np.full(2, 3.0, np.float32), np.ones((4, 3))])
     assert np.asarray(out[0]) == pytest.approx(np.tanh(np.full((4, 2), 0.3)).sum())
     np.testing.assert_array_equal(np.asarray(out[1]), [6.0, 6.0])
 
@@ -251,3 +251,15 @@ def test_one_tensor_passed_twice_gets_two_separate_gradients_when_nested():
     pair = ta.grad(lambda a, b: (a * b).sum(), argnums=(0, 1))
     got = ta.grad(lambda w: pair(w, w)[0].sum())(w0)
     np.testing.assert_allclose(np.asarray(got), [1.0, 1.0])
+
+
+def test_compiled_functions_see_dicts_in_the_callers_order():
+    """Compile keeps insertion order (the transforms sort, as JAX): a compiled function
+    that depends on the order must agree with its eager run."""
+    def ordered(d):
+        return ta.concatenate(list(d.values())), {k: v * 2.0 for k, v in d.items()}
+
+    d = {"b": np.array([1.0]), "a": np.array([2.0, 3.0])}
+    got = compiled_twice(ordered, d)
+    np.testing.assert_array_equal(np.asarray(got[0]), [1.0, 2.0, 3.0])
+    assert list(got[1]) == ["b", "a"]

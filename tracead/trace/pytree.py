@@ -6,11 +6,13 @@ functions). Nodes are tuples, lists, dicts, namedtuples, `None` (an empty
 subtree, as in JAX) and classes registered with `register_pytree_node` or
 `register_dataclass`; everything else is a leaf.
 
-Dicts (and dict subclasses, rebuilt as plain dicts) flatten in *sorted key
-order*, as in JAX, so `{"b": .., "a": ..}` and
-`{"a": .., "b": ..}` have one structure and unflatten to a dict with sorted
-keys; keys that cannot be sorted against each other (mixed types) keep
-insertion order.
+In the public view (`tree_flatten`, the transforms) dicts (and dict
+subclasses, rebuilt as plain dicts) flatten in *sorted key order*, as in JAX,
+so `{"b": .., "a": ..}` and `{"a": .., "b": ..}` have one structure and
+unflatten to a dict with sorted keys; keys that cannot be sorted against each
+other (mixed types) keep insertion order. Compile's view keeps the caller's
+key order instead, so a compiled function sees and returns exactly the dicts
+its eager run does (two orders are two variants).
 
 A treedef spec is plain hashable data (it is part of compile's guard key):
   "*"                           a leaf
@@ -93,27 +95,39 @@ def _sorted_keys(d: dict) -> tuple:
         return tuple(d)
 
 
-def _flatten(tree, leaves: list, none_is_leaf: bool, custom: bool, is_leaf) -> object:
+@dataclass(frozen=True, slots=True)
+class View:
+    """Which values are nodes: the public (JAX) view or one of compile's."""
+
+    none_is_leaf: bool  # compile: None is a static value
+    custom: bool  # take registered classes apart
+    sort_keys: bool  # JAX sorts dict keys; compile keeps the caller's order, so a
+    # compiled function sees (and returns) dicts exactly as the eager one does
+
+
+PUBLIC = View(none_is_leaf=False, custom=True, sort_keys=True)
+COMPILE_RESULTS = View(none_is_leaf=True, custom=True, sort_keys=False)
+COMPILE_ARGS = View(none_is_leaf=True, custom=False, sort_keys=False)
+
+
+def _flatten(tree, leaves: list, view: View, is_leaf=None) -> object:
     if is_leaf is not None and is_leaf(tree):
         leaves.append(tree)
         return LEAF
-    node = _REGISTRY.get(type(tree)) if custom else None
+    node = _REGISTRY.get(type(tree)) if view.custom else None
     if node is not None:
         children, aux = node.flatten(tree)
-        return ("node", type(tree), aux,
-                tuple(_flatten(c, leaves, none_is_leaf, custom, is_leaf) for c in children))
-    if tree is None and not none_is_leaf:
+        return ("node", type(tree), aux, tuple(_flatten(c, leaves, view, is_leaf) for c in children))
+    if tree is None and not view.none_is_leaf:
         return ("none", ())
     if isinstance(tree, tuple):
-        kind = "namedtuple" if is_namedtuple(tree) else "tuple"
-        children = tuple(_flatten(t, leaves, none_is_leaf, custom, is_leaf) for t in tree)
-        return (kind, type(tree), children) if kind == "namedtuple" else (kind, children)
+        children = tuple(_flatten(t, leaves, view, is_leaf) for t in tree)
+        return ("namedtuple", type(tree), children) if is_namedtuple(tree) else ("tuple", children)
     if isinstance(tree, list):
-        return ("list", tuple(_flatten(t, leaves, none_is_leaf, custom, is_leaf) for t in tree))
+        return ("list", tuple(_flatten(t, leaves, view, is_leaf) for t in tree))
     if isinstance(tree, dict):
-        keys = _sorted_keys(tree)
-        return ("dict", keys, tuple(_flatten(tree[k], leaves, none_is_leaf, custom, is_leaf)
-                                    for k in keys))
+        keys = _sorted_keys(tree) if view.sort_keys else tuple(tree)
+        return ("dict", keys, tuple(_flatten(tree[k], leaves, view, is_leaf) for k in keys))
     leaves.append(tree)
     return LEAF
 
@@ -146,7 +160,7 @@ def count_leaves(spec) -> int:
 def flatten(tree) -> tuple[list, tuple]:
     """Compile's flattening of results: None is a (static) leaf."""
     leaves: list = []
-    spec = _flatten(tree, leaves, True, True, None)
+    spec = _flatten(tree, leaves, COMPILE_RESULTS)
     return leaves, spec
 
 
@@ -175,7 +189,7 @@ def flatten_args(args: tuple, kwargs: dict) -> tuple[list, tuple]:
                                                           ("dict", (), ())))
             return list(args), spec
     leaves: list = []
-    spec = _flatten((args, kwargs), leaves, True, False, None)
+    spec = _flatten((args, kwargs), leaves, COMPILE_ARGS)
     return leaves, spec
 
 
@@ -245,7 +259,7 @@ def leaf_paths(spec, prefix: str = "") -> list[str]:
 def tree_flatten(tree, is_leaf: Callable | None = None) -> tuple[list, TreeDef]:
     """(leaves, treedef); None is an empty subtree, dict keys come sorted."""
     leaves: list = []
-    spec = _flatten(tree, leaves, False, True, is_leaf)
+    spec = _flatten(tree, leaves, PUBLIC, is_leaf)
     return leaves, TreeDef(spec)
 
 
