@@ -263,3 +263,18 @@ def test_compiled_functions_see_dicts_in_the_callers_order():
     got = compiled_twice(ordered, d)
     np.testing.assert_array_equal(np.asarray(got[0]), [1.0, 2.0, 3.0])
     assert list(got[1]) == ["b", "a"]
+
+
+def test_compiled_function_taking_a_registered_class_reads_its_tensors_by_reference():
+    """For compile a registered class argument is one opaque object (its tensors are read
+    by reference, like module parameters): updates in place are seen, and a new object is
+    a new variant, never a stale result."""
+    w = Weights(ta.tensor([1.0, 2.0]), ta.tensor(0.5))
+    cf = ta.compile(lambda p, x: {"y": (x * p.w + p.b).sum()}, backend="interpret")
+    x = np.array([3.0, 4.0])
+    cf(w, x)
+    assert cf(w, x)["y"].item() == pytest.approx(11.5) and cf.stats["hits"] == 1
+    w.w.assign_(np.array([0.0, 1.0]))
+    assert cf(w, x)["y"].item() == pytest.approx(4.5) and cf.stats["hits"] == 2
+    other = Weights(ta.tensor([1.0, 1.0]), ta.tensor(0.0))
+    assert cf(other, x)["y"].item() == pytest.approx(7.0)
