@@ -125,6 +125,19 @@ def test_linearize_reuses_one_forward_for_many_tangents():
                                    fd_jvp(lambda x: np.tanh(x) * x.sum(), (x,), (t,)), rtol=1e-6)
 
 
+def test_identity_repeated_and_integer_outputs():
+    x = np.array([1.0, 2.0])
+    _, tangent = ta.jvp(lambda x: x, (x,), (np.array([3.0, 4.0]),))
+    np.testing.assert_array_equal(np.asarray(tangent), [3.0, 4.0])
+    for jac in (ta.jacrev, ta.jacfwd):
+        same, double = jac(lambda x: (x, x * 2.0))(x)
+        np.testing.assert_array_equal(np.asarray(same), np.eye(2))
+        np.testing.assert_array_equal(np.asarray(double), 2 * np.eye(2))
+    (total, count), (d_total, d_count) = ta.jvp(lambda x: (x.sum(), (x > 1).sum()), (x,),
+                                                (np.ones(2),))
+    assert (count.item(), d_total.item(), d_count.item()) == (1, 2.0, 0)
+
+
 # -- pytrees --------------------------------------------------------------------------------
 def p_fn(p, x):
     return {"y": ta.tanh(p["w"] * x) + p["b"], "s": (p["w"] * p["b"]).sum()}

@@ -32,7 +32,7 @@ def _check_scalar(out, who: str) -> Tensor:
     if isinstance(out, Tensor) and out.size != 1:
         got = f"a tensor of shape {out.shape}; use jacrev/vjp for non-scalar outputs"
     elif isinstance(out, Tensor):
-        got = f"a {out.dtype} tensor; gradients need a float output"
+        got = f"a tensor of dtype {out.dtype}; gradients need a float output"
     else:
         got = type(out).__name__
     raise OpError(f"{who}: f must return a single-element float tensor, got {got}"
