@@ -90,9 +90,21 @@ def _batched_leaves(leaves, axes, paths) -> tuple[list, int]:
     return out, next(iter(sizes.values()))
 
 
+class _ExampleTracer(Tracer):
+    """The abstract tracer of one example; writes to tensors are refused before they
+    happen (an abstract value written into a real tensor would erase its data)."""
+
+    def mutate(self, target, new) -> None:
+        raise UnsupportedInCompile("vmap: f must not write to tensors (assign_); return the "
+                                   "new values instead")
+
+    def write_grad(self, owner, value) -> None:
+        raise UnsupportedInCompile("vmap: f must not set .grad; return the gradients instead")
+
+
 def _trace_one_example(f, leaves, axes, treedef):
-    """f on abstract per-example values -> (graph, input values, batched flags, out treedef)."""
-    tracer = Tracer(concrete=False)
+    """f on abstract per-example values -> (graph, input values, out treedef)."""
+    tracer = _ExampleTracer(concrete=False)
     call_leaves, inputs = [], []
     with state.tracing(tracer):
         for position, (leaf, axis) in enumerate(zip(leaves, axes)):
