@@ -150,6 +150,10 @@ def test_vmap_composes_with_grad_and_jacobians():
     gv = ta.grad(lambda xs: ta.vmap(lambda x: ta.tanh(x).sum() ** 2)(xs).sum())(xs)
     t = np.tanh(xs)
     np.testing.assert_allclose(np.asarray(gv), 2 * t.sum(1, keepdims=True) * (1 - t ** 2), rtol=1e-12)
+    # second order through vmap: the per-example inner grad must not cut the outer level
+    gg = ta.grad(lambda xs: ta.vmap(ta.grad(lambda x: (ta.tanh(x) ** 2).sum()))(xs).sum())(xs)
+    np.testing.assert_allclose(np.asarray(gg), 2 * (1 - t ** 2) ** 2 - 4 * t * t * (1 - t ** 2),
+                               rtol=1e-10, atol=1e-12)
     # vmap of a Jacobian: per-example diagonal Jacobians
     jac = ta.vmap(ta.jacrev(ta.tanh))(xs)
     expected = np.stack([np.diag(1 - np.tanh(x) ** 2) for x in xs])

@@ -111,6 +111,9 @@ def _trace_one_example(f, leaves, axes, treedef):
             if isinstance(leaf, Tensor):
                 shape = leaf.shape[1:] if axis is not None else leaf.shape
                 example = Tensor._from_op(None, Aval(tuple(shape), leaf.dtype))
+                # As the real value does: a transform inside f then differentiates it in
+                # place for an outer level instead of detaching it (a stop_gradient node).
+                example.requires_grad = leaf.requires_grad
                 tracer.add_input(example, position)
                 inputs.append((leaf, axis is not None))
                 call_leaves.append(example)
