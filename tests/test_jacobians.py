@@ -266,3 +266,19 @@ def test_jacobians_loop_when_a_primitive_has_no_batching_rule():
     for jac in (ta.jacrev, ta.jacfwd):
         got = jac(lambda x: ta.tanh(bind(doubler, x)))(x)
         np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("mode", ["eager", "interpret"])
+def test_grad_of_a_jacobian(mode):
+    """The batched pass inside jacrev/jacfwd stays differentiable for an outer grad."""
+    x = np.array([0.3, -0.5, 0.8])
+    weights = np.arange(9.0).reshape(3, 3)
+
+    def jac_np(x):
+        return np.diag(1 - np.tanh(x) ** 2) * x.sum() + np.tanh(x)[:, None]
+
+    expected = fd_grad(lambda x: float((jac_np(x) * weights).sum()), x)
+    for jac in (ta.jacrev, ta.jacfwd):
+        fn = ta.grad(lambda x: (jac(lambda x: ta.tanh(x) * x.sum())(x) * weights).sum())
+        got = fn(x) if mode == "eager" else compiled_twice(fn, x, backend=mode)
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-6, atol=1e-8)
