@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -26,13 +27,14 @@ def argnums_tuple(argnums, who: str) -> tuple[int, ...]:
     return nums
 
 
-def _as_leaf(x, who: str) -> tuple[Tensor, bool]:
+def _as_leaf(x, who: str, where: Callable[[], str]) -> tuple[Tensor, bool]:
     """The tensor to differentiate with respect to; True if it is nested.
 
     Only inside another transform's `f` is an argument that requires grad
     differentiated in place (its gradient graph recorded for the outer
     level); at the outermost level every argument becomes a fresh leaf, so a
     parameter with requires_grad=True does not build a second-order graph.
+    `where()` names the leaf in errors (worked out only then).
     """
     if (isinstance(x, Tensor) and x.requires_grad and state.grad_enabled()
             and state.STATE.grad_depth > 0):
@@ -41,7 +43,7 @@ def _as_leaf(x, who: str) -> tuple[Tensor, bool]:
         leaf = x.detach()
     else:
         if not isinstance(x, (bool, int, float, np.ndarray, np.generic)):
-            raise OpTypeError(f"{who}: argument {{where}} is a {type(x).__name__}, not a tensor, "
+            raise OpTypeError(f"{who}: argument {where()} is a {type(x).__name__}, not a tensor, "
                               f"array or number (register its class with "
                               f"ta.register_pytree_node to differentiate through it)")
         array = np.asarray(x)
@@ -49,7 +51,7 @@ def _as_leaf(x, who: str) -> tuple[Tensor, bool]:
             array = array.astype(np.float64)  # grad(f)(3) means d/dx at 3.0
         leaf = Tensor(array)
     if leaf.dtype.kind != "f":
-        raise OpTypeError(f"{who}: argument {{where}} has dtype {leaf.dtype} (shape {leaf.shape}); "
+        raise OpTypeError(f"{who}: argument {where()} has dtype {leaf.dtype} (shape {leaf.shape}); "
                           f"gradients need float32 or float64")
     leaf.requires_grad = True
     return leaf, False
@@ -101,10 +103,7 @@ def make_primals(args: list, nums: tuple[int, ...], who: str) -> Primals:
         flat, treedef = tree_flatten(args[i])
         new = []
         for j, x in enumerate(flat):
-            try:
-                leaf, was_nested = _as_leaf(x, who)
-            except OpTypeError as exc:  # name the leaf: paths are only worked out on error
-                raise OpTypeError(str(exc).replace("{where}", f"{i}{treedef.paths()[j]}")) from None
+            leaf, was_nested = _as_leaf(x, who, lambda: f"{i}{treedef.paths()[j]}")
             if was_nested:
                 nested = True
                 if id(leaf) in in_place:
