@@ -139,6 +139,27 @@ def test_indexing_and_its_gradient(case):
     np.testing.assert_allclose(np.asarray(grads), np.stack(expected), rtol=1e-12)
 
 
+@pytest.mark.parametrize("index", ["rows", "columns", "separated"])
+def test_gather_from_a_shared_table_and_per_example_gradients(index):
+    rng = np.random.default_rng(10)
+    table = rng.standard_normal((5, 6, 3))
+    pick = {"rows": lambda t, i: t[i], "columns": lambda t, i: t[:, i],
+            "separated": lambda t, i: t[i, :, 2]}[index]
+    idx = rng.integers(0, 5, (B, 2))
+    got = ta.vmap(pick, in_axes=(None, 0))(table, idx)
+    np.testing.assert_array_equal(np.asarray(got), _loop(pick, [table, idx], (None, 0)))
+    per_example = ta.vmap(ta.grad(lambda t, i: (pick(t, i) ** 2).sum()), in_axes=(None, 0))(table, idx)
+    total = ta.grad(lambda t: (ta.vmap(pick, in_axes=(None, 0))(t, idx) ** 2).sum())(table)
+    expected = []
+    for b in range(B):
+        g = np.zeros(table.shape)
+        cells = pick(np.arange(table.size).reshape(table.shape), idx[b]).reshape(-1)
+        np.add.at(g.reshape(-1), cells, 2 * pick(table, idx[b]).reshape(-1))
+        expected.append(g)
+    np.testing.assert_allclose(np.asarray(per_example), np.stack(expected), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(total), np.sum(expected, axis=0), rtol=1e-12)
+
+
 # -- composition ------------------------------------------------------------------------------
 def test_vmap_composes_with_grad_and_jacobians():
     rng = np.random.default_rng(8)

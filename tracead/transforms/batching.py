@@ -69,8 +69,8 @@ def _batched_leaves(leaves, axes, paths) -> tuple[list, int]:
     """Batched leaves as tensors with the batch on axis 0, and the batch size."""
     sizes, out = {}, []
     for leaf, axis, path in zip(leaves, axes, paths):
-        if axis is None:
-            out.append(leaf)
+        if axis is None:  # arrays become tensors, as in compile; Python values stay static
+            out.append(as_tensor(leaf) if isinstance(leaf, np.ndarray) else leaf)
             continue
         if not isinstance(leaf, (Tensor, np.ndarray, np.generic, int, float, bool)):
             raise OpError(f"vmap: argument {path} is a {type(leaf).__name__}; batched arguments "
@@ -118,7 +118,7 @@ def _trace_one_example(f, leaves, axes, treedef):
                 inputs.append((leaf, axis is not None))
                 call_leaves.append(example)
             else:
-                call_leaves.append(leaf)  # unbatched arrays and Python values: constants
+                call_leaves.append(leaf)  # Python values: static
         args, kwargs = treedef.unflatten(call_leaves)
         try:
             result = f(*args, **kwargs)

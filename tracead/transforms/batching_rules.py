@@ -13,8 +13,8 @@ runs eagerly, records on the tape and traces into `compile`).
   matmul       1-D operands become matrices, batched operands are padded so
                the batch axis is the outermost broadcast axis
   getitem / scatter_add  a leading full slice (or, for batched index arrays,
-               an arange index) selects per example; NumPy's placement of
-               advanced-index axes is undone by a transpose
+               an arange index; nothing for a shared x) selects per example;
+               NumPy's placement of advanced-index axes is undone by a transpose
 """
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ def _contiguous(positions) -> bool:
     return not positions or positions[-1] - positions[0] == len(positions) - 1
 
 
-def _batched_index(node, arrays, arrays_batched, size, x_shape):
+def _batched_index(node, arrays, arrays_batched, x_batched, size, x_shape):
     """(index param, index arrays, perm from NumPy's result layout to (B, *unbatched))."""
     index = node.kwargs["index"]
     array_vars = node.inputs[-len(arrays):] if arrays else ()
@@ -130,11 +130,18 @@ def _batched_index(node, arrays, arrays_batched, size, x_shape):
             # NumPy puts the advanced axes first, then the batch axis.
             return new_index, list(arrays), [adv_ndim] + list(range(adv_ndim)) + identity[adv_ndim + 1:]
         return new_index, list(arrays), identity
-    # Batched index arrays: index the batch axis with an arange that broadcasts against them.
-    rank = adv_ndim
-    arange = as_tensor(np.arange(size).reshape((size,) + (1,) * rank))
-    new_arrays = [arange] + [_pad_batched(a, v.shape, rank) if b else a
-                             for a, b, v in zip(arrays, arrays_batched, array_vars)]
+    lifted = [_pad_batched(a, v.shape, adv_ndim) if b else a
+              for a, b, v in zip(arrays, arrays_batched, array_vars)]
+    if not x_batched:
+        # A shared x (an embedding table): the batched index arrays alone pick per example;
+        # NumPy puts their (B, advanced) block where the unbatched op puts its advanced axes.
+        if _contiguous(advanced):
+            return index, lifted, [before] + list(range(before)) + identity[before + 1:]
+        return index, lifted, identity
+    # Batched x and index arrays: index the batch axis too, with an arange that
+    # broadcasts against the arrays.
+    arange = as_tensor(np.arange(size).reshape((size,) + (1,) * adv_ndim))
+    new_arrays = [arange] + lifted
     new_index = (("a", 0),) + tuple(("a", item[1] + 1) if item[0] == "a" else item for item in index)
     if _contiguous(advanced) and advanced[0] > 0:
         # NumPy gives (B, advanced, before, after); the unbatched op gives (before, advanced, after).
@@ -148,10 +155,8 @@ def getitem(node, args, batched, size):
     F = _F()
     x, arrays = args[0], list(args[1:])
     x_shape = node.inputs[0].shape
-    arrays_batched = list(batched[1:])
-    if any(arrays_batched) and not batched[0]:
-        x = F.broadcast_to(x, (size,) + tuple(x_shape))
-    index, new_arrays, perm = _batched_index(node, arrays, arrays_batched, size, x_shape)
+    index, new_arrays, perm = _batched_index(node, arrays, list(batched[1:]), batched[0], size,
+                                             x_shape)
     out = bind(node.prim, x, *new_arrays, index=index)
     return F.transpose(out, perm)
 
@@ -162,7 +167,8 @@ def scatter_add(node, args, batched, size):
     shape = tuple(node.kwargs["shape"])
     if not batched[0]:
         g = F.broadcast_to(g, (size,) + tuple(node.inputs[0].shape))
-    index, new_arrays, perm = _batched_index(node, arrays, list(batched[1:]), size, shape)
+    # The output is per example even when only the index arrays are batched.
+    index, new_arrays, perm = _batched_index(node, arrays, list(batched[1:]), True, size, shape)
     g = F.transpose(g, tuple(int(i) for i in np.argsort(perm)))  # to NumPy's layout
     return bind(node.prim, g, *new_arrays, index=index, shape=(size,) + shape)
 
