@@ -282,3 +282,18 @@ def test_grad_of_a_jacobian(mode):
         fn = ta.grad(lambda x: (jac(lambda x: ta.tanh(x) * x.sum())(x) * weights).sum())
         got = fn(x) if mode == "eager" else compiled_twice(fn, x, backend=mode)
         np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-6, atol=1e-8)
+
+
+def test_jacobians_through_indexing():
+    """Gather and its transpose scatter_add inside the batched Jacobian passes."""
+    x = np.arange(6.0).reshape(2, 3) / 5
+    idx = np.array([2, 0, 2])
+    expected = fd_jacobian(lambda x: np.tanh(x[:, idx]) * x[1, 0], x)
+    for jac in (ta.jacrev, ta.jacfwd):
+        got = jac(lambda x: ta.tanh(x[:, idx]) * x[1, 0])(x)
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-6, atol=1e-8)
+    h = ta.hessian(lambda x: (x[:, idx] ** 3).sum())(x)
+    counts = np.zeros((2, 3))
+    np.add.at(counts, (slice(None), idx), 1)
+    np.testing.assert_allclose(np.asarray(h).reshape(6, 6), np.diag((6 * x * counts).reshape(-1)),
+                               atol=1e-12)
