@@ -145,9 +145,14 @@ def _build(spec, it):
         return dict(zip(spec[1], items))
     if kind == "none":
         return None
-    if kind == "namedtuple":
-        return spec[1](*items)
-    return _REGISTRY[spec[1]].unflatten(spec[2], tuple(items))
+    return rebuild_node(spec, *items)
+
+
+def rebuild_node(spec, *children):
+    """A namedtuple or registered node from its rebuilt children."""
+    if spec[0] == "namedtuple":
+        return spec[1](*children)
+    return _REGISTRY[spec[1]].unflatten(spec[2], tuple(children))
 
 
 def count_leaves(spec) -> int:
