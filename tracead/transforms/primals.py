@@ -71,7 +71,7 @@ def _alias(x: Tensor) -> Tensor:
     return bind(PRIMS["reshape"], x, shape=x.shape)
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Primals:
     """The differentiated arguments: flat leaves and each argument's structure."""
 
