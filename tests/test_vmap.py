@@ -232,7 +232,7 @@ def test_clear_errors():
     with pytest.raises(OpError, match=r"in_axes\[0\] = \{'w': 0\} does not match"):
         ta.vmap(lambda p: p["w"], in_axes=({"w": 0},))({"w": x, "b": x})
     p = ta.tensor([1.0, 2.0, 3.0])
-    with pytest.raises(UnsupportedInCompile, match="must not write to tensors"):
+    with pytest.raises(UnsupportedInCompile, match="^vmap: f must not write to tensors"):
         ta.vmap(lambda a: p.assign_(a * 2.0))(x)
     np.testing.assert_array_equal(p.numpy(), [1.0, 2.0, 3.0])
     with pytest.raises(UnsupportedInCompile, match="must not set .grad"):

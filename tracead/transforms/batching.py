@@ -123,6 +123,8 @@ def _trace_one_example(f, leaves, axes, treedef):
         try:
             result = f(*args, **kwargs)
         except UnsupportedInCompile as exc:
+            if str(exc).startswith("vmap:"):
+                raise
             raise UnsupportedInCompile(f"vmap: f looked at a value ({exc}); vmap traces f once "
                                        f"for all examples, so its Python control flow must not "
                                        f"depend on values") from None
