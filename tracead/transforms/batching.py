@@ -142,6 +142,7 @@ def _run_batched(graph, inputs, size: int) -> list[tuple[Tensor, bool]]:
     for vid, value in graph.constants.items():
         env[vid] = (as_tensor(value), False)
     tracer = state.current_tracer()
+    hint = tracer.source_hint if tracer is not None else None
     for node in graph.nodes:
         if tracer is not None:
             tracer.source_hint = node.source
@@ -158,7 +159,7 @@ def _run_batched(graph, inputs, size: int) -> list[tuple[Tensor, bool]]:
                           f"expected {expected} (at {node.source})")
         env[node.out.id] = (out, True)
     if tracer is not None:
-        tracer.source_hint = None
+        tracer.source_hint = hint
     return [env[v.id] for v in graph.outputs]
 
 
