@@ -136,31 +136,36 @@ def _trace_one_example(f, leaves, axes, treedef):
 
 
 def _run_batched(graph, inputs, size: int) -> list[tuple[Tensor, bool]]:
-    from ..dispatch import bind
-
+    """Each node on the whole batch: (value, batched) per graph output."""
     env = {var.id: value for var, value in zip(graph.inputs, inputs)}
     for vid, value in graph.constants.items():
         env[vid] = (as_tensor(value), False)
     tracer = state.current_tracer()
     hint = tracer.source_hint if tracer is not None else None
-    for node in graph.nodes:
+    try:
+        for node in graph.nodes:
+            if tracer is not None:  # an outer trace records the user's line, not ours
+                tracer.source_hint = node.source
+            env[node.out.id] = _run_node(node, [env[v.id] for v in node.inputs], size)
+    finally:
         if tracer is not None:
-            tracer.source_hint = node.source
-        values = [env[v.id] for v in node.inputs]
-        args = [v for v, _ in values]
-        batched = [b for _, b in values]
-        if not any(batched):
-            env[node.out.id] = (bind(node.prim, *args, **node.kwargs), False)
-            continue
-        out = rule_for(node.prim)(node, args, batched, size)
-        expected = (size,) + tuple(node.out.shape)
-        if out.shape != expected:
-            raise OpError(f"vmap: internal: the {node.prim.name} rule gave shape {out.shape}, "
-                          f"expected {expected} (at {node.source})")
-        env[node.out.id] = (out, True)
-    if tracer is not None:
-        tracer.source_hint = hint
+            tracer.source_hint = hint
     return [env[v.id] for v in graph.outputs]
+
+
+def _run_node(node, values, size: int) -> tuple[Tensor, bool]:
+    from ..dispatch import bind
+
+    args = [v for v, _ in values]
+    batched = [b for _, b in values]
+    if not any(batched):
+        return bind(node.prim, *args, **node.kwargs), False
+    out = rule_for(node.prim)(node, args, batched, size)
+    expected = (size,) + tuple(node.out.shape)
+    if out.shape != expected:
+        raise OpError(f"vmap: internal: the {node.prim.name} rule gave shape {out.shape}, "
+                      f"expected {expected} (at {node.source})")
+    return out, True
 
 
 def _place_output(value: Tensor, batched: bool, axis, size: int, path: str) -> Tensor:
