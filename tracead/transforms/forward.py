@@ -7,8 +7,9 @@ would be a second source of truth to keep in sync. For a dummy cotangent `u`,
 `g(u) = vjp(u) = u^T J` is linear in `u`; recording it (create_graph) and
 differentiating `<g(u), t>` with respect to `u` gives `J t`. The forward pass
 and the first backward run once per `linearize`; each tangent then costs one
-backward pass over the recorded backward graph (the forward part is cut off
-with `stop_at`, so no second-order work is done). Inside `compile` every step
+backward pass over the part of the recorded backward graph that depends on
+`u` (everything else is cut off with `stop_at`, so no second-order work is
+done). Inside `compile` every step
 is traced into the same graph; the dummy cotangent is a zero constant that
 only feeds dead nodes, which DCE removes. Everything runs on the tape, so
 forward mode composes with `grad` and with reverse mode (`hessian = jacfwd(jacrev)`).
@@ -26,6 +27,19 @@ from .primals import check_like, differentiating, make_primals, output_leaves, r
 from .reverse import _zeros_where_none
 
 
+def _independent_of(roots: list[Tensor], sources: list[Tensor]) -> list[Tensor]:
+    """Tensors computed on the tape behind `roots` whose value does not depend on `sources`."""
+    depends = {id(t) for t in sources}
+    independent = []
+    for node in _topological_nodes(roots):
+        outs = [o for o in (ref() for ref in node.outputs) if o is not None]
+        if any(id(t) in depends for t in node.inputs):
+            depends.update(id(o) for o in outs)
+        else:
+            independent += outs
+    return independent
+
+
 def _linearize(f, primals: tuple, has_aux: bool, who: str):
     """(out, jvp_fn, aux, Primals) with the first backward already recorded."""
     args = list(primals)
@@ -36,14 +50,15 @@ def _linearize(f, primals: tuple, has_aux: bool, who: str):
     outs, out_def = output_leaves(out, who)
     diff_outs = [o for o in outs if o.requires_grad]
     dummies = [Tensor(np.zeros(o.shape, o.dtype), requires_grad=True) for o in diff_outs]
-    # Everything the forward computed: the tangent pass must not walk into it.
-    forward = [ref() for node in _topological_nodes(diff_outs) for ref in node.outputs]
-    stop = dummies + [t for t in forward if t is not None] + diff.leaves
     if diff_outs:
         cts, _ = run_backward(diff_outs, dummies, True, stop_at=diff.leaves)
         transposed = [cts.get(id(w)) for w in diff.leaves]
     else:
         transposed = [None] * len(diff.leaves)
+    # The tangent pass differentiates only what depends on the dummies: the forward
+    # values and the backward's u-independent parts (1 - tanh^2, ...) are cut off.
+    roots = [g for g in transposed if g is not None]
+    stop = dummies + _independent_of(roots, dummies) + diff.leaves
 
     def jvp_fn(*tangents):
         if len(tangents) != len(diff.treedefs):
