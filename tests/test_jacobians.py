@@ -297,3 +297,17 @@ def test_jacobians_through_indexing():
     np.add.at(counts, (slice(None), idx), 1)
     np.testing.assert_allclose(np.asarray(h).reshape(6, 6), np.diag((6 * x * counts).reshape(-1)),
                                atol=1e-12)
+
+
+def test_jvp_does_no_second_order_work():
+    """Forward mode by double vjp must cost about two reverse passes, not a Hessian:
+    the tangent pass is cut to what depends on the dummy cotangent."""
+    def chain(x):
+        for _ in range(5):
+            x = ta.tanh(x) * x
+        return x
+
+    x = np.linspace(-1, 1, 4)
+    grad_ops = len(ta.make_graph(ta.grad(lambda x: chain(x).sum()))(x).nodes)
+    jvp_ops = len(ta.make_graph(lambda x: ta.jvp(chain, (x,), (np.ones(4),))[1])(x).nodes)
+    assert jvp_ops <= 2 * grad_ops, (jvp_ops, grad_ops)
