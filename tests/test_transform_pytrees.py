@@ -222,6 +222,25 @@ def test_functional_call_restores_and_checks_names():
     assert model.param_dict() == before  # restored after an error too
 
 
+def test_functional_call_replaces_a_tied_parameter_everywhere():
+    class Tied(ta.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = ta.nn.Linear(2, 2, bias=False, dtype=np.float64, seed=0)
+            self.b = ta.nn.Linear(2, 2, bias=False, dtype=np.float64, seed=1)
+            self.b.weight = self.a.weight  # tied: listed once, as "a.weight"
+
+        def forward(self, x):
+            return self.b(self.a(x))
+
+    model = Tied()
+    assert list(model.param_dict()) == ["a.weight"]
+    w = np.array([[1.0, 2.0], [0.0, 1.0]])
+    out = ta.nn.functional_call(model, {"a.weight": w}, np.ones((1, 2)))
+    np.testing.assert_allclose(np.asarray(out), np.ones((1, 2)) @ w @ w)
+    assert model.b.weight is model.a.weight and model.a.weight.requires_grad
+
+
 # -- make_graph --------------------------------------------------------------------------
 def test_make_graph_returns_the_captured_graph_without_compiling():
     def f(p, x):

@@ -13,7 +13,7 @@ from .ops import PRIMS
 from .runtime.compiled import CompiledFunction, RecompileWarning, compile
 from .state import enable_grad, no_grad
 from .tensor import Tensor, tensor
-from . import nn, optim  # noqa: E402  ta.nn.functional_call, ta.optim.Adam without extra imports
+from . import nn, optim  # ta.nn.functional_call, ta.optim.Adam without another import
 from .tools.explain import explain
 from .tools.profile import profile
 from .trace.pytree import (register_dataclass, register_pytree_node, tree_flatten, tree_leaves,

@@ -16,8 +16,8 @@ import numpy as np
 from . import functional as F
 from .tensor import Tensor, as_tensor
 
-__all__ = ["Module", "ModuleList", "Sequential", "Linear", "ReLU", "MLP", "functional_call", "mse_loss",
-           "cross_entropy", "one_hot", "ACTIVATIONS"]
+__all__ = ["Module", "ModuleList", "Sequential", "Linear", "ReLU", "MLP", "functional_call",
+           "mse_loss", "cross_entropy", "one_hot", "ACTIVATIONS"]
 
 
 class Module:
@@ -259,22 +259,22 @@ def functional_call(module: Module, params: dict, *args, **kwargs):
     if unknown:
         raise KeyError(f"functional_call: unknown parameter names {unknown}; "
                        f"the module has {sorted(owners)}")
-    slots = []
-    for name in params:
-        path, _, attr = name.rpartition(".")
-        owner = module
-        for part in path.split(".") if path else ():
-            owner = owner._modules[part]
-        slots.append((owner, attr, getattr(owner, attr)))
+    # Every (module, attribute) holding each parameter: a shared (tied) parameter is
+    # listed once by name but must be replaced everywhere it is used.
+    holders: dict[int, list] = {}
+    for _, owner in module.named_modules():
+        for attr, p in owner._parameters.items():
+            holders.setdefault(id(p), []).append((owner, attr))
+    slots = [(owner, attr, owners[name], as_tensor(params[name]))
+             for name in params for owner, attr in holders[id(owners[name])]]
     try:
-        for (owner, attr, _), name in zip(slots, params):
-            value = as_tensor(params[name])
+        for owner, attr, _, value in slots:
             # Bypass Module.__setattr__: a value without requires_grad must not unregister it.
             owner._parameters[attr] = value
             object.__setattr__(owner, attr, value)
         return module(*args, **kwargs)
     finally:
-        for owner, attr, old in slots:
+        for owner, attr, old, _ in slots:
             owner._parameters[attr] = old
             object.__setattr__(owner, attr, old)
 
