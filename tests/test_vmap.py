@@ -56,6 +56,13 @@ CASES = [
 ]
 
 
+def test_every_primitive_has_a_batching_rule():
+    from tracead.transforms.batching_rules import rule_for
+
+    for prim in ta.PRIMS.values():
+        rule_for(prim)  # raises NoBatchingRule naming the primitive
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_every_rule_family_matches_a_per_example_loop(case, dtype):
