@@ -269,6 +269,7 @@ def tree_flatten(tree, is_leaf: Callable | None = None) -> tuple[list, TreeDef]:
 
 
 def tree_unflatten(treedef: TreeDef, leaves) -> object:
+    """The pytree of structure `treedef` holding `leaves` (inverse of `tree_flatten`)."""
     leaves = list(leaves)
     if len(leaves) != treedef.num_leaves:
         raise ValueError(f"tree_unflatten: {treedef} has {treedef.num_leaves} leaves, "
@@ -277,10 +278,12 @@ def tree_unflatten(treedef: TreeDef, leaves) -> object:
 
 
 def tree_leaves(tree, is_leaf: Callable | None = None) -> list:
+    """The leaves of `tree` in flattening order (None contributes none)."""
     return tree_flatten(tree, is_leaf)[0]
 
 
 def tree_structure(tree, is_leaf: Callable | None = None) -> TreeDef:
+    """The `TreeDef` of `tree` (equal for trees of the same structure)."""
     return tree_flatten(tree, is_leaf)[1]
 
 
