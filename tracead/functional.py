@@ -267,6 +267,15 @@ def matmul(a, b) -> Tensor:
 
 
 def dot(a, b) -> Tensor:
+    """np.dot: a product for 0-d operands, matmul for 1-d and 2-d ones."""
+    a, b = _pair(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        return mul(a, b)
+    if a.ndim > 2 or b.ndim > 2:
+        # np.dot of N-d arrays pairs every row of a with every column stack of
+        # b, which is not matmul's batching: refuse rather than differ.
+        raise op_error("dot", "operands above 2-d are not supported (np.dot and matmul differ "
+                       "there); use matmul or tensordot", a, b)
     return matmul(a, b)
 
 
