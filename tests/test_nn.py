@@ -64,7 +64,7 @@ def test_linear_gradients_match_finite_differences():
 class Block(nn.Module):
     def __init__(self):
         super().__init__()
-        self.scale = ta.tensor(np.ones(2), requires_grad=True)
+        self.scale = ta.tensor(np.ones(2, np.float32), requires_grad=True)
         self.buffer = ta.tensor(np.zeros(2))  # no requires_grad: not a parameter
         self.inner = nn.Linear(2, 2, seed=0)
         self.heads = [nn.Linear(2, 1, seed=1), nn.Linear(2, 1, seed=2)]

@@ -8,6 +8,7 @@ from this module at the bottom, so no op is written twice.
 """
 from __future__ import annotations
 
+import builtins
 import numbers
 
 import numpy as np
@@ -71,7 +72,8 @@ def pow(x, y) -> Tensor:
     """x ** y; a Python-number exponent becomes a static param."""
     if isinstance(y, numbers.Number) and not isinstance(y, bool):
         x = _lift(x)
-        if x.dtype.kind in "iu" and y < 0:
+        # NumPy refuses int ** negative int but computes int ** -1.0 in float64.
+        if x.dtype.kind in "iu" and isinstance(y, numbers.Integral) and y < 0:
             raise op_error("pow", "integers to negative integer powers are not allowed", x)
         return bind(P["pow_scalar"], x, exponent=y)
     return bind(P["pow"], *_pair(x, y))
@@ -118,6 +120,22 @@ def max(x, axis=None, keepdims: bool = False) -> Tensor:
 
 
 def min(x, axis=None, keepdims: bool = False) -> Tensor:
+    """max of an order-reversing map, mapped back; the map must be exact.
+
+    -x overflows at INT_MIN and is not defined on bool, so integers use
+    ~x == -1 - x (exact in wrapped arithmetic), unsigned ones MAX - x and
+    bools `not x`. For floats -x is exact, and it keeps the gradient.
+    """
+    x = _lift(x)
+    normalize_axes("min", axis, x.ndim, x)  # errors name min, not max
+    kind = x.dtype.kind
+    if kind == "b":
+        return eq(max(eq(x, False), axis, keepdims), False)
+    if kind == "i":
+        return sub(-1, max(sub(-1, x), axis, keepdims))
+    if kind == "u":
+        top = int(np.iinfo(x.dtype).max)
+        return sub(top, max(sub(top, x), axis, keepdims))
     return neg(max(neg(x), axis, keepdims))
 
 
@@ -134,14 +152,19 @@ def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     axes = normalize_axes("var", axis, x.ndim, x)
     count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
     centred = x - mean(x, axes, keepdims=True)
-    return sum(centred * centred, axes, keepdims) / (count - ddof)
+    # As NumPy: no more degrees of freedom than values gives inf (or nan for
+    # 0/0), never a negative variance.
+    return sum(centred * centred, axes, keepdims) / builtins.max(count - ddof, 0)
 
 
 def logsumexp(x, axis=None, keepdims: bool = False) -> Tensor:
     x = _lift(x)
     axes = normalize_axes("logsumexp", axis, x.ndim, x)
-    # The shift only guards against overflow; it carries no gradient.
-    shift = stop_gradient(max(x, axes, keepdims=True))
+    # The shift only guards against overflow; it carries no gradient. An
+    # infinite max would turn x - shift into inf - inf = nan, so it shifts
+    # by 0 instead (as scipy): all -inf gives -inf, any +inf gives +inf.
+    top = stop_gradient(max(x, axes, keepdims=True))
+    shift = where(eq(abs(top), np.inf), zeros_like(top), top)
     out = log(sum(exp(x - shift), axes, keepdims=True)) + shift
     return out if keepdims else reshape(out, tuple(d for i, d in enumerate(x.shape) if i not in axes))
 
@@ -280,11 +303,37 @@ def dot(a, b) -> Tensor:
 
 
 # -- indexing ----------------------------------------------------------------------
+def _dims_used(item) -> int:
+    """How many dimensions of the indexed tensor one index item consumes."""
+    if item is None or item is Ellipsis:
+        return 0
+    dtype = getattr(item, "dtype", None)
+    if dtype is not None and np.dtype(dtype) == np.bool_:
+        return len(np.shape(item))
+    return 1
+
+
+def _check_mask(x: Tensor, index: tuple, k: int, mask_shape: tuple) -> None:
+    """A boolean mask must match the dimensions it covers, as NumPy demands."""
+    if any(item is Ellipsis for item in index[:k]):
+        start = x.ndim - builtins.sum(_dims_used(item) for item in index[k:])
+    else:
+        start = builtins.sum(_dims_used(item) for item in index[:k])
+    covered = x.shape[start:start + len(mask_shape)]
+    if start < 0 or covered != tuple(mask_shape):
+        raise op_error("getitem", f"boolean index of shape {tuple(mask_shape)} does not match "
+                       f"the indexed dimensions {covered} (from axis {start})", x,
+                       index_error=True)
+
+
 def _index_to_param(x: Tensor, index) -> tuple[tuple, list]:
     if not isinstance(index, tuple):
         index = (index,)
+    if isinstance(index, tuple) and builtins.sum(item is Ellipsis for item in index) > 1:
+        raise op_error("getitem", "an index can only have a single ellipsis ('...')", x,
+                       index_error=True)
     spec, arrays = [], []
-    for item in index:
+    for k, item in enumerate(index):
         if item is None:
             spec.append(("n",))
         elif item is Ellipsis:
@@ -297,6 +346,10 @@ def _index_to_param(x: Tensor, index) -> tuple[tuple, list]:
         else:
             arr = item if isinstance(item, Tensor) else np.asarray(item)
             if arr.dtype == np.bool_:
+                if arr.ndim == 0:
+                    raise op_error("getitem", "a 0-d boolean index (x[True]) is not supported; "
+                                   "use x[None] or a mask array", x, index_error=True)
+                _check_mask(x, index, k, arr.shape)
                 # A mask's result shape depends on its values: resolve it now
                 # (a concretisation point the tracer guards).
                 mask = arr._concrete("boolean mask index") if isinstance(arr, Tensor) else arr

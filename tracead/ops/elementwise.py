@@ -48,11 +48,15 @@ div_p = _binary("div", np.true_divide,
 
 
 def _pow_vjp(g, out, x, y):
-    gx = g * y * F.pow(x, y - 1)
-    # d/dy x**y = x**y log x; define it as 0 where x == 0 (as JAX does) so a
-    # zero base does not turn the exponent's gradient into nan.
-    safe = F.where(x == 0, F.ones_like(x), x)
-    gy = g * F.where(x == 0, F.zeros_like(out), out * F.log(safe))
+    # The guards follow torch: d/dx y*x**(y-1) is 0 where y == 0 (not
+    # 0 * 0**-1 = nan), and d/dy x**y log x is 0 where x == 0 and y >= 0
+    # (x**y is then 0 or 1, constant in y), not 0 * log 0 = nan.
+    gx = g * F.where(y == 0, F.zeros_like(out), y * F.pow(x, y - 1))
+    zero_base = F.where(x == 0, y >= 0, False)
+    # log of the guarded base, so the unused branch is not log(0) either (its
+    # own gradient, g / x, would be nan in second derivatives).
+    safe = F.where(zero_base, F.ones_like(x), x)
+    gy = g * F.where(zero_base, F.zeros_like(out), out * F.log(safe))
     return F.sum_to(gx, x.shape), F.sum_to(gy, y.shape)
 
 
@@ -102,8 +106,10 @@ relu_p = _unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)),
               lambda g, out, x: (F.where(x > 0, g, F.zeros_like(g)),),
               "({0} if {0} > 0 or {0} != {0} else 0)", float_result=False)
 abs_p = _unary("abs", np.abs, lambda g, out, x: (g * F.sign(x),), "abs({0})", float_result=False)
-sign_p = _unary("sign", np.sign, None, "np.sign({0})", float_result=False,
-              differentiable=False)
+# Zero gradient, as torch: a tape entry that contributes zeros, so eager
+# backward, grad and compiled gradients all agree through sign.
+sign_p = _unary("sign", np.sign, lambda g, out, x: (F.zeros_like(x),), "np.sign({0})",
+              float_result=False)
 
 
 def _select_vjp(pick_first):

@@ -53,7 +53,8 @@ def normalize_axes(op: str, axis, ndim: int, aval=None) -> tuple[int, ...]:
     out = []
     for a in axes:
         a = int(a)
-        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+        # A 0-d input takes axis 0 and -1 (as torch, and np.sum / np.max).
+        if not -max(ndim, 1) <= a < max(ndim, 1):
             raise op_error(op, f"axis {a} is out of range for {ndim}-d input",
                            *([aval] if aval is not None else []))
         out.append(a % ndim if ndim else 0)
