@@ -22,27 +22,30 @@ from .tensor import Tensor, as_tensor
 P = PRIMS
 
 
-def _lift(x, like: Tensor | None = None) -> Tensor:
-    """Python scalars take the other operand's dtype when NumPy 2 would."""
+def _lift(x, like: Tensor | None = None, op: str = "tensor") -> Tensor:
+    """Python scalars take the other operand's dtype when NumPy 2 would.
+
+    `op` names the calling op in conversion errors (None, ragged lists, ...).
+    """
     if isinstance(x, Tensor):
         return x
     if like is not None and isinstance(x, (bool, numbers.Number)) and not isinstance(x, np.generic):
-        return as_tensor(np.asarray(x, dtype=np.result_type(like.dtype, x)))
-    return as_tensor(x)
+        return as_tensor(np.asarray(x, dtype=np.result_type(like.dtype, x)), op=op)
+    return as_tensor(x, op=op)
 
 
-def _pair(a, b) -> tuple[Tensor, Tensor]:
+def _pair(a, b, op: str = "tensor") -> tuple[Tensor, Tensor]:
     if isinstance(a, Tensor):
-        return a, _lift(b, a)
-    b = _lift(b)
-    return _lift(a, b), b
+        return a, _lift(b, a, op)
+    b = _lift(b, op=op)
+    return _lift(a, b, op), b
 
 
 def _binary(name):
     prim = P[name]
 
     def op(a, b) -> Tensor:
-        return bind(prim, *_pair(a, b))
+        return bind(prim, *_pair(a, b, name))
     op.__name__ = name
     op.__doc__ = f"Elementwise {name} with NumPy broadcasting."
     return op
@@ -52,7 +55,7 @@ def _unary(name):
     prim = P[name]
 
     def op(x) -> Tensor:
-        return bind(prim, _lift(x))
+        return bind(prim, _lift(x, op=name))
     op.__name__ = name
     op.__doc__ = f"Elementwise {name}."
     return op
@@ -71,12 +74,12 @@ multiply, subtract = mul, sub
 def pow(x, y) -> Tensor:
     """x ** y; a Python-number exponent becomes a static param."""
     if isinstance(y, numbers.Number) and not isinstance(y, bool):
-        x = _lift(x)
+        x = _lift(x, op="pow")
         # NumPy refuses int ** negative int but computes int ** -1.0 in float64.
         if x.dtype.kind in "iu" and isinstance(y, numbers.Integral) and y < 0:
             raise op_error("pow", "integers to negative integer powers are not allowed", x)
         return bind(P["pow_scalar"], x, exponent=y)
-    return bind(P["pow"], *_pair(x, y))
+    return bind(P["pow"], *_pair(x, y, "pow"))
 
 
 def pow_scalar(x, exponent) -> Tensor:
@@ -84,7 +87,7 @@ def pow_scalar(x, exponent) -> Tensor:
 
 
 def cast(x, dtype) -> Tensor:
-    x = _lift(x)
+    x = _lift(x, op="cast")
     name = np.dtype(dtype).name
     if x.dtype.name == name:
         return x
@@ -99,22 +102,22 @@ astype = cast
 
 
 def where(cond, a, b) -> Tensor:
-    cond = _lift(cond)
+    cond = _lift(cond, op="where")
     if cond.dtype != np.bool_:
         cond = ne(cond, 0)
-    a, b = _pair(a, b)
+    a, b = _pair(a, b, "where")
     return bind(P["where"], cond, a, b)
 
 
 # -- reductions -----------------------------------------------------------------
 def sum(x, axis=None, keepdims: bool = False) -> Tensor:
-    x = _lift(x)
+    x = _lift(x, op="sum")
     axes = normalize_axes("sum", axis, x.ndim, x)
     return bind(P["sum"], x, axes=axes, keepdims=bool(keepdims))
 
 
 def max(x, axis=None, keepdims: bool = False) -> Tensor:
-    x = _lift(x)
+    x = _lift(x, op="max")
     axes = normalize_axes("max", axis, x.ndim, x)
     return bind(P["max"], x, axes=axes, keepdims=bool(keepdims))
 
@@ -126,7 +129,7 @@ def min(x, axis=None, keepdims: bool = False) -> Tensor:
     ~x == -1 - x (exact in wrapped arithmetic), unsigned ones MAX - x and
     bools `not x`. For floats -x is exact, and it keeps the gradient.
     """
-    x = _lift(x)
+    x = _lift(x, op="min")
     normalize_axes("min", axis, x.ndim, x)  # errors name min, not max
     kind = x.dtype.kind
     if kind == "b":
@@ -140,7 +143,7 @@ def min(x, axis=None, keepdims: bool = False) -> Tensor:
 
 
 def mean(x, axis=None, keepdims: bool = False) -> Tensor:
-    x = _lift(x)
+    x = _lift(x, op="mean")
     axes = normalize_axes("mean", axis, x.ndim, x)
     count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
     total = sum(cast(x, np.float64) if x.dtype.kind in "biu" else x, axes, keepdims)
@@ -148,7 +151,7 @@ def mean(x, axis=None, keepdims: bool = False) -> Tensor:
 
 
 def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    x = _lift(x)
+    x = _lift(x, op="var")
     axes = normalize_axes("var", axis, x.ndim, x)
     count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
     centred = x - mean(x, axes, keepdims=True)
@@ -158,7 +161,7 @@ def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
 
 
 def logsumexp(x, axis=None, keepdims: bool = False) -> Tensor:
-    x = _lift(x)
+    x = _lift(x, op="logsumexp")
     axes = normalize_axes("logsumexp", axis, x.ndim, x)
     # The shift only guards against overflow; it carries no gradient. An
     # infinite max would turn x - shift into inf - inf = nan, so it shifts
@@ -171,14 +174,14 @@ def logsumexp(x, axis=None, keepdims: bool = False) -> Tensor:
 
 def softmax(x, axis: int = -1) -> Tensor:
     """exp(x - max) / sum: stable, and the max is a constant for autodiff."""
-    x = _lift(x)
+    x = _lift(x, op="softmax")
     axis = normalize_axes("softmax", axis, x.ndim, x)  # errors name softmax, not max
     e = exp(x - stop_gradient(max(x, axis, keepdims=True)))
     return e / sum(e, axis, keepdims=True)
 
 
 def log_softmax(x, axis: int = -1) -> Tensor:
-    x = _lift(x)
+    x = _lift(x, op="log_softmax")
     axis = normalize_axes("log_softmax", axis, x.ndim, x)
     shifted = x - stop_gradient(max(x, axis, keepdims=True))
     return shifted - log(sum(exp(shifted), axis, keepdims=True))
@@ -186,12 +189,12 @@ def log_softmax(x, axis: int = -1) -> Tensor:
 
 def gelu(x) -> Tensor:
     """GELU, tanh approximation (as torch's approximate='tanh')."""
-    x = _lift(x)
+    x = _lift(x, op="gelu")
     return 0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))
 
 
 def clip(x, lo=None, hi=None) -> Tensor:
-    out = _lift(x)
+    out = _lift(x, op="clip")
     if lo is not None:
         out = maximum(out, lo)
     if hi is not None:
@@ -215,7 +218,7 @@ def _resolve_shape(x: Tensor, shape) -> tuple[int, ...]:
 
 
 def reshape(x, *shape) -> Tensor:
-    x = _lift(x)
+    x = _lift(x, op="reshape")
     shape = _resolve_shape(x, shape)
     if shape == x.shape:
         return x
@@ -223,7 +226,7 @@ def reshape(x, *shape) -> Tensor:
 
 
 def transpose(x, axes=None) -> Tensor:
-    x = _lift(x)
+    x = _lift(x, op="transpose")
     if axes is None:
         perm = tuple(reversed(range(x.ndim)))
     else:  # validate each axis: a bare `a % ndim` would wrap out-of-range axes silently
@@ -234,14 +237,14 @@ def transpose(x, axes=None) -> Tensor:
 
 
 def swapaxes(x, a: int, b: int) -> Tensor:
-    x = _lift(x)
+    x = _lift(x, op="swapaxes")
     perm = list(range(x.ndim))
     perm[a], perm[b] = perm[b], perm[a]
     return transpose(x, perm)
 
 
 def broadcast_to(x, shape) -> Tensor:
-    x = _lift(x)
+    x = _lift(x, op="broadcast_to")
     shape = tuple(int(s) for s in shape)
     if shape == x.shape:
         return x
@@ -249,7 +252,7 @@ def broadcast_to(x, shape) -> Tensor:
 
 
 def expand_dims(x, axis: int) -> Tensor:
-    x = _lift(x)
+    x = _lift(x, op="expand_dims")
     axis = normalize_axes("expand_dims", axis, x.ndim + 1, x)[0]
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
@@ -266,7 +269,7 @@ def sum_to(g: Tensor, shape) -> Tensor:
 
 
 def concatenate(tensors, axis: int = 0) -> Tensor:
-    tensors = [_lift(t) for t in tensors]
+    tensors = [_lift(t, op="concatenate") for t in tensors]
     if not tensors:
         raise op_error("concatenate", "needs at least one tensor")
     ndim = tensors[0].ndim
@@ -276,7 +279,7 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
-    tensors = [_lift(t) for t in tensors]
+    tensors = [_lift(t, op="stack") for t in tensors]
     if not tensors:
         raise op_error("stack", "needs at least one tensor")
     if any(t.shape != tensors[0].shape for t in tensors):
@@ -286,12 +289,12 @@ def stack(tensors, axis: int = 0) -> Tensor:
 
 
 def matmul(a, b) -> Tensor:
-    return bind(P["matmul"], *_pair(a, b))
+    return bind(P["matmul"], *_pair(a, b, "matmul"))
 
 
 def dot(a, b) -> Tensor:
     """np.dot: a product for 0-d operands, matmul for 1-d and 2-d ones."""
-    a, b = _pair(a, b)
+    a, b = _pair(a, b, "dot")
     if a.ndim == 0 or b.ndim == 0:
         return mul(a, b)
     if a.ndim > 2 or b.ndim > 2:
@@ -365,7 +368,7 @@ def _index_to_param(x: Tensor, index) -> tuple[tuple, list]:
 
 
 def getitem(x, index) -> Tensor:
-    x = _lift(x)
+    x = _lift(x, op="getitem")
     spec, arrays = _index_to_param(x, index)
     return bind(P["getitem"], x, *arrays, index=spec)
 
@@ -388,16 +391,30 @@ def ones_like(x) -> Tensor:
 
 
 def full_like(x, value) -> Tensor:
-    x = _lift(x)
+    x = _lift(x, op="full_like")
     return broadcast_to(as_tensor(np.asarray(value, dtype=x.dtype)), x.shape)
 
 
-def zeros(shape, dtype=np.float64) -> Tensor:
-    return as_tensor(np.zeros(shape, dtype))
+def _sizes(op: str, shape) -> tuple[int, ...]:
+    """`zeros(2, 3)`, `zeros((2, 3))` and `zeros([2, 3])` all mean shape (2, 3)."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    for size in shape:
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0:
+            raise op_error(op, f"sizes must be non-negative integers, got {size!r} in {shape}"
+                           f" (pass the dtype by keyword: {op}(2, 3, dtype=np.float32))",
+                           type_error=True)
+    return tuple(int(size) for size in shape)
 
 
-def ones(shape, dtype=np.float64) -> Tensor:
-    return as_tensor(np.ones(shape, dtype))
+def zeros(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+    """A new tensor of zeros, sized as torch.zeros / np.zeros take it."""
+    return Tensor(np.zeros(_sizes("zeros", shape), dtype), requires_grad=requires_grad)
+
+
+def ones(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+    """A new tensor of ones, sized as torch.ones / np.ones take it."""
+    return Tensor(np.ones(_sizes("ones", shape), dtype), requires_grad=requires_grad)
 
 
 # -- Tensor methods and operators, generated from the functions above ----------------

@@ -140,7 +140,7 @@ where_p = register(Prim("where", "elementwise", np.where, _where_shape, _where_v
 
 
 def _cast_shape(x, *, dtype):
-    return Aval(x.shape, shapes.check_supported(dtype))
+    return Aval(x.shape, shapes.check_supported(dtype, "cast"))
 
 
 cast_p = register(Prim("cast", "elementwise", lambda x, *, dtype: x.astype(dtype),
