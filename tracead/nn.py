@@ -307,6 +307,11 @@ def cross_entropy(logits, labels) -> Tensor:
     n, classes = logits.shape
     labels = _int_labels("cross_entropy", labels, (n,), logits)
     _check_label_range("cross_entropy", labels, classes, logits, labels)
+    if isinstance(labels, Tensor):
+        # Inside `compile` the range check is a value guard, read after the
+        # graph has run: clamping keeps that run in bounds so the guard (not a
+        # bare IndexError from the gather) reports a bad batch. A no-op otherwise.
+        labels = F.clip(labels, 0, classes - 1)
     logp = F.log_softmax(logits, axis=-1)
     picked = logp[np.arange(n), labels]
     return -F.mean(picked)
