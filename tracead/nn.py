@@ -282,8 +282,9 @@ def _check_label_range(op: str, labels, n_classes: int, *avals) -> None:
     if labels.size == 0:
         return
     if isinstance(labels, Tensor):
-        inside = F.where(F.min(labels) >= 0, F.max(labels) < n_classes, False)
-        if bool(inside):
+        # Read as unsigned, a negative label is huge: one fused reduction
+        # checks both ends.
+        if not bool(F.max(F.cast(labels, np.uint64) >= n_classes)):
             return
         labels = labels.numpy()
     bad = np.flatnonzero((labels < 0) | (labels >= n_classes))
