@@ -9,6 +9,7 @@ import pytest
 
 import tracead as ta
 from modes import run, run_value_and_grad
+from strict import run_strict
 
 X23 = np.ones((2, 3))
 THIS_FILE = "test_errors.py"
@@ -205,3 +206,14 @@ def test_assign_with_a_wrong_shape():
     message = str(info.value)
     assert "assign_" in message and "(3,)" in message and "(2,)" in message and THIS_FILE in message
     np.testing.assert_array_equal(t.numpy(), [1.0, 2.0])
+
+
+def test_list_arguments_behave_as_uncompiled(mode):
+    """A list argument stays a Python list (as in JAX): list math fails as in plain Python."""
+    def f(a):
+        return ta.tanh(a).sum()
+
+    data = [[0.5, -1.0], [2.0, 0.0]]
+    np.testing.assert_allclose(run_strict(mode, f, data).item(), np.tanh(data).sum(), rtol=1e-15)
+    with pytest.raises(TypeError, match="can't multiply sequence"):
+        run_strict(mode, lambda a: a * 2.0, data)

@@ -149,3 +149,13 @@ def test_shape_queries_need_no_values(mode):
 def test_dot_above_2d_is_refused():
     with pytest.raises(ValueError, match="dot"):
         np.dot(ta.tensor(A), ta.tensor(B))
+
+
+@pytest.mark.parametrize("backend", ["interpret", "numba"])
+def test_mapped_calls_compile_once(backend):
+    """np.linalg.norm / np.tensordot used to concretise: a retrace per new value."""
+    compiled = ta.compile(lambda x: np.linalg.norm(x) + np.tensordot(x, x, 1), backend=backend)
+    for k in range(4):
+        x = np.arange(3.0) + k
+        np.testing.assert_allclose(compiled(x).numpy(), np.linalg.norm(x) + x @ x, rtol=1e-14)
+    assert compiled.stats["misses"] == 1 and compiled.stats["hits"] == 3, compiled.stats
