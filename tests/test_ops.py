@@ -245,3 +245,22 @@ def test_integer_to_a_negative_float_power(mode):
     np.testing.assert_array_equal(out.numpy(), x ** -1.0)
     with pytest.raises(ValueError, match="negative integer powers"):
         ta.tensor(x) ** -1
+
+
+def test_clip_keeps_the_input_on_ties_as_numpy(mode):
+    """clip was maximum/minimum: -0.0 clipped to [0, 1] became +0.0 (np.clip keeps -0.0)."""
+    x = np.array([-0.0, 0.0, -0.0, 0.5, np.nan, -3.0, 3.0])
+
+    def f(t):  # (np.clip with one bound is np.maximum, which returns the bound on ties)
+        return ta.stack([ta.clip(t, 0.0, 1.0), ta.clip(t, -1.0, -0.0)])
+    out = run_strict(mode, f, ta.tensor(x)).numpy()
+    expected = np.stack([np.clip(x, 0.0, 1.0), np.clip(x, -1.0, -0.0)])
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(np.signbit(out), np.signbit(expected))
+
+
+def test_clip_gradient_is_one_at_the_bounds(mode):
+    """As torch.clamp: the bounds count as inside."""
+    _, g = run_strict(mode, ta.value_and_grad(lambda t: ta.sum(ta.clip(t, -1.0, 1.0) * t)),
+                      np.array([-1.0, 0.25, 1.0, 2.0, -3.0]))
+    np.testing.assert_array_equal(g.numpy(), [-2.0, 0.5, 2.0, 1.0, -1.0])

@@ -195,11 +195,19 @@ def gelu(x) -> Tensor:
 
 
 def clip(x, lo=None, hi=None) -> Tensor:
+    """np.clip: x itself where lo <= x <= hi (or x is NaN), else the bound.
+
+    Selecting rather than maximum/minimum keeps x's bits on a tie (-0.0
+    clipped to [0, 1] stays -0.0, as in NumPy) and gives the gradient 1 at
+    the bounds, as torch.clamp does.
+    """
     out = _lift(x, op="clip")
     if lo is not None:
-        out = maximum(out, lo)
+        lo = _lift(lo, out, "clip")
+        out = where(lt(out, lo), lo, out)
     if hi is not None:
-        out = minimum(out, hi)
+        hi = _lift(hi, out, "clip")
+        out = where(gt(out, hi), hi, out)
     return out
 
 
