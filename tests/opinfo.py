@@ -297,6 +297,11 @@ EDGE_CASES: list[OpCase] = [
                             ("concatenate", lambda x: ta.concatenate([x, x]),
                              lambda x: np.concatenate([x, x])))),
     OpCase("matmul_empty_inner", ta.matmul, np.matmul, (_args((2, 0), (0, 3)),)),
+    # Reducing a non-empty axis of an empty tensor is an empty result, not an error.
+    OpCase("max_empty_rows", lambda x: x.max(axis=1), lambda x: x.max(axis=1), (_args((0, 3)),),
+           smooth=False),
+    OpCase("min_empty_rows", lambda x: ta.min(x, axis=-1), lambda x: x.min(axis=-1),
+           (_args((0, 3)),), smooth=False),
     # NaN (0 / 0) as in NumPy; no gradient check, finite differences are NaN too.
     OpCase("mean_empty", lambda x: x.mean(axis=-1), lambda x: x.mean(axis=-1), EMPTY,
            differentiable=False),

@@ -40,6 +40,7 @@ BAD_CALLS = [
     ("getitem_range", lambda x: x[5], ValueError, ["getitem", "5", "[2, 3]"]),
     ("getitem_float_index", lambda x: x[np.array([0.5])], ValueError, ["getitem", "[2, 3]"]),
     ("max_empty", lambda x: x[:0].max(), ValueError, ["max", "empty", "[0, 3]"]),
+    ("min_empty_axis", lambda x: ta.min(x[:, :0], axis=1), ValueError, ["min", "empty", "[2, 0]"]),
     # A mask of the wrong length used to select rows silently; NumPy raises IndexError.
     ("bool_mask_length", lambda x: x[np.array([True, False, True])], IndexError,
      ["getitem", "boolean index of shape (3,)", "(2,)", "[2, 3]"]),

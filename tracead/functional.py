@@ -131,7 +131,9 @@ def min(x, axis=None, keepdims: bool = False) -> Tensor:
     bools `not x`. For floats -x is exact, and it keeps the gradient.
     """
     x = _lift(x, op="min")
-    normalize_axes("min", axis, x.ndim, x)  # errors name min, not max
+    axes = normalize_axes("min", axis, x.ndim, x)  # errors name min, not max
+    if x.size == 0 and (not axes or builtins.any(x.shape[a] == 0 for a in axes)):
+        raise op_error("min", "reduction over an empty tensor has no identity", x)
     kind = x.dtype.kind
     if kind == "b":
         return eq(max(eq(x, False), axis, keepdims), False)
