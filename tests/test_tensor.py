@@ -294,3 +294,13 @@ def test_zeros_and_ones_take_sizes_as_torch_does(make):
     with pytest.raises(TypeError) as info:
         make((2, 3), np.float32)
     assert "dtype=" in str(info.value) and "test_tensor.py" in str(info.value)
+
+
+def test_format_spec_of_a_one_element_tensor():
+    """f"{loss:.3f}" raised "unsupported format string passed to Tensor.__format__"."""
+    assert f"{ta.tensor(1.23456):.3f}" == "1.235"
+    assert f"{ta.tensor([[2.5]], requires_grad=True):>6.2f}" == "  2.50"
+    assert f"{ta.tensor(3):d}" == "3"
+    assert f"{ta.tensor([1.0])}" == str(ta.tensor([1.0]))
+    with pytest.raises(TypeError, match="one-element"):
+        f"{ta.tensor([1.0, 2.0]):.3f}"

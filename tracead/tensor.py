@@ -112,6 +112,15 @@ class Tensor:
             raise ValueError(f"bool(): truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self._concrete("bool()"))
 
+    def __format__(self, spec: str) -> str:
+        """f"{loss:.3f}" formats a one-element tensor's value, as torch does."""
+        if not spec:
+            return str(self)
+        if self.size != 1:
+            raise TypeError(f"format spec {spec!r} needs a one-element tensor, got shape "
+                            f"{self.shape}; format t.numpy() instead")
+        return format(self._concrete("format()").reshape(()).item(), spec)
+
     def __float__(self) -> float:
         return float(self._concrete("float()").reshape(()))
 
