@@ -15,9 +15,9 @@ import numpy as np
 
 from .dispatch import bind
 from .errors import op_error
+from .index_spec import index_to_param
 from .ops import PRIMS
 from .ops.shapes import normalize_axes
-from .index_spec import index_to_param
 from .tensor import Tensor, as_tensor
 
 P = PRIMS
@@ -132,7 +132,7 @@ def min(x, axis=None, keepdims: bool = False) -> Tensor:
     """
     x = _lift(x, op="min")
     axes = normalize_axes("min", axis, x.ndim, x)  # errors name min, not max
-    if x.size == 0 and (not axes or builtins.any(x.shape[a] == 0 for a in axes)):
+    if builtins.any(x.shape[a] == 0 for a in axes):
         raise op_error("min", "reduction over an empty tensor has no identity", x)
     kind = x.dtype.kind
     if kind == "b":

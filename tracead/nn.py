@@ -275,9 +275,9 @@ def _int_labels(op: str, labels, shape: tuple, logits):
 def _check_label_range(op: str, labels, n_classes: int, *avals) -> None:
     """Every label in [0, n_classes): -1 would silently pick the last class.
 
-    A label Tensor is checked with one bool of its min and max; inside
-    `compile` that bool is a value guard that holds for every valid batch, so
-    a bad batch re-traces and lands here with its values.
+    A label Tensor is checked with one bool ("any label out of range");
+    inside `compile` that bool is a value guard that holds for every valid
+    batch, so a bad batch re-traces and lands here with its values.
     """
     if labels.size == 0:
         return
