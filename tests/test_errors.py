@@ -151,7 +151,7 @@ def test_nan_and_inf_gradients(mode):
         assert np.isnan(np.asarray(g)).all()
 
 
-# -- conversions at the boundary: the op and the user's line, not NumPy's bare message --------------
+# -- conversions at the boundary: the op and the user's line, not NumPy's message ----------
 CONVERSIONS = [
     ("none_operand", lambda x: x + None, TypeError, ["add", "None"]),
     ("none_argument", lambda x: ta.tanh(None) + x, TypeError, ["tanh", "None"]),

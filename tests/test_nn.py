@@ -175,7 +175,8 @@ def test_linear_refuses_a_mismatched_input_dtype(mode, dtype):
     with pytest.raises(TypeError) as info:
         ta.compile(lambda x: lin(x), backend=mode)(x) if mode != "eager" else lin(x)
     message = str(info.value)
-    for word in ["Linear(in_features=3, out_features=2", np.dtype(dtype).name, "float32", THIS_FILE]:
+    words = ["Linear(in_features=3, out_features=2", np.dtype(dtype).name, "float32", THIS_FILE]
+    for word in words:
         assert word in message, f"{word!r} missing from: {message}"
     with pytest.raises(ValueError, match="in_features=3"):
         lin(np.ones((4, 2), np.float32))

@@ -93,7 +93,8 @@ UNMAPPED = [
     ("sort", lambda t: np.sort(t), "np.sort"),
     ("floor_ufunc", lambda t: np.floor(t), "np.floor"),
     ("ufunc_out", lambda t: np.exp(t, out=np.empty(4)), "np.exp"),
-    ("sum_where", lambda t: np.sum(t, where=np.array([True, False, True, True])), "np.sum with where="),
+    ("sum_where", lambda t: np.sum(t, where=np.array([True, False, True, True])),
+     "np.sum with where="),
     ("norm_ord3", lambda t: np.linalg.norm(t, 3), "np.linalg.norm with ord=3"),
     ("accumulate", lambda t: np.add.accumulate(t), "np.add.accumulate"),
 ]

@@ -220,7 +220,8 @@ def test_sign_has_a_zero_gradient_in_every_path(mode):
     y = ta.tensor([1.5, -2.0], requires_grad=True)
     ta.sign(y).sum().backward()
     np.testing.assert_array_equal(y.grad.numpy(), [0.0, 0.0])
-    _, g = run_strict(mode, ta.value_and_grad(lambda t: ta.sum(ta.sign(t) * t)), np.array([1.5, -2.0]))
+    _, g = run_strict(mode, ta.value_and_grad(lambda t: ta.sum(ta.sign(t) * t)),
+                      np.array([1.5, -2.0]))
     np.testing.assert_array_equal(g.numpy(), [1.0, -1.0])
 
 

@@ -92,7 +92,8 @@ def array_ufunc(self, ufunc, method, *inputs, **kwargs):
 
 def _numpy_name(func) -> str:
     module = getattr(func, "__module__", "") or ""
-    return f"np.linalg.{func.__name__}" if module.startswith("numpy.linalg") else f"np.{func.__name__}"
+    prefix = "np.linalg" if module.startswith("numpy.linalg") else "np"
+    return f"{prefix}.{func.__name__}"
 
 
 def array_function(self, func, types, args, kwargs):
