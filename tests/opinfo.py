@@ -166,6 +166,8 @@ CASES: list[OpCase] = [
     OpCase("relu", ta.relu, _relu, _with(UNARY, "away0"), smooth=False),
     OpCase("abs", ta.abs, np.abs, _with(UNARY, "away0"), smooth=False),
     OpCase("sign", ta.sign, np.sign, _with(UNARY[1:], "ints"), differentiable=False),
+    OpCase("sign_zero_grad", lambda x: ta.sign(x) * x, lambda x: np.sign(x) * x,
+           _with(UNARY[1:], "away0"), prim="sign", smooth=False),
     OpCase("stop_gradient", ta.stop_gradient, lambda x: x, UNARY[2:], differentiable=False),
     OpCase("cast_f32", lambda x: ta.cast(x, np.float32), lambda x: x.astype(np.float32),
            UNARY[2:], prim="cast", grad_tol=1e-3, fd_eps=1e-3),
