@@ -265,3 +265,21 @@ def test_clip_gradient_is_one_at_the_bounds(mode):
     _, g = run_strict(mode, ta.value_and_grad(lambda t: ta.sum(ta.clip(t, -1.0, 1.0) * t)),
                       np.array([-1.0, 0.25, 1.0, 2.0, -3.0]))
     np.testing.assert_array_equal(g.numpy(), [-2.0, 0.5, 2.0, 1.0, -1.0])
+
+
+def test_integer_tensor_to_a_negative_integer_tensor_power(mode):
+    """NumPy raises; the numba kernel silently gave 2 ** -1 == 0."""
+    compiled = None if mode == "eager" else ta.compile(lambda a, b: a ** b, backend=mode)
+
+    def call(a, b):
+        return a ** b if compiled is None else compiled(a, b)
+    a = np.array([2, 3], np.int64)
+    for b in (np.array([1, 2]), np.array([0, 3]), np.array([2, 1])):
+        np.testing.assert_array_equal(np.asarray(call(ta.tensor(a), ta.tensor(b))), a ** b)
+    if compiled is not None:
+        assert compiled.stats["misses"] == 1 and compiled.stats["hits"] == 2, compiled.stats
+    with pytest.raises(ValueError) as info:
+        call(ta.tensor(a), ta.tensor(np.array([-1, 2])))
+    message = str(info.value)
+    assert "pow" in message and "negative integer powers" in message and "test_ops.py" in message
+    np.testing.assert_array_equal((2.0 ** ta.tensor(np.array([-1, 2]))).numpy(), [0.5, 4.0])

@@ -80,7 +80,14 @@ def pow(x, y) -> Tensor:
         if x.dtype.kind in "iu" and isinstance(y, numbers.Integral) and y < 0:
             raise op_error("pow", "integers to negative integer powers are not allowed", x)
         return bind(P["pow_scalar"], x, exponent=y)
-    return bind(P["pow"], *_pair(x, y, "pow"))
+    x, y = _pair(x, y, "pow")
+    if np.result_type(x.dtype, y.dtype).kind in "iu" and y.dtype.kind == "i" and y.size:
+        # NumPy raises; a compiled kernel would silently give 0 (2 ** -1). One
+        # bool, a value guard inside `compile`: a negative exponent re-traces
+        # and raises here.
+        if bool(lt(min(y), 0)):
+            raise op_error("pow", "integers to negative integer powers are not allowed", x, y)
+    return bind(P["pow"], x, y)
 
 
 def pow_scalar(x, exponent) -> Tensor:

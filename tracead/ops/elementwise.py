@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
+from ..errors import op_error
 from . import shapes
 from .prim import Aval, Prim, register
 
@@ -60,7 +61,14 @@ def _pow_vjp(g, out, x, y):
     return F.sum_to(gx, x.shape), F.sum_to(gy, y.shape)
 
 
-pow_p = _binary("pow", np.power, _pow_vjp, "({0} ** {1})", float_result=False)
+def _pow_impl(x, y):
+    try:
+        return np.power(x, y)
+    except ValueError as exc:  # int ** negative int: values only known here
+        raise op_error("pow", f"{exc}", x, y) from None
+
+
+pow_p = _binary("pow", _pow_impl, _pow_vjp, "({0} ** {1})", float_result=False)
 
 
 def _pow_scalar_impl(x, *, exponent):
