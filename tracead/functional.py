@@ -81,7 +81,8 @@ def pow(x, y) -> Tensor:
             raise op_error("pow", "integers to negative integer powers are not allowed", x)
         return bind(P["pow_scalar"], x, exponent=y)
     x, y = _pair(x, y, "pow")
-    if np.result_type(x.dtype, y.dtype).kind in "iu" and y.dtype.kind == "i" and y.size:
+    integer = np.result_type(x.dtype, y.dtype).kind in "iu" and y.dtype.kind == "i"
+    if integer and y.size and y._data is not None:  # (no values in an abstract trace)
         # NumPy raises; a compiled kernel would silently give 0 (2 ** -1). One
         # bool, a value guard inside `compile`: a negative exponent re-traces
         # and raises here.
