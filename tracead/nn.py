@@ -327,6 +327,8 @@ def _check_label_range(op: str, labels, n_classes: int, *avals) -> None:
     if labels.size == 0:
         return
     if isinstance(labels, Tensor):
+        if labels._data is None:
+            return  # an abstract trace (vmap) has no values to check
         # Read as unsigned, a negative label is huge: one fused reduction
         # checks both ends.
         if not bool(F.max(F.cast(labels, np.uint64) >= n_classes)):
