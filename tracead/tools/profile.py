@@ -127,7 +127,7 @@ def profile(fn, *args, repeat: int = 9, bandwidth: bool = True, **kwargs) -> Pro
     compiled_time = median_seconds(lambda: compiled(*args, **kwargs))
     variant = compiled.order[-1]
     leaves, _ = pytree.flatten((args, kwargs))
-    arrays = variant.input_arrays([leaves[i] for i in variant.capture.arg_positions])
+    arrays = variant.input_arrays(leaves)
     rows, outs = _kernel_timings("forward", variant.forward_exec, arrays, repeat)
     if variant.backward_exec is not None:
         saved = outs[len(outs) - variant.n_saved:]

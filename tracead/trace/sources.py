@@ -1,0 +1,198 @@
+"""Where a compiled function found the tensors it read from outside ("sources").
+
+A tensor read from outside the function (a model parameter, a closed-over or
+global tensor, optimizer state) is not a fixed object: the program may rebind
+the name or attribute it was reached through (`w = w - lr * g`,
+`model.layer.weight = ta.tensor(...)`, `params["w"] = ...`). So the tracer
+records *how* the function reached each such tensor, as a path from a stable
+root (a closure cell, a globals dict, the function object, an argument) through
+attribute, dict-key and index lookups, and every compiled call looks the
+tensors up again along those paths (torch.compile's dynamo does the same with
+its `LocalSource`/`GlobalSource`/`AttrSource`/`GetItemSource` guards).
+
+Python does not tell us which path the traced run took, so we search: a
+breadth-first walk from the function's closure cells and the globals its code
+(and nested code) names, through instance `__dict__`s, dicts, lists and tuples,
+bounded in depth and size. Public attributes are visited before private ones,
+so `model.layer.weight` wins over `model._parameters["weight"]`. A tensor the
+search cannot find is read by reference, as the object seen when tracing.
+"""
+from __future__ import annotations
+
+import functools
+import types
+from collections import deque
+from dataclasses import dataclass
+
+MAX_DEPTH = 6  # lookups after the root
+MAX_OBJECTS = 20_000  # objects visited per search
+MAX_ITEMS = 1_000  # entries looked at per container
+
+# Steps: ("attr", name) | ("item", key) | ("cell",) | ("grad",)
+Step = tuple
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A root plus lookups. root is ("const", object) or ("arg", flat position)."""
+
+    root: tuple
+    steps: tuple[Step, ...] = ()
+
+    def then(self, step: Step) -> "Source":
+        return Source(self.root, self.steps + (step,))
+
+    def resolve(self, leaves):
+        """The object at the end of the path now (raises if the path broke)."""
+        obj = leaves[self.root[1]] if self.root[0] == "arg" else self.root[1]
+        for step in self.steps:
+            kind = step[0]
+            if kind == "attr":
+                obj = getattr(obj, step[1])
+            elif kind == "item":
+                obj = obj[step[1]]
+            elif kind == "cell":
+                obj = obj.cell_contents
+            else:
+                obj = obj._grad
+        return obj
+
+    def describe(self) -> str:
+        kind, value = self.root
+        if kind == "arg":
+            text = f"argument {value}"
+        elif isinstance(value, types.CellType):
+            text = "closure cell"
+        elif isinstance(value, dict):
+            text = f"globals of {value.get('__name__', '?')}"
+        else:
+            text = type(value).__name__
+        for step in self.steps:
+            if step[0] == "attr":
+                text += f".{step[1]}"
+            elif step[0] == "item":
+                text += f"[{step[1]!r}]"
+            elif step[0] == "grad":
+                text += ".grad"
+        return text
+
+    @property
+    def by_reference(self) -> bool:
+        return self.root[0] == "const" and not self.steps and _is_tensor(self.root[1])
+
+
+def by_reference(tensor) -> Source:
+    return Source(("const", tensor))
+
+
+def _is_tensor(obj) -> bool:
+    from ..tensor import Tensor
+
+    return isinstance(obj, Tensor)
+
+
+_OPAQUE = (str, bytes, int, float, complex, bool, type(None), type, types.ModuleType,
+           types.BuiltinFunctionType, range, slice)
+
+
+class SourceFinder:
+    """Finds tensors from the roots of one traced call; one search, then lookups by id."""
+
+    def __init__(self, fn, leaves) -> None:
+        self.fn = fn
+        self.leaves = leaves
+        self.index: dict[int, Source] | None = None
+
+    def find(self, tensor) -> Source:
+        if self.index is None:
+            self.index = self._search()
+        return self.index.get(id(tensor)) or by_reference(tensor)
+
+    def _roots(self) -> list[tuple[object, Source]]:
+        roots: list[tuple[object, Source]] = []
+        for i, leaf in enumerate(self.leaves):
+            if not isinstance(leaf, _OPAQUE) and not _is_tensor(leaf):
+                roots.append((leaf, Source(("arg", i))))
+        roots += _function_roots(self.fn, set())
+        return roots
+
+    def _search(self) -> dict[int, Source]:
+        found: dict[int, Source] = {}
+        seen: set[int] = set()
+        queue = deque((obj, src) for obj, src in self._roots())
+        visited_fns: set[int] = set()
+        while queue and len(seen) < MAX_OBJECTS:
+            obj, src = queue.popleft()
+            if id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            if _is_tensor(obj):
+                found.setdefault(id(obj), src)
+                continue
+            if isinstance(obj, (types.FunctionType, types.MethodType, functools.partial)):
+                queue.extend(_function_roots(obj, visited_fns))
+                continue
+            if isinstance(obj, _OPAQUE) or len(src.steps) >= MAX_DEPTH:
+                continue
+            queue.extend(_children(obj, src))
+        return found
+
+
+def _function_roots(fn, visited: set[int]) -> list[tuple[object, Source]]:
+    """Stable roots of a callable: its closure cells, the globals its code names,
+    the bound `self`; for other callables (a Module), the object itself."""
+    if id(fn) in visited:
+        return []
+    visited.add(id(fn))
+    if isinstance(fn, types.MethodType):
+        return [(fn.__self__, Source(("const", fn.__self__)))] + _function_roots(fn.__func__, visited)
+    if isinstance(fn, functools.partial):
+        src = Source(("const", fn))
+        out = [(a, src.then(("attr", "args")).then(("item", i))) for i, a in enumerate(fn.args)]
+        out += [(v, src.then(("attr", "keywords")).then(("item", k))) for k, v in fn.keywords.items()]
+        return out + _function_roots(fn.func, visited)
+    if not isinstance(fn, types.FunctionType):
+        return [(fn, Source(("const", fn)))]
+    roots: list[tuple[object, Source]] = []
+    for cell in fn.__closure__ or ():
+        try:
+            roots.append((cell.cell_contents, Source(("const", cell), (("cell",),))))
+        except ValueError:  # an empty cell (a name assigned later)
+            pass
+    g = fn.__globals__
+    for name in _global_names(fn.__code__):
+        if name in g:
+            roots.append((g[name], Source(("const", g), (("item", name),))))
+    return roots
+
+
+def _global_names(code) -> list[str]:
+    names = list(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names += _global_names(const)
+    return names
+
+
+def _children(obj, src: Source):
+    if isinstance(obj, dict):
+        for i, (k, v) in enumerate(obj.items()):
+            if i >= MAX_ITEMS:
+                break
+            if isinstance(k, (str, int)) and not isinstance(v, _OPAQUE):
+                yield v, src.then(("item", k))
+        return
+    if isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj[:MAX_ITEMS]):
+            if not isinstance(v, _OPAQUE):
+                yield v, src.then(("item", i))
+        return
+    attrs = getattr(obj, "__dict__", None)
+    if not isinstance(attrs, dict):
+        return
+    names = [k for k in attrs if isinstance(k, str) and k.isidentifier()]
+    names.sort(key=lambda k: k.startswith("_"))  # public attributes first (stable sort)
+    for name in names[:MAX_ITEMS]:
+        v = attrs[name]
+        if not isinstance(v, _OPAQUE):
+            yield v, src.then(("attr", name))
