@@ -25,7 +25,7 @@ from .. import config, state
 from ..backends import get_backend
 from ..trace import pytree
 from ..trace.capture import capture, tensor_args
-from .guards import call_key, describe_guards, explain_mismatch, object_guards, positional_key
+from .guards import call_key, describe_guards, describe_leaf_key, explain_mismatch, object_guards, positional_key
 from .variant import MISS, Variant
 
 
@@ -142,6 +142,7 @@ class CompiledFunction:
             how = "by reference" if src.by_reference else f"at {src.describe()}"
             lines.append(f"tensor read from outside the function: {var.dtype.name}{list(var.shape)}"
                          + (" requires_grad" if rg else "") + f" ({how})")
+        lines += [f"{src.describe()} == {describe_leaf_key(key)}" for src, key in v.plan.free.scalars]
         lines += [g.describe() for g in v.capture.value_guards]
         lines += [g.describe() for g in v.capture.grad_guards]
         return lines

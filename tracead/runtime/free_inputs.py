@@ -25,16 +25,19 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 from ..trace.sources import Source
+from .guards import describe_leaf_key, leaf_key
 
 
 class FreeInputs:
-    __slots__ = ("sources", "specs", "none_paths", "resolve", "code")
+    __slots__ = ("sources", "specs", "none_paths", "scalars", "resolve", "code")
 
-    def __init__(self, sources: list[Source], specs: list[tuple], none_paths: list[Source]) -> None:
+    def __init__(self, sources: list[Source], specs: list[tuple], none_paths: list[Source],
+                 scalars: list[tuple[Source, object]] = ()) -> None:
         self.sources = tuple(sources)
         self.specs = tuple(specs)  # per source: (shape, dtype, requires_grad)
         self.none_paths = tuple(none_paths)
-        self.code, self.resolve = _generate(self.sources, self.specs, self.none_paths)
+        self.scalars = tuple((src, leaf_key(value)) for src, value in scalars)
+        self.code, self.resolve = _generate(self.sources, self.specs, self.none_paths, self.scalars)
 
     def explain_failure(self, leaves) -> str:
         """Why `resolve(leaves)` returned None, in words (slow path, after a miss)."""
@@ -58,6 +61,13 @@ class FreeInputs:
                 return f"{src.describe()} is gone ({type(exc).__name__}: {exc})"
             if value is not None:
                 return f"{src.describe()} was None when traced, now a {list(value.shape)} tensor"
+        for src, key in self.scalars:
+            try:
+                value = src.resolve(leaves)
+            except Exception as exc:  # noqa: BLE001
+                return f"{src.describe()} is gone ({type(exc).__name__}: {exc})"
+            if leaf_key(value) != key:
+                return f"{src.describe()} was {describe_leaf_key(key)} when traced, now {value!r}"
         return "a tensor read from outside the function changed"
 
 
@@ -85,13 +95,15 @@ def _expression(src: Source, consts: list) -> str:
     return text
 
 
-def _generate(sources, specs, none_paths):
+def _generate(sources, specs, none_paths, scalars):
     consts: list = []
     lines = ["def resolve(L):", "    try:", "        pass"]
     for i, src in enumerate(sources):
         lines.append(f"        t{i} = {_expression(src, consts)}")
     for i, src in enumerate(none_paths):
         lines.append(f"        n{i} = {_expression(src, consts)}")
+    for i, (src, _) in enumerate(scalars):
+        lines.append(f"        c{i} = {_expression(src, consts)}")
     lines += ["    except Exception:", "        return None"]
     for i, (shape, dtype, rg) in enumerate(specs):
         consts.append(shape)
@@ -104,8 +116,12 @@ def _generate(sources, specs, none_paths):
     for i in range(len(none_paths)):
         lines.append(f"    if n{i} is not None:")
         lines.append("        return None")
+    for i, (_, key) in enumerate(scalars):
+        consts.append(key)
+        lines.append(f"    if KEY(c{i}) != K[{len(consts) - 1}]:")
+        lines.append("        return None")
     lines.append("    return (" + "".join(f"t{i}, " for i in range(len(sources))) + ")")
     code = "\n".join(lines)
-    namespace = {"K": tuple(consts), "T": Tensor}
+    namespace = {"K": tuple(consts), "T": Tensor, "KEY": leaf_key}
     exec(code, namespace)  # noqa: S102 - our own text, built from recorded paths
     return code, namespace["resolve"]

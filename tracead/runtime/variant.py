@@ -249,8 +249,8 @@ class CallPlan:
         n_args = len(cap.arg_positions)
         free_vars = cap.graph.inputs[n_args:]
         specs = [(v.shape, v.dtype, rg) for v, rg in zip(free_vars, cap.requires_grad[n_args:])]
-        self.free = FreeInputs(cap.free, specs, [g.path for g in cap.grad_guards])
-        self.guarded = bool(cap.free or cap.grad_guards)
+        self.free = FreeInputs(cap.free, specs, [g.path for g in cap.grad_guards], cap.scalars)
+        self.guarded = bool(cap.free or cap.grad_guards or cap.scalars)
         self.objects = variant.object_guards
         self.checked = self.guarded or bool(self.objects)
         self.value_guards = tuple(cap.value_guards)

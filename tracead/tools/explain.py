@@ -1,9 +1,10 @@
 """`ta.explain(fn, *args)`: what the compiler captured and what it did.
 
 The report is a structured object; `str(report)` is one view of it. It runs
-`fn` once through a fresh compiled wrapper with the same options (so any
-effects of `fn`, e.g. an optimizer step, happen once, as with
-torch._dynamo.explain) and describes the variant that call produced.
+`fn` once through a fresh compiled wrapper with the same options and
+describes the variant that call produced. The tensors the run touched
+(parameters an optimizer step updates, `.grad`s) are restored afterwards, so
+explaining a training step does not take a step.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from ..ir.export import schedule_to_networkx, to_dot, to_networkx
 from ..ir.graph import Graph
 from ..runtime.compiled import CompiledFunction
+from ..runtime.restore import StateSnapshot
 
 
 @dataclass
@@ -146,7 +148,11 @@ def explain(fn, *args, **kwargs) -> ExplainReport:
         compiled = CompiledFunction(fn)
     if compiled.backend_name == "eager":
         compiled = CompiledFunction(compiled.fn, "interpret", **compiled.options)
-    compiled(*args, **kwargs)
+    compiled.snapshot = StateSnapshot()
+    try:
+        compiled(*args, **kwargs)
+    finally:
+        compiled.snapshot.restore()
     variant = compiled.order[-1]
     if variant.differentiable and variant.backward_graph is None:
         variant.build_joint()  # what a later .backward() on the outputs would run

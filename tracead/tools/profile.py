@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..runtime.compiled import CompiledFunction
+from ..runtime.restore import StateSnapshot
 from ..trace import pytree
 
 
@@ -119,12 +120,21 @@ def profile(fn, *args, repeat: int = 9, bandwidth: bool = True, **kwargs) -> Pro
         python_fn, backend, options = fn, "numba", {}
     if backend == "eager":
         backend = "interpret"
-    eager = median_seconds(lambda: python_fn(*args, **kwargs))
     compiled = CompiledFunction(python_fn, backend, **options)
-    start = time.perf_counter()
-    compiled(*args, **kwargs)
-    first = time.perf_counter() - start
-    compiled_time = median_seconds(lambda: compiled(*args, **kwargs))
+    # The traced first call notes every tensor the function touches; all the runs
+    # below (eager, compiled) are undone at the end (training steps take no step).
+    compiled.snapshot = snapshot = StateSnapshot()
+    try:
+        start = time.perf_counter()
+        compiled(*args, **kwargs)
+        first = time.perf_counter() - start
+        snapshot.restore()
+        eager_fn = CompiledFunction(python_fn, "eager")  # the arguments the compiled calls see
+        eager = median_seconds(lambda: eager_fn(*args, **kwargs))
+        snapshot.restore()
+        compiled_time = median_seconds(lambda: compiled(*args, **kwargs))
+    finally:
+        snapshot.restore()
     variant = compiled.order[-1]
     leaves, _ = pytree.flatten((args, kwargs))
     arrays = variant.input_arrays(leaves)

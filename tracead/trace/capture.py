@@ -16,7 +16,7 @@ from .. import state
 from ..ir.graph import Graph
 from ..tensor import Tensor, as_tensor
 from . import pytree
-from .sources import Source, SourceFinder
+from .sources import Source, SourceFinder, scalar_sources
 from .tracer import Effect, GradGuard, Tracer, ValueGuard
 
 
@@ -35,6 +35,7 @@ class Capture:
     result: object  # the eager result of the traced run; the caller takes it (see `take_result`)
     seconds: float
     requires_grad: list[bool] = field(default_factory=list)  # per graph input
+    scalars: list = field(default_factory=list)  # (Source, value) of outside scalars, before the run
     out_requires_grad: list[bool] = field(default_factory=list)  # per tensor output
 
     def take_result(self):
@@ -60,6 +61,7 @@ def capture(fn, args, kwargs, snapshot=None) -> Capture:
     """`snapshot`, if given, is told (`.note(tensor)`) about every outside tensor the run
     reads or writes before it is written (explain/profile restore them afterwards)."""
     start = time.perf_counter()
+    scalars = scalar_sources(fn)
     leaves, treedef = pytree.flatten_args(args, kwargs)
     tracer = Tracer(concrete=True, finder=SourceFinder(fn, leaves), snapshot=snapshot)
     call_leaves, positions = list(leaves), []
@@ -88,4 +90,4 @@ def capture(fn, args, kwargs, snapshot=None) -> Capture:
     inputs_rg = [call_leaves[i].requires_grad for i in positions] + [t.requires_grad for t, _ in tracer.free]
     return Capture(graph, treedef, positions, list(tracer.free_sources), out_treedef, layout,
                    n_tensor_outputs, tracer.value_guards, tracer.grad_guards, tracer.effects,
-                   result, time.perf_counter() - start, inputs_rg, out_rg)
+                   result, time.perf_counter() - start, inputs_rg, out_requires_grad=out_rg, scalars=scalars)

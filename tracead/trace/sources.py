@@ -16,6 +16,13 @@ breadth-first walk from the function's closure cells and the globals its code
 bounded in depth and size. Public attributes are visited before private ones,
 so `model.layer.weight` wins over `model._parameters["weight"]`. A tensor the
 search cannot find is read by reference, as the object seen when tracing.
+
+Python scalars the function reads are baked into the graph as constants, so
+the plain scalars in its closure cells and in the globals its code names
+(`lr`, `eps`, a flag), and in those of the functions reachable from there,
+are guarded by value too (`scalar_sources`). Scalars reached through
+attributes or items of outside objects (`cfg.lr` of a global `cfg`) are not:
+they stay as traced (pass them as arguments, or keep them in tensors).
 """
 from __future__ import annotations
 
@@ -196,3 +203,22 @@ def _children(obj, src: Source):
         v = attrs[name]
         if not isinstance(v, _OPAQUE):
             yield v, src.then(("attr", name))
+
+
+PLAIN_SCALARS = (bool, int, float, complex, str, bytes, type(None))
+MAX_FUNCTIONS = 64
+
+
+def scalar_sources(fn) -> list[tuple[Source, object]]:
+    """(path, value) of each plain scalar in the closure cells and named globals of `fn`
+    and of the functions reachable from them (not through other objects)."""
+    out: list[tuple[Source, object]] = []
+    visited: set[int] = set()
+    pending = [fn]
+    while pending and len(visited) < MAX_FUNCTIONS:
+        for value, src in _function_roots(pending.pop(), visited):
+            if type(value) in PLAIN_SCALARS:
+                out.append((src, value))
+            elif isinstance(value, (types.FunctionType, types.MethodType, functools.partial)):
+                pending.append(value)
+    return out
