@@ -272,6 +272,54 @@ def test_an_object_argument_mutated_between_calls_retraces(backend):
     assert "attribute" in f.recompile_reasons[-1]
 
 
+class Weights:
+    def __init__(self, scales):
+        self.scales = {"a": scales[0], "b": scales[1]}  # a dict: not compared, so identity matters
+
+
+def test_a_new_object_at_a_reused_id_is_not_confused_even_with_equal_plain_attributes(backend):
+    f = ta.compile(lambda x, c: x * c.scales["a"] + c.scales["b"], backend=backend)
+    x = np.ones(2)
+    c = Weights((2.0, 1.0))
+    f(x, c)
+    _close(f(x, c), x * 3)
+    dead = id(c)
+    del c
+    keep = []
+    for _ in range(10_000):
+        c = Weights((5.0, 0.0))
+        if id(c) == dead:
+            break
+        keep.append(c)
+    else:
+        pytest.skip("no id reuse observed")
+    _close(f(x, c), x * 5)
+
+
+def test_a_list_attribute_mutated_in_place_retraces(backend):
+    f = ta.compile(lambda x, c: x * c.scale[0], backend=backend)
+    c, x = Cfg([2.0]), np.ones(2)
+    f(x, c)
+    _close(f(x, c), x * 2)
+    c.scale[0] = 7.0
+    _close(f(x, c), x * 7)
+
+
+def test_grad_mode_is_part_of_the_guard(backend):
+    w = ta.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    cf = ta.compile(lambda x: (x * w).sum(), backend=backend)
+    x = np.array([3.0, 4.0])
+    with ta.no_grad():
+        cf(x)
+        out = cf(x)
+    assert not out.requires_grad
+    cf(x)
+    out = cf(x)
+    assert out.requires_grad and cf.stats["hits"] == 2
+    out.backward()
+    _close(w.grad, x)
+
+
 def test_value_objects_are_compared_by_equality(backend):
     f = ta.compile(lambda x, c: x * c.scale, backend=backend)
     x = np.ones(2)

@@ -94,12 +94,15 @@ def _object_key(leaf, cls) -> tuple:
 
 
 _PLAIN_SCALARS = (bool, int, float, complex, str, bytes, type(None), np.generic)
+_MAX_SCALAR_LIST = 64
 _NOT_STATE = (types.ModuleType, type, types.FunctionType, types.MethodType)
 
 
 def attributes_key(obj, depth: int = 2) -> tuple:
-    """The plain attributes of an object argument (scalars, strings, None; nested plain
-    objects `depth` levels down), so that `cfg.scale = 2.0` between calls retraces.
+    """The plain attributes of an object argument (scalars, strings, None, short lists
+    and tuples of those; nested plain objects `depth` levels down), so that
+    `cfg.scale = 2.0` between calls retraces. Other attributes (dicts, arrays, long
+    lists) are not compared: the identity guard covers rebinding them, not mutating them.
     Tensors reached through the object are found again per call (free_inputs.py)."""
     attrs = getattr(obj, "__dict__", None)
     if not isinstance(attrs, dict):
@@ -108,6 +111,9 @@ def attributes_key(obj, depth: int = 2) -> tuple:
     for name, value in attrs.items():
         if isinstance(value, _PLAIN_SCALARS):
             out.append((name, leaf_key(value)))
+        elif type(value) in (list, tuple) and len(value) <= _MAX_SCALAR_LIST \
+                and all(isinstance(v, _PLAIN_SCALARS) for v in value):
+            out.append((name, type(value).__name__, tuple(map(leaf_key, value))))
         elif depth > 1 and not isinstance(value, (Tensor, np.ndarray) + _NOT_STATE) \
                 and isinstance(getattr(value, "__dict__", None), dict):
             out.append((name, attributes_key(value, depth - 1)))
