@@ -489,3 +489,29 @@ def test_second_backward_through_a_graph_raises_unless_retained(mode):
     with pytest.raises(ta.errors.OpError, match="second time"):
         loss.backward()
     _close(w.grad, 2 * x * np.exp(x * np.array([1.0, 2.0])))  # unchanged by the refused call
+
+
+def test_a_tensor_reached_from_two_roots_retraces_when_they_diverge(backend):
+    params = [ta.tensor(np.full(2, 2.0))]
+    model = {"w": params[0]}
+
+    def f(x):
+        return x * model["w"]
+
+    def g(x):  # reads the list; `model` is also named, so the search sees both roots
+        return x * params[0] + 0 * len(model)
+
+    for fn, rebind, expected in ((f, "model", 7.0), (g, "params", 5.0)):
+        params[0] = model["w"] = ta.tensor(np.full(2, 2.0))
+        cf = ta.compile(fn, backend=backend)
+        cf(np.ones(2))
+        _close(cf(np.ones(2)), [2.0, 2.0])
+        if rebind == "model":
+            model["w"] = ta.tensor(np.full(2, 7.0))
+        else:
+            params[0] = ta.tensor(np.full(2, 5.0))
+        _close(cf(np.ones(2)), [expected] * 2)
+        _close(cf(np.ones(2)), [expected] * 2)
+        # f names one root: the new tensor is simply found; g names two that now disagree
+        assert cf.stats["hits"] == (3 if fn is f else 2)
+        assert (fn is f) == (cf.stats["misses"] == 1)

@@ -49,6 +49,14 @@ class FreeInputs:
                 return f"the tensor read from outside at {where} is gone ({type(exc).__name__}: {exc})"
             if not isinstance(t, Tensor):
                 return f"{where} was a tensor when traced, now {type(t).__name__}"
+            for other in src.also:
+                try:
+                    same = other.resolve(leaves) is t
+                except Exception:  # noqa: BLE001
+                    same = False
+                if not same:
+                    return (f"{where} and {other.describe()} held the same tensor when traced, "
+                            f"now they differ (which one does the function read?)")
             if t.shape != shape or t.dtype != dtype:
                 return (f"the tensor read from outside at {where} changed from {dtype}{list(shape)} "
                         f"to {t.dtype}{list(t.shape)}")
@@ -98,13 +106,19 @@ def _expression(src: Source, consts: list) -> str:
 def _generate(sources, specs, none_paths, scalars):
     consts: list = []
     lines = ["def resolve(L):", "    try:", "        pass"]
+    agree = []
     for i, src in enumerate(sources):
         lines.append(f"        t{i} = {_expression(src, consts)}")
+        for j, other in enumerate(src.also):
+            lines.append(f"        a{i}_{j} = {_expression(other, consts)}")
+            agree.append(f"a{i}_{j} is not t{i}")
     for i, src in enumerate(none_paths):
         lines.append(f"        n{i} = {_expression(src, consts)}")
     for i, (src, _) in enumerate(scalars):
         lines.append(f"        c{i} = {_expression(src, consts)}")
     lines += ["    except Exception:", "        return None"]
+    if agree:
+        lines += [f"    if {' or '.join(agree)}:", "        return None"]
     for i, (shape, dtype, rg) in enumerate(specs):
         consts.append(shape)
         s = len(consts) - 1

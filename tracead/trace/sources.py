@@ -34,6 +34,7 @@ from dataclasses import dataclass
 MAX_DEPTH = 6  # lookups after the root
 MAX_OBJECTS = 20_000  # objects visited per search
 MAX_ITEMS = 1_000  # entries looked at per container
+MAX_PATHS = 3  # paths recorded per tensor, from different roots
 
 # Steps: ("attr", name) | ("item", key) | ("cell",) | ("grad",)
 Step = tuple
@@ -41,13 +42,24 @@ Step = tuple
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """A root plus lookups. root is ("const", object) or ("arg", flat position)."""
+    """A root plus lookups. root is ("const", object) or ("arg", flat position).
+
+    `also`: other paths from other roots that reached the same tensor when traced
+    (a parameter in a closed-over list and in a global model). A call requires them
+    to agree: if the program rebinds one but not the other, the search cannot tell
+    which one the function reads, so it retraces."""
 
     root: tuple
     steps: tuple[Step, ...] = ()
+    also: tuple["Source", ...] = ()
 
     def then(self, step: Step) -> "Source":
         return Source(self.root, self.steps + (step,))
+
+    def origin(self) -> tuple:
+        """Which root (and name in it) the path starts from."""
+        kind, value = self.root
+        return (kind, value if kind == "arg" else id(value), self.steps[:1])
 
     def resolve(self, leaves):
         """The object at the end of the path now (raises if the path broke)."""
@@ -113,7 +125,11 @@ class SourceFinder:
     def find(self, tensor) -> Source:
         if self.index is None:
             self.index = self._search()
-        return self.index.get(id(tensor)) or by_reference(tensor)
+        paths = self.index.get(id(tensor))
+        if not paths:
+            return by_reference(tensor)
+        first = paths[0]
+        return Source(first.root, first.steps, tuple(paths[1:])) if len(paths) > 1 else first
 
     def _roots(self) -> list[tuple[object, Source]]:
         roots: list[tuple[object, Source]] = []
@@ -123,19 +139,21 @@ class SourceFinder:
         roots += _function_roots(self.fn, set())
         return roots
 
-    def _search(self) -> dict[int, Source]:
-        found: dict[int, Source] = {}
+    def _search(self) -> dict[int, list[Source]]:
+        found: dict[int, list[Source]] = {}
         seen: set[int] = set()
         queue = deque((obj, src) for obj, src in self._roots())
         visited_fns: set[int] = set()
         while queue and len(seen) < MAX_OBJECTS:
             obj, src = queue.popleft()
+            if _is_tensor(obj):
+                paths = found.setdefault(id(obj), [])
+                if len(paths) < MAX_PATHS and all(p.origin() != src.origin() for p in paths):
+                    paths.append(src)
+                continue
             if id(obj) in seen:
                 continue
             seen.add(id(obj))
-            if _is_tensor(obj):
-                found.setdefault(id(obj), src)
-                continue
             if isinstance(obj, (types.FunctionType, types.MethodType, functools.partial)):
                 queue.extend(_function_roots(obj, visited_fns))
                 continue
@@ -167,10 +185,17 @@ def _function_roots(fn, visited: set[int]) -> list[tuple[object, Source]]:
         except ValueError:  # an empty cell (a name assigned later)
             pass
     g = fn.__globals__
+    if _is_library(g):
+        return roots  # tracead's own module state is not the user's (its wrappers' cells are)
     for name in _global_names(fn.__code__):
         if name in g:
             roots.append((g[name], Source(("const", g), (("item", name),))))
     return roots
+
+
+def _is_library(module_globals: dict) -> bool:
+    name = module_globals.get("__name__", "")
+    return name == "tracead" or name.startswith("tracead.")
 
 
 def _global_names(code) -> list[str]:
