@@ -212,7 +212,7 @@ def test_grad_none_versus_tensor_is_guarded(backend):
     _close(cf(np.ones(2)), [5.0, 6.0])
     p.grad = None
     _close(cf(np.ones(2)), [2.0, 2.0])
-    assert cf.stats["hits"] == 3
+    assert cf.stats["hits"] == 3, cf.recompile_reasons
 
 
 def test_grad_of_an_argument_is_read_each_call(backend):
@@ -401,3 +401,29 @@ def test_an_object_that_cannot_be_recognised_is_never_reused(backend):
             _close(f(x, Slotted(s)), x * s)
     assert f.stats["hits"] == 0 and f.gave_up
     assert any("cannot be recognised" in str(w.message) for w in caught)
+
+
+def test_odd_roots_and_names_are_found(backend):
+    """A default argument value, an attribute named like a keyword (setattr), a key
+    that is not a string: each path still works per call."""
+    class Box:
+        pass
+
+    box = Box()
+    setattr(box, "class", ta.tensor([1.0, 1.0]))  # cannot be written as box.class
+    box.items = {(1, 2): ta.tensor([2.0, 2.0])}
+    default = ta.tensor([3.0, 3.0])
+
+    def f(x, w=default):
+        return x * getattr(box, "class") + box.items[(1, 2)] + w
+
+    cf = ta.compile(f, backend=backend)
+    x = np.ones(2)
+    cf(x)
+    _close(cf(x), [6.0, 6.0])
+    box.items[(1, 2)] = ta.tensor([20.0, 20.0])
+    f.__defaults__ = (ta.tensor([30.0, 30.0]),)
+    _close(cf(x), [51.0, 51.0])
+    setattr(box, "class", ta.tensor([0.0, 0.0]))
+    _close(cf(x), [50.0, 50.0])
+    assert cf.stats["hits"] == 3, cf.recompile_reasons

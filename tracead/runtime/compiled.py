@@ -25,7 +25,8 @@ from .. import config, state
 from ..backends import get_backend
 from ..trace import pytree
 from ..trace.capture import capture, tensor_args
-from .guards import call_key, describe_guards, describe_leaf_key, explain_mismatch, object_guards, positional_key
+from .guards import (call_key, describe_guards, describe_leaf_key, explain_mismatch, object_guards,
+                     positional_key)
 from .variant import MISS, Variant
 
 

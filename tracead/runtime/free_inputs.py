@@ -23,6 +23,8 @@ retraces); `explain_failure` then names the path and what changed.
 """
 from __future__ import annotations
 
+import keyword
+
 from ..tensor import Tensor
 from ..trace.sources import Source
 from .guards import describe_leaf_key, leaf_key
@@ -88,7 +90,11 @@ def _expression(src: Source, consts: list) -> str:
         text = f"K[{len(consts) - 1}]"
     for step in src.steps:
         if step[0] == "attr":
-            text += f".{step[1]}"  # identifiers only (sources.py checks)
+            name = step[1]
+            if name.isidentifier() and not keyword.iskeyword(name):
+                text += f".{name}"
+            else:  # set with setattr: `box.class` would not parse
+                text = f"getattr({text}, {name!r})"
         elif step[0] == "item":
             key = step[1]
             if type(key) in (str, int):

@@ -177,8 +177,16 @@ def _function_roots(fn, visited: set[int]) -> list[tuple[object, Source]]:
         out += [(v, src.then(("attr", "keywords")).then(("item", k))) for k, v in fn.keywords.items()]
         return out + _function_roots(fn.func, visited)
     if not isinstance(fn, types.FunctionType):
-        return [(fn, Source(("const", fn)))]
+        roots = [(fn, Source(("const", fn)))]
+        wrapped = getattr(fn, "__wrapped__", None)  # functools.wraps, a compiled function
+        if isinstance(wrapped, types.FunctionType):
+            roots += _function_roots(wrapped, visited)
+        return roots
     roots: list[tuple[object, Source]] = []
+    for i, value in enumerate(fn.__defaults__ or ()):  # `def f(x, w=w):`
+        roots.append((value, Source(("const", fn), (("attr", "__defaults__"), ("item", i)))))
+    for name, value in (fn.__kwdefaults__ or {}).items():
+        roots.append((value, Source(("const", fn), (("attr", "__kwdefaults__"), ("item", name)))))
     for cell in fn.__closure__ or ():
         try:
             roots.append((cell.cell_contents, Source(("const", cell), (("cell",),))))
@@ -206,12 +214,15 @@ def _global_names(code) -> list[str]:
     return names
 
 
+_KEY_TYPES = (str, int, float, bytes, tuple, frozenset, type(None))  # immutable: safe to keep
+
+
 def _children(obj, src: Source):
     if isinstance(obj, dict):
         for i, (k, v) in enumerate(obj.items()):
             if i >= MAX_ITEMS:
                 break
-            if isinstance(k, (str, int)) and not isinstance(v, _OPAQUE):
+            if isinstance(k, _KEY_TYPES) and not isinstance(v, _OPAQUE):
                 yield v, src.then(("item", k))
         return
     if isinstance(obj, (list, tuple)):
@@ -222,7 +233,7 @@ def _children(obj, src: Source):
     attrs = getattr(obj, "__dict__", None)
     if not isinstance(attrs, dict):
         return
-    names = [k for k in attrs if isinstance(k, str) and k.isidentifier()]
+    names = [k for k in attrs if isinstance(k, str)]
     names.sort(key=lambda k: k.startswith("_"))  # public attributes first (stable sort)
     for name in names[:MAX_ITEMS]:
         v = attrs[name]
