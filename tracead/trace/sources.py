@@ -35,6 +35,7 @@ MAX_DEPTH = 6  # lookups after the root
 MAX_OBJECTS = 20_000  # objects visited per search
 MAX_ITEMS = 1_000  # entries looked at per container
 MAX_PATHS = 3  # paths recorded per tensor, from different roots
+MAX_QUEUE = 200_000  # objects waiting to be visited
 
 # Steps: ("attr", name) | ("item", key) | ("cell",) | ("grad",)
 Step = tuple
@@ -120,7 +121,7 @@ class SourceFinder:
     def __init__(self, fn, leaves) -> None:
         self.fn = fn
         self.leaves = leaves
-        self.index: dict[int, Source] | None = None
+        self.index: dict[int, list[Source]] | None = None  # id(tensor) -> paths, best first
 
     def find(self, tensor) -> Source:
         if self.index is None:
@@ -131,20 +132,20 @@ class SourceFinder:
         first = paths[0]
         return Source(first.root, first.steps, tuple(paths[1:])) if len(paths) > 1 else first
 
-    def _roots(self) -> list[tuple[object, Source]]:
+    def _roots(self, visited_fns: set[int]) -> list[tuple[object, Source]]:
         roots: list[tuple[object, Source]] = []
         for i, leaf in enumerate(self.leaves):
             if not isinstance(leaf, _OPAQUE) and not _is_tensor(leaf):
                 roots.append((leaf, Source(("arg", i))))
-        roots += _function_roots(self.fn, set())
+        roots += _function_roots(self.fn, visited_fns)
         return roots
 
     def _search(self) -> dict[int, list[Source]]:
         found: dict[int, list[Source]] = {}
         seen: set[int] = set()
-        queue = deque((obj, src) for obj, src in self._roots())
         visited_fns: set[int] = set()
-        while queue and len(seen) < MAX_OBJECTS:
+        queue = deque(self._roots(visited_fns))
+        while queue and len(seen) < MAX_OBJECTS and len(queue) < MAX_QUEUE:
             obj, src = queue.popleft()
             if _is_tensor(obj):
                 paths = found.setdefault(id(obj), [])
@@ -159,7 +160,10 @@ class SourceFinder:
                 continue
             if isinstance(obj, _OPAQUE) or len(src.steps) >= MAX_DEPTH:
                 continue
-            queue.extend(_children(obj, src))
+            try:
+                queue.extend(_children(obj, src))
+            except Exception:  # noqa: BLE001 - an exotic object (a proxy): do not look inside
+                pass
         return found
 
 
