@@ -113,9 +113,9 @@ def _training_state():
     w.grad = ta.tensor(np.full((3, 2), 0.25))
 
     def step(x):
-        loss = ((x @ w) ** 2).sum()
+        loss = ((x @ w) ** 2).mean()
         with ta.no_grad():
-            w.assign_(w - 0.1 * w.grad)
+            w.assign_(w - 0.01 * w.grad)
         w.grad = None
         loss.backward()
         return loss

@@ -215,6 +215,17 @@ def test_grad_none_versus_tensor_is_guarded(backend):
     assert cf.stats["hits"] == 3, cf.recompile_reasons
 
 
+def test_grad_that_is_also_read_directly_must_stay_the_same_tensor(backend):
+    p = ta.tensor(np.ones(2), requires_grad=True)
+    g = ta.tensor([1.0, 2.0])
+    p.grad = g
+    cf = ta.compile(lambda x: x * g + p.grad, backend=backend)
+    cf(np.ones(2))
+    _close(cf(np.ones(2)), [2.0, 4.0])
+    p.grad = ta.tensor([10.0, 20.0])
+    _close(cf(np.ones(2)), [11.0, 22.0])
+
+
 def test_grad_of_an_argument_is_read_each_call(backend):
     cf = ta.compile(lambda t: t.grad * 2, backend=backend)
     t = ta.tensor(np.ones(2), requires_grad=True)

@@ -198,6 +198,11 @@ class Tracer:
         elif id(grad) not in self.vars and id(grad) not in self.born:
             self.pending[id(grad)] = path.then(("grad",))
             self.var_of(grad)
+        elif id(grad) in self.free_slot:  # also reached another way: both must agree per call
+            slot = self.free_slot[id(grad)]
+            known = self.free_sources[slot]
+            self.free_sources[slot] = Source(known.root, known.steps,
+                                             known.also + (path.then(("grad",)),))
 
     def write_grad(self, owner, value) -> None:
         var = None if value is None else self.var_of(value)
