@@ -122,17 +122,24 @@ def _training_state():
     return w, step
 
 
-@pytest.mark.parametrize("tool", ["explain", "profile"])
+@pytest.mark.parametrize("tool", ["explain", "explain a warm function", "profile"])
 def test_explain_and_profile_leave_the_program_state_as_found(tool):
     w, step = _training_state()
-    before, grad_before = w.numpy(), w.grad
     x = np.ones((4, 3))
-    if tool == "explain":
-        ta.explain(ta.compile(step, backend="interpret"), x)
+    compiled = ta.compile(step, backend="interpret")
+    if tool == "explain a warm function":  # explain's call is then a compiled hit, not a trace
+        compiled(x)
+        w.grad = ta.tensor(np.full((3, 2), 0.5))
+    before, grad_before = w.numpy(), w.grad
+    hits = compiled.stats["hits"]
+    if tool.startswith("explain"):
+        ta.explain(compiled, x)
     else:
-        ta.profile(ta.compile(step, backend="interpret"), x, repeat=1, bandwidth=False)
+        ta.profile(compiled, x, repeat=1, bandwidth=False)
     np.testing.assert_array_equal(w.numpy(), before)
     assert w.grad is grad_before
+    if tool == "explain a warm function":
+        assert compiled.stats["hits"] == hits + 1
 
 
 def test_every_call_is_counted_once():

@@ -1,7 +1,11 @@
 """tracead: trace-and-compile automatic differentiation on NumPy and Numba.
 
-Public API (see SPEC.md): Tensor, tensor, the op functions, no_grad,
-grad / value_and_grad, compile, explain, profile.
+Public API: `Tensor` and `tensor` (eager, with reverse-mode autograd), the op
+functions (`exp`, `matmul`, `softmax`, ...), `no_grad` / `enable_grad`,
+JAX-style `grad` / `value_and_grad`, `compile` (trace, optimise, fuse, run as
+Numba kernels), `explain` (what the compiler did) and `profile` (what it
+bought). `tracead.nn` and `tracead.optim` hold modules and optimizers. The
+user guide is in the repository's `docs/` folder.
 """
 from . import functional  # first: declares the primitive table and Tensor methods
 from .functional import (abs, add, broadcast_to, cast, clip, concatenate, div, exp, expand_dims,
@@ -22,4 +26,6 @@ float64 = "float64"
 
 __version__ = "0.1.0"
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+# Public names: everything imported above except the submodules.
+__all__ = sorted(name for name, value in globals().items()
+                 if not name.startswith("_") and not isinstance(value, type(functional)))

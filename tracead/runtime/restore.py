@@ -10,7 +10,12 @@ not restored.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
+
+from ..tensor import Tensor
+from ..trace import pytree
 
 
 class StateSnapshot:
@@ -32,3 +37,30 @@ class StateSnapshot:
                 np.copyto(data, copy)  # someone wrote into the array itself
             tensor._data, tensor._aval, tensor._grad = data, aval, grad
             tensor.requires_grad = requires_grad
+
+
+@contextlib.contextmanager
+def preserved_state(compiled, args, kwargs, snapshot: StateSnapshot | None = None):
+    """Calls of `compiled` with these arguments inside the block are undone at its end.
+
+    A call either runs an existing variant, whose free inputs (found along their
+    paths for these arguments) and tensor arguments are noted up front, or traces,
+    and the tracer notes what it touches."""
+    snapshot = snapshot if snapshot is not None else StateSnapshot()
+    leaves, _ = pytree.flatten_args(args, kwargs)
+    for leaf in leaves:
+        if isinstance(leaf, Tensor):
+            snapshot.note(leaf)
+    for variant in list(compiled.order):
+        failure = variant.last_failure
+        free = variant.free_tensors(leaves)
+        variant.last_failure = failure  # looking is not a call: keep the reported reason
+        if isinstance(free, tuple):
+            for t in free:
+                snapshot.note(t)
+    previous, compiled.snapshot = compiled.snapshot, snapshot
+    try:
+        yield snapshot
+    finally:
+        compiled.snapshot = previous
+        snapshot.restore()
