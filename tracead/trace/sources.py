@@ -256,8 +256,11 @@ def scalar_sources(fn) -> list[tuple[Source, object]]:
     visited: set[int] = set()
     pending = [fn]
     while pending and len(visited) < MAX_FUNCTIONS:
-        for value, src in _function_roots(pending.pop(), visited):
-            if type(value) in PLAIN_SCALARS:
+        fn = pending.pop()
+        # tracead's own wrappers (grad, value_and_grad) close over fixed settings
+        library = isinstance(fn, types.FunctionType) and _is_library(fn.__globals__)
+        for value, src in _function_roots(fn, visited):
+            if type(value) in PLAIN_SCALARS and not library:
                 out.append((src, value))
             elif isinstance(value, (types.FunctionType, types.MethodType, functools.partial)):
                 pending.append(value)
