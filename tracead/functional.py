@@ -19,6 +19,7 @@ from .index_spec import index_to_param
 from .ops import PRIMS
 from .ops.shapes import normalize_axes
 from .tensor import Tensor, as_tensor
+from .trace.scalars import ScalarInput
 
 P = PRIMS
 
@@ -30,6 +31,10 @@ def _lift(x, like: Tensor | None = None, op: str = "tensor") -> Tensor:
     """
     if isinstance(x, Tensor):
         return x
+    if type(x) is ScalarInput:  # a float argument of a compiled function, being traced
+        x = x.lifted(like)
+        if isinstance(x, Tensor):
+            return x
     if like is not None and isinstance(x, (bool, numbers.Number)) and not isinstance(x, np.generic):
         return as_tensor(np.asarray(x, dtype=np.result_type(like.dtype, x)), op=op)
     return as_tensor(x, op=op)

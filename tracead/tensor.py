@@ -13,6 +13,7 @@ from . import state
 from .errors import OpTypeError, op_error, user_source
 from .ops.prim import Aval
 from .ops.shapes import check_supported
+from .trace.scalars import ScalarInput
 
 
 class Tensor:
@@ -228,6 +229,10 @@ def as_tensor(x, dtype=None, op: str = "tensor") -> Tensor:
     """Tensors pass through; anything else becomes a constant Tensor."""
     if isinstance(x, Tensor):
         return x
+    if type(x) is ScalarInput:  # a float argument of a compiled function, being traced
+        x = x.lifted(dtype=dtype)
+        if isinstance(x, Tensor):
+            return x
     # Constants share memory with the caller's array: ops never write into
     # their inputs, so no copy is needed (as torch.as_tensor).
     array = to_array(x, dtype, op)

@@ -25,8 +25,9 @@ from .. import config, state
 from ..backends import get_backend
 from ..trace import pytree
 from ..trace.capture import capture, tensor_args
-from .guards import (call_key, describe_guards, describe_leaf_key, explain_mismatch, object_guards,
+from .guards import (FLOAT_INPUT, call_key, describe_guards, describe_leaf_key, explain_mismatch, object_guards,
                      positional_key)
+from .options import check_options, static_arguments
 from .variant import MISS, Variant
 
 
@@ -56,10 +57,20 @@ class CompiledFunction:
     """
 
     def __init__(self, fn, backend: str = "numba", **options) -> None:
-        functools.update_wrapper(self, fn)
+        if hasattr(fn, "__name__"):
+            functools.update_wrapper(self, fn)
+        else:  # a callable object (an nn.Module instance): its attributes stay its own
+            functools.update_wrapper(self, fn, updated=())
+            self.__name__ = self.__qualname__ = type(fn).__name__
+        check_options(options)
         self.fn = fn
         self.backend_name = backend
         self.options = options
+        # Float arguments are graph inputs unless the function is always specialised.
+        self.float_inputs = options.get("dynamic", None) is not False
+        self.static_argnums, self.static_argnames = static_arguments(
+            fn, options.get("static_argnums"), options.get("static_argnames"))
+        self.has_static = bool(self.static_argnums or self.static_argnames)
         self.max_variants = int(options.get("max_variants", config.max_variants()))
         self.variants: dict[tuple, list[Variant]] = {}
         self.order: list[Variant] = []
@@ -82,10 +93,12 @@ class CompiledFunction:
         if self.gave_up or self.backend_name == "eager" or st.tracers or _disabled():
             # Inside another trace we inline: the outer graph records our ops.
             return self._eager(args, kwargs)
-        key = None if kwargs else positional_key(args, st.grad_enabled)
+        key = None if kwargs or self.has_static else positional_key(args, st.grad_enabled,
+                                                                      self.float_inputs)
         if key is None:
             leaves, treedef = pytree.flatten_args(args, kwargs)
-            key = call_key(leaves, treedef, st.grad_enabled)
+            static = self._static_leaves(args, kwargs) if self.has_static else frozenset()
+            key = call_key(leaves, treedef, st.grad_enabled, self.float_inputs, static)
         else:
             leaves = args  # positional leaves only: flattening changes nothing
         for variant in self.variants.get(key, ()):
@@ -94,6 +107,20 @@ class CompiledFunction:
                 self.stats["hits"] += 1
                 return out
         return self._recompile(args, kwargs, key, leaves)
+
+    def _static_leaves(self, args, kwargs) -> frozenset:
+        """Flat positions of the leaves of the arguments marked static."""
+        static, start = set(), 0
+        n_args = len(args)
+        nums = {i + n_args if i < 0 else i for i in self.static_argnums}
+        named = [(i in nums, a) for i, a in enumerate(args)]
+        named += [(name in self.static_argnames, v) for name, v in kwargs.items()]
+        for is_static, value in named:
+            n = len(pytree.flatten_args((value,), {})[0])
+            if is_static:
+                static.update(range(start, start + n))
+            start += n
+        return frozenset(static)
 
     def _eager(self, args, kwargs):
         self.stats["eager_calls"] += 1
@@ -125,7 +152,8 @@ class CompiledFunction:
             self.stats["misses"] += 1
             self.recompile_reasons.append(reason)
             config.debug_log(1, f"tracead: compiling {self.__name__} ({reason})")
-            cap = capture(self.fn, args, kwargs, self.snapshot)
+            scalar_inputs = frozenset(i for i, k in enumerate(key[2]) if k is FLOAT_INPUT)
+            cap = capture(self.fn, args, kwargs, self.snapshot, scalar_inputs)
             variant = Variant(cap, key, self.backend, self.options)
             variant.object_guards = object_guards(leaves, key[2])
             variant.build(key[1])
