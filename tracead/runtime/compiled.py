@@ -206,6 +206,20 @@ def compile(fn=None, *, backend: str = "numba", **options):
     - `parallel_threshold` (numba): elements from which a kernel runs on
       several threads; `jit=False` (numba): run the generated Python without
       Numba, for stepping through it in pdb.
+    - `dynamic`: `None` (default) or `True`: Python float arguments are
+      graph inputs (0-d, weakly typed as in NumPy 2: with a float32 tensor the
+      result stays float32), so a new learning rate runs the same kernels;
+      a float Python itself uses (`if lr > 0.1:`, `math.exp(lr)`, a format, an
+      op's static parameter) is guarded by value instead. `False`: always
+      specialise (every float is part of the guard key). Tensor shapes are
+      always specialised for now: a new shape traces a new variant.
+    - `static_argnums` / `static_argnames` (as in `jax.jit`): arguments
+      (positions, negative from the end, or names; each completed from the
+      other through the signature) whose values are part of the guard key,
+      floats included: each new value traces a new variant.
+
+    Python ints and bools are always static (keyed by value); an unknown
+    option is a TypeError.
     """
     if backend not in ("numba", "interpret", "eager"):
         raise ValueError(f"unknown backend {backend!r}; choose from 'numba', 'interpret', 'eager'")

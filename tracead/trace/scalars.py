@@ -22,10 +22,29 @@ somewhere and used later) a stand-in acts as its plain value.
 from __future__ import annotations
 
 import operator
+import os
+import sys
 
 import numpy as np
 
 from .. import state
+from ..errors import _PACKAGE_DIR, _USER_FILES, SourceLoc
+
+
+_NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
+
+
+def _user_line() -> SourceLoc | None:
+    """The innermost frame outside tracead and NumPy (for `np.full(3, lr)`, the user's
+    line, not NumPy's)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        path = os.path.abspath(frame.f_code.co_filename)
+        if not path.startswith(_NUMPY_DIR) and (not path.startswith(_PACKAGE_DIR)
+                                               or path in _USER_FILES):
+            return SourceLoc(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+        frame = frame.f_back
+    return None
 
 
 class ScalarInput:
@@ -43,7 +62,7 @@ class ScalarInput:
         """The plain value; inside the trace that made this stand-in, also a value guard."""
         tracer = self.tracer
         if tracer is not None and state.current_tracer() is tracer:
-            tracer.concretize(self.tensor, f"{how} of a float argument")
+            tracer.concretize(self.tensor, f"{how} of a float argument", _user_line())
         return self.value
 
     def lifted(self, like=None, dtype=None):

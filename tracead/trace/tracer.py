@@ -146,7 +146,7 @@ class Tracer:
         return node
 
     # -- leaving the graph and writing to the world ------------------------------
-    def concretize(self, tensor, how: str) -> None:
+    def concretize(self, tensor, how: str, source: SourceLoc | None = None) -> None:
         if id(tensor) in self.born and id(tensor) not in self.vars:
             return  # a constant: nothing to guard
         if not self.concrete:
@@ -155,7 +155,7 @@ class Tracer:
             raise UnsupportedInCompile(f"{how} needs a concrete value, but this trace is abstract")
         var = self.var_of(tensor)
         self.value_guards.append(
-            ValueGuard(var, how, np.array(tensor._data, copy=True), user_source(3)))
+            ValueGuard(var, how, np.array(tensor._data, copy=True), source or user_source(3)))
 
     def _target(self, tensor) -> tuple:
         if self.snapshot is not None:
