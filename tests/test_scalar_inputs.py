@@ -217,3 +217,25 @@ def test_compiling_a_module_instance():
     model.weight = ta.tensor(np.ones((3, 2), np.float32), requires_grad=True)  # rebinding is seen
     np.testing.assert_allclose(np.asarray(cf(x)), x @ np.ones((3, 2)) + b, rtol=1e-6)
     _compiled(cf)
+
+
+def test_floats_inside_nested_transforms_and_compiled_calls(backend):
+    """vmap's trace and an inner compiled function see the float as the outer graph's
+    input (a closure tensor) or guard it: never a value baked in silently."""
+    inner = ta.compile(lambda r, a: r * a)
+    fns = {
+        "vmap": lambda xs, a: ta.vmap(lambda r: r * a + 1)(xs),
+        "vmap_float": lambda xs, a: ta.vmap(lambda r: r * float(a))(xs),
+        "grad": lambda xs, a: ta.grad(lambda w: (w * w * a).sum())(xs),
+        "inner_compiled": lambda xs, a: inner(xs, a) - a,
+    }
+    xs = np.arange(4.0).reshape(2, 2)
+    refs = {"vmap": lambda a: xs * a + 1, "vmap_float": lambda a: xs * a,
+            "grad": lambda a: 2 * a * xs, "inner_compiled": lambda a: xs * a - a}
+    for name, fn in fns.items():
+        cf = ta.compile(fn, backend=backend)
+        for a in [1.0, 2.0, 3.0, 3.0]:
+            np.testing.assert_allclose(np.asarray(cf(xs, a)), refs[name](a), rtol=1e-15)
+        # float(a) is guarded: each new value re-traces
+        assert len(cf.order) == (3 if name == "vmap_float" else 1), (name, cf.recompile_reasons)
+        assert cf.stats["hits"] == 4 - len(cf.order) and cf.stats["eager_calls"] == 0

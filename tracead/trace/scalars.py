@@ -61,8 +61,8 @@ class ScalarInput:
     def concrete(self, how: str) -> float:
         """The plain value; inside the trace that made this stand-in, also a value guard."""
         tracer = self.tracer
-        if tracer is not None and state.current_tracer() is tracer:
-            tracer.concretize(self.tensor, f"{how} of a float argument", _user_line())
+        if self._live():  # (also from inside a nested trace: vmap's, a compiled call's)
+            self.tracer.concretize(self.tensor, f"{how} of a float argument", _user_line())
         return self.value
 
     def lifted(self, like=None, dtype=None):
@@ -79,6 +79,12 @@ class ScalarInput:
         return cast(self.tensor, np.dtype(dtype))
 
     def _live(self) -> bool:
+        """Is the trace that made this stand-in still running (maybe under a nested one)?"""
+        tracer = self.tracer
+        return tracer is not None and any(t is tracer for t in state.STATE.tracers)
+
+    def _current(self) -> bool:
+        """Is that trace the innermost one (so new graph nodes belong to it)?"""
         return self.tracer is not None and state.current_tracer() is self.tracer
 
     def __float__(self) -> float:
@@ -175,7 +181,8 @@ def _arith(name: str, symbol: str, reflected: bool, guard_divisor: bool = False)
             return NotImplemented  # the tensor's operator lifts the stand-in
         other_in_graph = isinstance(other, ScalarInput) or (type(other) in _NUMBERS
                                                            and not isinstance(other, bool))
-        live = self._live()
+        # In-graph arithmetic only in the stand-in's own trace; elsewhere the guarded value.
+        live = self._current() and (not isinstance(other, ScalarInput) or other.tracer is self.tracer)
         divisor_is_stand_in = (self if reflected else other)
         unsafe = guard_divisor and (isinstance(divisor_is_stand_in, ScalarInput)
                                     or divisor_is_stand_in == 0)
@@ -249,15 +256,15 @@ for _name, _symbol in (("lt", "<"), ("le", "<="), ("gt", ">"), ("ge", ">="), ("e
 
 
 def _neg(self):
-    if not self._live():
-        return -self.value
+    if not self._current():
+        return -self.concrete("-")
     from .. import functional as F
     return ScalarInput(-self.value, F.neg(self.tensor), self.tracer)
 
 
 def _abs(self):
-    if not self._live():
-        return abs(self.value)
+    if not self._current():
+        return abs(self.concrete("abs()"))
     from .. import functional as F
     return ScalarInput(abs(self.value), F.abs(self.tensor), self.tracer)
 
