@@ -16,6 +16,7 @@ Options: parallel_threshold (elements; codegen.PARALLEL_THRESHOLD), jit
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -42,7 +43,16 @@ def plan(graph) -> Schedule:
         from ...passes.fuse import plan_fusion
     except ImportError:
         from .fallback_plan import plan_fallback as plan_fusion
-    return plan_fusion(graph)
+    return drop_dead_kernels(plan_fusion(graph))
+
+
+def drop_dead_kernels(schedule: Schedule) -> Schedule:
+    """Without the dce pass (`disable=["dce"]`) a kernel may compute only values nobody
+    reads: it has no outputs, and every prim is pure, so it is dropped (kernels renumbered)."""
+    if all(k.outputs for k in schedule.kernels):
+        return schedule
+    live = [k for k in schedule.kernels if k.outputs]
+    return Schedule(schedule.graph, tuple(dataclasses.replace(k, index=i) for i, k in enumerate(live)))
 
 
 @dataclass
