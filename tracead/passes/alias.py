@@ -13,7 +13,7 @@ is `astype`, which copies; the Numba backend writes a fused loop's output).
 
 What an output may share memory with is its *root*: the value itself, or,
 through ops whose impl may return a view (reshape, transpose, basic
-getitem, broadcast_to, stop_gradient), the root of their input. A view that
+getitem, stop_gradient), the root of their input. A view that
 eager returns too (`x.reshape(...)`, `x.T`, `x` itself) stays a view. Roots
 that are constants are always copied: a caller editing a returned constant
 would change every later call.
@@ -24,7 +24,7 @@ from ..ir.graph import Graph, Node, VarFactory
 from ..ops.prim import PRIMS
 
 # Prims whose NumPy impl may return a view of (or the same array as) their first input.
-VIEW_PRIMS = frozenset({"reshape", "transpose", "broadcast_to", "stop_gradient"})
+VIEW_PRIMS = frozenset({"reshape", "transpose", "stop_gradient"})  # broadcast_to copies
 
 
 def _may_view(node: Node) -> bool:
