@@ -4,7 +4,8 @@ TRACEAD_DISABLE=1   every compiled function runs eagerly
 TRACEAD_DEBUG=N     1 logs compiles, 2 prints the graph after each pass,
                     3 prints generated kernel source
 TRACEAD_MAX_VARIANTS  default variant limit per compiled function (8)
-TRACEAD_CACHE_DIR   where the on-disk kernel cache lives
+TRACEAD_CACHE_DIR   where the on-disk kernel cache lives (default ~/.cache/tracead;
+                    unwritable: a private temporary directory, with a warning)
 """
 from __future__ import annotations
 
@@ -33,5 +34,9 @@ def max_variants() -> int:
 
 
 def cache_dir() -> str:
-    default = os.path.join(os.path.expanduser("~"), ".cache", "tracead")
-    return os.environ.get("TRACEAD_CACHE_DIR", default)
+    """An absolute path; TRACEAD_CACHE_DIR unset or empty means ~/.cache/tracead (an
+    empty value must not mean the working directory)."""
+    configured = os.environ.get("TRACEAD_CACHE_DIR", "")
+    if not configured:
+        configured = os.path.join(os.path.expanduser("~"), ".cache", "tracead")
+    return os.path.abspath(configured)
