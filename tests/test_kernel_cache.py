@@ -126,3 +126,82 @@ def test_relative_cache_dir_is_made_absolute(tmp_path, fresh_cache_state):
     fresh_cache_state.chdir(tmp_path)
     fresh_cache_state.setenv("TRACEAD_CACHE_DIR", "rel")
     assert config.cache_dir() == str(tmp_path / "rel")
+
+
+# -- what a dropped compiled function leaves behind ------------------------------------------
+def _distinct(i: int):
+    """A function whose kernel differs for every i (a different chain of ops)."""
+    ops = [ta.exp, ta.tanh, ta.sigmoid, ta.abs]
+    chain = [ops[(i >> (2 * k)) % 4] for k in range(4)]
+
+    def fn(x):
+        for k, op in enumerate(chain):
+            x = op(x) * (0.5 + 0.1 * k)
+        return x
+
+    def twin(x):
+        for k, op in enumerate(chain):
+            x = {ta.exp: np.exp, ta.tanh: np.tanh, ta.abs: np.abs,
+                 ta.sigmoid: lambda v: 1 / (1 + np.exp(-v))}[op](x) * (0.5 + 0.1 * k)
+        return x
+
+    return fn, twin
+
+
+def _kernel_modules() -> int:
+    return sum(1 for name in sys.modules if name.startswith("tracead_kernel_"))
+
+
+def _run(i: int, **options):
+    fn, twin = _distinct(i)
+    x = np.linspace(-1.0, 1.0, 8)
+    cf = ta.compile(fn, **options)
+    cf(x)
+    np.testing.assert_allclose(cf(x).numpy(), twin(x), rtol=1e-12)
+    assert cf.stats["hits"] >= 1
+    return cf
+
+
+def test_dropped_functions_release_their_kernel_modules(fresh_cache_state):
+    import gc
+    import linecache
+
+    fresh_cache_state.setattr(cache, "MEMORY_LIMIT", 4)
+    lines_before = len(linecache.cache)
+    kept = _run(0, jit=False)  # stays alive through all the evictions below
+    for i in range(1, 13):
+        _run(i, jit=False)
+    gc.collect()
+    assert len(cache._MEMORY) <= 4
+    assert _kernel_modules() <= 5  # the in-memory ones and the kept function's
+    assert len(linecache.cache) <= lines_before + 5  # no generated call source left behind
+    x = np.linspace(-1.0, 1.0, 8)
+    np.testing.assert_allclose(kept(x).numpy(), _distinct(0)[1](x), rtol=1e-12)
+    del kept
+    gc.collect()
+    assert _kernel_modules() <= 4
+
+
+def test_memory_of_dropped_jitted_functions_stays_bounded(fresh_cache_state):
+    """Each dropped function with its own kernel used to keep ~160 KiB of Python objects
+    (plus its Numba dispatcher's LLVM modules, ~2 MiB of native memory); what stays now is
+    what Numba never frees (its JIT engine keeps the machine code, ~20 KiB traced)."""
+    import gc
+    import tracemalloc
+
+    fresh_cache_state.setattr(cache, "MEMORY_LIMIT", 2)
+    for i in range(100, 104):  # warm up: Numba's own one-off allocations
+        _run(i)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        n = 10
+        for i in range(200, 200 + n):
+            _run(i)
+        gc.collect()
+        grown = sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(before, "filename"))
+    finally:
+        tracemalloc.stop()
+    assert grown / n < 80 * 1024, f"{grown / n / 1024:.0f} KiB per dropped function"
+    assert len(cache._MEMORY) <= 2 and _kernel_modules() <= 2

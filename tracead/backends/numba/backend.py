@@ -128,6 +128,7 @@ class NumbaBackend:
         record.source, record.path, record.cache = loaded.text, str(loaded.path), loaded.status
         record.entries, record.parallel = tuple(e.name for e in code.entries), code.parallel
         step = FusedStep(kernel, code, loaded.module, record, self.jit)
+        step.lease = loaded.lease  # keeps the module registered while this step lives (cache.py)
         if not self.jit:
             record.cache = f"{loaded.status}; not jitted (jit=False / TRACEAD_DEBUG=4)"
         else:

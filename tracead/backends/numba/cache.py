@@ -30,6 +30,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import importlib.util
+import linecache
 import os
 import re
 import shutil
@@ -37,21 +38,42 @@ import sys
 import tempfile
 import threading
 import warnings
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 from ... import config
-from .cache_files import check_dispatchers
+from .cache_files import check_dispatchers, release_dispatchers
 from .scalar import MATHLIB_VERSION
 
 _KEY_LINE = re.compile(r'KEY = "([0-9a-f]{64})"')
 # Part of every key: bump when the files' format changes (2: Numba's files checksummed).
 CACHE_FORMAT = 2
-_MEMORY: dict[str, ModuleType] = {}  # key -> module imported by this process
+# Modules imported by this process, by key, least recently used first. A module stays
+# registered in sys.modules (Numba looks it up there when it loads compiled code) while it
+# is among the MEMORY_LIMIT most recently used or a live kernel step holds a lease on it;
+# a dropped compiled function's modules are then released. Numba never frees the machine
+# code of a dispatcher (MCJIT keeps it), so reloading an evicted kernel costs memory too:
+# the limit is generous.
+MEMORY_LIMIT = 64
+_MEMORY: OrderedDict[str, ModuleType] = OrderedDict()
+_LEASES: dict[str, int] = {}  # key -> live leases (kernel steps using the module)
 _LOCK = threading.RLock()
 _PRIVATE: dict[str, Path] = {}  # configured directory that failed -> private replacement
 _WARNED: set[str] = set()
+
+
+class Lease:
+    """Held by whoever runs a module's kernels: keeps the module registered (see _MEMORY)."""
+
+    __slots__ = ("key", "__weakref__")
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        _LEASES[key] = _LEASES.get(key, 0) + 1
+        weakref.finalize(self, _release, key).atexit = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +82,7 @@ class Loaded:
     path: Path
     text: str  # the whole file
     status: str  # "hit", "hit (in memory)" or "miss: <why>"
+    lease: Lease
 
 
 def kernels_dir() -> Path:
@@ -113,7 +136,38 @@ def file_text(body: str) -> tuple[str, str]:
 def clear_memory() -> None:
     """Forget modules imported by this process (tests: force a load from disk)."""
     with _LOCK:
-        _MEMORY.clear()
+        for key in list(_MEMORY):
+            _forget(key)
+
+
+def _module_name(key: str) -> str:
+    return f"tracead_kernel_{key[:32]}"
+
+
+def _forget(key: str) -> None:
+    _MEMORY.pop(key, None)
+    if not _LEASES.get(key):
+        _unregister(key)
+
+
+def _unregister(key: str) -> None:
+    module = sys.modules.pop(_module_name(key), None)
+    if module is not None:
+        # Numba read its source through linecache, by absolute and by relative path.
+        for cached in [f for f in linecache.cache if f.endswith(f"k_{key[:32]}.py")]:
+            linecache.cache.pop(cached, None)
+        release_dispatchers(module)
+
+
+def _release(key: str) -> None:
+    with _LOCK:
+        left = _LEASES.get(key, 1) - 1
+        if left > 0:
+            _LEASES[key] = left
+            return
+        _LEASES.pop(key, None)
+        if key not in _MEMORY:
+            _unregister(key)
 
 
 def load(body: str) -> Loaded:
@@ -121,22 +175,26 @@ def load(body: str) -> Loaded:
     key, text = file_text(body)
     with _LOCK:
         if key in _MEMORY:
-            return Loaded(_MEMORY[key], kernels_dir() / f"k_{key[:32]}.py", text, "hit (in memory)")
+            _MEMORY.move_to_end(key)
+            return Loaded(_MEMORY[key], kernels_dir() / f"k_{key[:32]}.py", text, "hit (in memory)",
+                          Lease(key))
         try:
-            loaded = _load_from(kernels_dir(), key, text)
+            module, path, status = _load_from(kernels_dir(), key, text)
         except (OSError, _NoNumbaLocator) as exc:
             if kernels_dir() in _PRIVATE.values():
                 raise
-            loaded = _load_from(_use_private_dir(exc), key, text)
-        _MEMORY[key] = loaded.module
-        return loaded
+            module, path, status = _load_from(_use_private_dir(exc), key, text)
+        _MEMORY[key] = module
+        while len(_MEMORY) > MEMORY_LIMIT:
+            _forget(next(iter(_MEMORY)))
+        return Loaded(module, path, text, status, Lease(key))
 
 
 class _NoNumbaLocator(RuntimeError):
     """Numba found no writable place for its cache files next to the module."""
 
 
-def _load_from(directory: Path, key: str, text: str) -> Loaded:
+def _load_from(directory: Path, key: str, text: str) -> tuple[ModuleType, Path, str]:
     path = directory / f"k_{key[:32]}.py"
     problem = _check(path, key) if path.exists() else "not in the cache"
     if problem is None:
@@ -153,7 +211,7 @@ def _load_from(directory: Path, key: str, text: str) -> Loaded:
             raise
         _write(path, text)  # validated yet unimportable (should not happen): rebuild once
         module, status = _import(path, key), "miss: file did not import, rebuilt"
-    return Loaded(module, path, text, status)
+    return module, path, status
 
 
 def _check(path: Path, key: str) -> str | None:
@@ -189,7 +247,7 @@ def _write(path: Path, text: str) -> None:
 def _import(path: Path, key: str) -> ModuleType:
     # Numba's cache re-imports a function's module by name when it loads
     # compiled code, so the module must be registered in sys.modules.
-    name = f"tracead_kernel_{key[:32]}"
+    name = _module_name(key)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

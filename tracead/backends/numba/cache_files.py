@@ -11,6 +11,8 @@ the sha256 of the rest, and a file whose bytes do not match, or that does not
 unpickle, is deleted and the kernel compiled again (one warning per process;
 `cache.warn_once`). What Numba decides about a valid file (stale source,
 other Numba version) is unchanged.
+
+`release_dispatchers` frees a dropped kernel module's compiled code (see it).
 """
 from __future__ import annotations
 
@@ -109,3 +111,21 @@ def check_dispatchers(module) -> None:
     for value in vars(module).values():
         if isinstance(value, Dispatcher) and isinstance(getattr(value, "_cache", None), FunctionCache):
             value._cache._cache_file.__class__ = CheckedCacheFile
+
+
+def release_dispatchers(module) -> None:
+    """Let a dropped kernel module's dispatchers be collected.
+
+    Numba's dispatcher finalizer (in the weakref.finalize registry, so alive) holds the
+    dispatcher's overloads; a freshly compiled overload's type annotation holds the
+    function's module, and the module holds the dispatcher: nothing of it is ever freed
+    (~2 MiB per kernel, mostly LLVM modules). Emptying the overloads, after doing what
+    that finalizer would, breaks the cycle. Only for modules no kernel step uses."""
+    for value in vars(module).values():
+        if isinstance(value, Dispatcher):
+            for cres in value.overloads.values():
+                try:
+                    value.targetctx.remove_user_function(cres.entry_point)
+                except KeyError:
+                    pass
+            value._reset_overloads()
