@@ -4,6 +4,10 @@ TRACEAD_DISABLE=1   every compiled function runs eagerly
 TRACEAD_DEBUG=N     1 logs compiles, 2 prints the graph after each pass,
                     3 prints generated kernel source
 TRACEAD_MAX_VARIANTS  default variant limit per compiled function (8)
+TRACEAD_PARALLEL_THRESHOLD  work above which a kernel runs parallel (default: the
+                    measured codegen.PARALLEL_THRESHOLD; 0 makes every kernel
+                    parallel, e.g. to test the parallel loops on small inputs;
+                    the `parallel_threshold=` option of compile wins)
 TRACEAD_CACHE_DIR   where the on-disk kernel cache lives (default ~/.cache/tracead;
                     unwritable: a private temporary directory, with a warning)
 """
@@ -31,6 +35,11 @@ def debug_log(level: int, message: str) -> None:
 
 def max_variants() -> int:
     return int(os.environ.get("TRACEAD_MAX_VARIANTS", "8"))
+
+
+def parallel_threshold() -> int | None:
+    value = os.environ.get("TRACEAD_PARALLEL_THRESHOLD", "")
+    return int(value) if value else None
 
 
 def cache_dir() -> str:

@@ -11,7 +11,8 @@ generated loop, in place in the matmul result when that is free.
 
 Parallel kernels run on Numba's workqueue threading layer (threads.py).
 
-Options: parallel_threshold (elements; codegen.PARALLEL_THRESHOLD), jit
+Options: parallel_threshold (work units; codegen.PARALLEL_THRESHOLD, or env
+TRACEAD_PARALLEL_THRESHOLD; 0 makes every kernel parallel), jit
 (False runs the generated Python without Numba, for pdb; also TRACEAD_DEBUG=4).
 """
 from __future__ import annotations
@@ -82,7 +83,9 @@ class NumbaBackend:
 
     def __init__(self, options: dict) -> None:
         self.options = options
-        self.parallel_threshold = int(options.get("parallel_threshold", PARALLEL_THRESHOLD))
+        default = config.parallel_threshold()
+        self.parallel_threshold = int(options.get(
+            "parallel_threshold", PARALLEL_THRESHOLD if default is None else default))
         self.jit = bool(options.get("jit", config.debug_level() < 4))
         threads.choose_layer()
 
