@@ -142,3 +142,19 @@ def test_results_survive_the_next_call(backend):
         np.testing.assert_array_equal(t.numpy(), k)
     h = np.tanh(x @ w + 1.0)
     np.testing.assert_allclose(kept[1], np.exp(h), rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_compiled_backward_gradient_is_not_the_seed(backend):
+    """The joint forward+backward graph (from the 3rd call on) simplifies d(x*1)/dx to the seed."""
+    cf = ta.compile(lambda x: x * 1.0, backend=backend)
+    x = ta.tensor(np.arange(3.0), requires_grad=True)
+    seed = ta.tensor(np.array([1.0, 2.0, 3.0]))
+    for _ in range(3):
+        x.grad = None
+        out = cf(x)
+        out.backward(seed)
+    assert cf.stats["hits"] >= 2 and list(cf.variants.values())[0][0].backward_graph is not None
+    assert not np.shares_memory(out._data, x._data)
+    assert not np.shares_memory(x.grad._data, seed._data)
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 2.0, 3.0])
