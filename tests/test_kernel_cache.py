@@ -148,8 +148,8 @@ def _distinct(i: int):
     return fn, twin
 
 
-def _kernel_modules() -> int:
-    return sum(1 for name in sys.modules if name.startswith("tracead_kernel_"))
+def _kernel_modules() -> set[str]:
+    return {name for name in sys.modules if name.startswith("tracead_kernel_")}
 
 
 def _run(i: int, **options):
@@ -167,19 +167,19 @@ def test_dropped_functions_release_their_kernel_modules(fresh_cache_state):
     import linecache
 
     fresh_cache_state.setattr(cache, "MEMORY_LIMIT", 4)
-    lines_before = len(linecache.cache)
+    lines_before, modules_before = len(linecache.cache), _kernel_modules()
     kept = _run(0, jit=False)  # stays alive through all the evictions below
     for i in range(1, 13):
         _run(i, jit=False)
     gc.collect()
     assert len(cache._MEMORY) <= 4
-    assert _kernel_modules() <= 5  # the in-memory ones and the kept function's
+    assert len(_kernel_modules() - modules_before) <= 5  # the in-memory ones and the kept one's
     assert len(linecache.cache) <= lines_before + 5  # no generated call source left behind
     x = np.linspace(-1.0, 1.0, 8)
     np.testing.assert_allclose(kept(x).numpy(), _distinct(0)[1](x), rtol=1e-12)
     del kept
     gc.collect()
-    assert _kernel_modules() <= 4
+    assert len(_kernel_modules() - modules_before) <= 4
 
 
 def test_memory_of_dropped_jitted_functions_stays_bounded(fresh_cache_state):
@@ -193,6 +193,7 @@ def test_memory_of_dropped_jitted_functions_stays_bounded(fresh_cache_state):
     for i in range(100, 104):  # warm up: Numba's own one-off allocations
         _run(i)
     gc.collect()
+    modules_before = _kernel_modules()
     tracemalloc.start()
     try:
         before = tracemalloc.take_snapshot()
@@ -204,4 +205,4 @@ def test_memory_of_dropped_jitted_functions_stays_bounded(fresh_cache_state):
     finally:
         tracemalloc.stop()
     assert grown / n < 80 * 1024, f"{grown / n / 1024:.0f} KiB per dropped function"
-    assert len(cache._MEMORY) <= 2 and _kernel_modules() <= 2
+    assert len(cache._MEMORY) <= 2 and len(_kernel_modules() - modules_before) <= 2
