@@ -56,10 +56,9 @@ class Context:
         if var.id in self.constants:
             if var.id not in self._fills:  # rules ask often; big constants are slow to scan
                 value = np.ascontiguousarray(self.constants[var.id]).reshape(-1)
-                same = False
-                if value.size > 0:  # an empty constant has no element to stand for it
-                    raw = value.view(np.uint8).reshape(value.size, -1)
-                    same = bool((raw == raw[0]).all())
+                # (itemsize, not -1: an empty constant has no -1 to infer)
+                raw = value.view(np.uint8).reshape(value.size, value.dtype.itemsize)
+                same = value.size > 0 and bool((raw == raw[0]).all())
                 self._fills[var.id] = value[0].reshape(()) if same else None
             return self._fills[var.id]
         node = self.producers.get(var.id)

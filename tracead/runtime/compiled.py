@@ -38,6 +38,15 @@ class RecompileWarning(UserWarning):
 
 
 class CompiledFunction:
+    """A function wrapped by `ta.compile`: call it like the function itself.
+
+    Each call picks a compiled variant whose guards hold (see `guards()`) or
+    traces a new one; the first call of a variant returns the traced eager
+    run's result. Introspection: `stats` ({"hits", "misses", "eager_calls"}),
+    `recompile_reasons` (why each variant was traced), `order` (the variants),
+    `guards()`, and `ta.explain(fn, *args)` / `ta.profile(fn, *args)`.
+    """
+
     def __init__(self, fn, backend: str = "numba", **options) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
@@ -54,6 +63,7 @@ class CompiledFunction:
 
     @property
     def backend(self):
+        """The backend object that compiles this function's graphs (built on first use)."""
         if self._backend is None:
             self._backend = get_backend(self.backend_name, self.options)
         return self._backend
@@ -123,7 +133,25 @@ class CompiledFunction:
 
 
 def compile(fn=None, *, backend: str = "numba", **options):
-    """`@ta.compile` or `@ta.compile(backend="interpret", max_variants=8, passes=[...])`."""
+    """Trace `fn` on its first call, optimise the graph and run it compiled from then on.
+
+    Use as `@ta.compile` or `@ta.compile(backend="interpret", max_variants=4)`.
+    Returns a `CompiledFunction`. Options:
+
+    - `backend`: `"numba"` (default: fused Numba kernels), `"interpret"` (the
+      optimised graph op by op in NumPy, the reference) or `"eager"` (the
+      Python function as written).
+    - `max_variants` (default 8, or `TRACEAD_MAX_VARIANTS`): after this many
+      traces the function warns once (`RecompileWarning`) and runs eagerly.
+    - `backward`: `"lazy"` (default: outputs only; the first `.backward()` on
+      an output recomputes, later calls run a joint forward+backward graph) or
+      `"eager"` (build the joint graph on the first call).
+    - `passes`: the optimisation pipeline, a list of pass names or functions
+      (default `("fold", "simplify", "cse", "dce")`); `disable`: names to drop.
+    - `parallel_threshold` (numba): elements from which a kernel runs on
+      several threads; `jit=False` (numba): run the generated Python without
+      Numba, for stepping through it in pdb.
+    """
     if backend not in ("numba", "interpret", "eager"):
         raise ValueError(f"unknown backend {backend!r}; choose from 'numba', 'interpret', 'eager'")
     if fn is None:
