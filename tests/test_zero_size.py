@@ -23,6 +23,8 @@ CASES = {  # name: (function, NumPy twin, input shapes)
     "sum_axis0_0x3": (lambda x: (x + 1.0).sum(axis=0), lambda x: (x + 1.0).sum(axis=0), [(0, 3)]),
     "sum_axis1_1x0": (lambda x: ta.exp(x).sum(axis=1), lambda x: np.exp(x).sum(axis=1), [(1, 0)]),
     "max_kept_rows_1x0": (lambda x: (x * 2.0).max(axis=0), lambda x: (x * 2.0).max(axis=0), [(1, 0)]),
+    "softmax_rows_0x3": (lambda x: ta.softmax(x * 2.0, axis=-1),
+                         lambda x: np.exp(2 * x) / np.exp(2 * x).sum(axis=-1, keepdims=True), [(0, 3)]),
     "matmul_inner_0": (lambda a, b: ta.relu(a @ b + 1.0), lambda a, b: np.maximum(a @ b + 1.0, 0),
                        [(2, 0), (0, 3)]),
     "matmul_rows_0": (lambda a, b: a @ b * 2.0, lambda a, b: a @ b * 2.0, [(0, 3), (3, 2)]),
@@ -39,16 +41,10 @@ CASES = {  # name: (function, NumPy twin, input shapes)
 }
 
 
-# Eager max refuses any empty input, not only an empty reduced axis (NumPy gives shape (0,)).
-EAGER_BUGS = {"max_kept_rows_1x0": "ops/reduce.py: max of a (1, 0) array over axis 0 raises eagerly"}
-
-
 @pytest.mark.parametrize("passes", ["all", "none"])
 @pytest.mark.parametrize("backend", ["numba", "interpret"])
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_zero_size_values_compile_and_match_numpy(name, backend, passes, request):
-    if name in EAGER_BUGS:
-        request.applymarker(pytest.mark.xfail(reason=EAGER_BUGS[name]))
+def test_zero_size_values_compile_and_match_numpy(name, backend, passes):
     fn, twin, shapes = CASES[name]
     args = [np.random.default_rng(3).standard_normal(s) for s in shapes]
     cf = ta.compile(fn, backend=backend, disable=list(PIPELINE) if passes == "none" else [])
