@@ -11,11 +11,13 @@ generated loop, in place in the matmul result when that is free.
 
 Parallel kernels run on Numba's workqueue threading layer (threads.py).
 
-Options: parallel_threshold (elements; codegen.PARALLEL_THRESHOLD), jit
+Options: parallel_threshold (work units; codegen.PARALLEL_THRESHOLD, or env
+TRACEAD_PARALLEL_THRESHOLD; 0 makes every kernel parallel), jit
 (False runs the generated Python without Numba, for pdb; also TRACEAD_DEBUG=4).
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -42,7 +44,16 @@ def plan(graph) -> Schedule:
         from ...passes.fuse import plan_fusion
     except ImportError:
         from .fallback_plan import plan_fallback as plan_fusion
-    return plan_fusion(graph)
+    return drop_dead_kernels(plan_fusion(graph))
+
+
+def drop_dead_kernels(schedule: Schedule) -> Schedule:
+    """Without the dce pass (`disable=["dce"]`) a kernel may compute only values nobody
+    reads: it has no outputs, and every prim is pure, so it is dropped (kernels renumbered)."""
+    if all(k.outputs for k in schedule.kernels):
+        return schedule
+    live = [k for k in schedule.kernels if k.outputs]
+    return Schedule(schedule.graph, tuple(dataclasses.replace(k, index=i) for i, k in enumerate(live)))
 
 
 @dataclass
@@ -72,7 +83,9 @@ class NumbaBackend:
 
     def __init__(self, options: dict) -> None:
         self.options = options
-        self.parallel_threshold = int(options.get("parallel_threshold", PARALLEL_THRESHOLD))
+        default = config.parallel_threshold()
+        self.parallel_threshold = int(options.get(
+            "parallel_threshold", PARALLEL_THRESHOLD if default is None else default))
         self.jit = bool(options.get("jit", config.debug_level() < 4))
         threads.choose_layer()
 
@@ -118,6 +131,7 @@ class NumbaBackend:
         record.source, record.path, record.cache = loaded.text, str(loaded.path), loaded.status
         record.entries, record.parallel = tuple(e.name for e in code.entries), code.parallel
         step = FusedStep(kernel, code, loaded.module, record, self.jit)
+        step.lease = loaded.lease  # keeps the module registered while this step lives (cache.py)
         if not self.jit:
             record.cache = f"{loaded.status}; not jitted (jit=False / TRACEAD_DEBUG=4)"
         else:
