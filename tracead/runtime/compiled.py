@@ -96,6 +96,8 @@ class CompiledFunction:
             config.debug_log(1, f"tracead: compiling {self.__name__} ({reason})")
             cap = capture(self.fn, args, kwargs)
             variant = Variant(cap, key, self.backend, self.options).build(key[1])
+            if config.debug_level() >= 1:
+                config.debug_log(1, f"tracead: {self.__name__} {variant.ledger}")
             self.variants.setdefault(key, []).append(variant)
             self.order.append(variant)
             return cap.result

@@ -33,6 +33,7 @@ class ExplainReport:
     guards: list[str]
     seconds: dict
     recompile_reasons: list[str]
+    ledger: object = None  # runtime.ledger.CompileLedger: seconds per stage, kernels compiled/loaded
 
     @property
     def stats(self) -> dict:
@@ -118,6 +119,8 @@ class ExplainReport:
         out += ["", "== guards =="] + [f"  {line}" for line in self.guards]
         if self.recompile_reasons:
             out += ["", "== compiles =="] + [f"  {r}" for r in self.recompile_reasons]
+        if self.ledger is not None:
+            out += ["", "== compile cost ==", str(self.ledger)]
         return "\n".join(out)
 
 
@@ -159,4 +162,5 @@ def explain(fn, *args, **kwargs) -> ExplainReport:
         graphs.append(_graph_report("forward", variant.forward_graph,
                                     variant.pass_records.get("forward", []), variant.forward_exec))
     return ExplainReport(getattr(fn, "__name__", "fn"), compiled.backend_name, variant.capture.graph,
-                         graphs, compiled.guards(), dict(variant.seconds), compiled.recompile_reasons)
+                         graphs, compiled.guards(), dict(variant.seconds), compiled.recompile_reasons,
+                         variant.ledger)

@@ -61,6 +61,8 @@ class KernelRecord:
     parallel: bool = False
     reason: str = ""
     runtime_compiles: list[str] = field(default_factory=list)
+    codegen_seconds: float = 0.0
+    load_seconds: float = 0.0
 
     def describe(self) -> str:
         return (f"{self.label} kernel {self.index} [{self.kind}] cache {self.cache}, "
@@ -77,11 +79,18 @@ class NumbaBackend:
         threads.choose_layer()
 
     def compile(self, graph, label: str = "graph") -> NumbaExecutable:
-        return self.compile_schedule(plan(graph), label)
+        start = time.perf_counter()
+        schedule = plan(graph)
+        return self.compile_schedule(schedule, label, {"plan": time.perf_counter() - start})
 
-    def compile_schedule(self, schedule: Schedule, label: str = "graph") -> NumbaExecutable:
+    def compile_schedule(self, schedule: Schedule, label: str = "graph",
+                         timings: dict | None = None) -> NumbaExecutable:
+        """timings: seconds per stage so far, completed here (the compile ledger's)."""
+        timings = dict(timings or {})
+        start = time.perf_counter()
         names = Names(schedule.graph)
         memory = plan_memory(schedule)
+        timings["memory plan"] = time.perf_counter() - start
         private = private_inputs(schedule, memory)
         # Predicted memory layout per value ("C" or "A"), so the signature compiled up
         # front is the one calls use; `known`: certain before the call, never checked.
@@ -110,11 +119,20 @@ class NumbaBackend:
                 layout.update((v.id, "C") for v in kernel.outputs)
                 known.update(v.id for v in kernel.outputs)
             records.append(record)
-        return NumbaExecutable(schedule, steps, records, memory, layout, known)
+        for stage, attr in (("codegen", "codegen_seconds"), ("cache load", "load_seconds"),
+                            ("llvm", "compile_seconds")):
+            timings[stage] = sum(getattr(r, attr) for r in records)
+        executable = NumbaExecutable(schedule, steps, records, memory, layout, known)
+        executable.timings = timings
+        return executable
 
     def _fused(self, kernel: Kernel, names: Names, record: KernelRecord, layout, note: str = "") -> FusedStep:
+        start = time.perf_counter()
         code = generate(kernel, names, self.parallel_threshold, note)
+        record.codegen_seconds += time.perf_counter() - start
+        start = time.perf_counter()
         loaded = cache.load(code.body)
+        record.load_seconds += time.perf_counter() - start
         record.source, record.path, record.cache = loaded.text, str(loaded.path), loaded.status
         record.entries, record.parallel = tuple(e.name for e in code.entries), code.parallel
         step = FusedStep(kernel, code, loaded.module, record, self.jit)

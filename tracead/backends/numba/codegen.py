@@ -86,6 +86,7 @@ class KernelCode:
 def generate(kernel, names: Names, parallel_threshold: int = PARALLEL_THRESHOLD,
              note: str = "") -> KernelCode:
     check_contract(kernel)
+    names = names.for_kernel(kernel)
     size = int(np.prod(kernel.shape, dtype=np.int64))
     parallel = size * max(kernel_cost(kernel), 2) // 2 > parallel_threshold
     nd = len(kernel.shape)

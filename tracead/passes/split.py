@@ -1,0 +1,149 @@
+"""Bounded kernels: cut fusion groups LLVM would compile slowly (planning stage, after fuse.py).
+
+One fused loop body of thousands of statements takes LLVM minutes: its
+passes (instruction combining, scheduling, register allocation over one huge
+basic block) grow faster than linearly with the body. Measured on this
+machine (`python -m benchmarks.compile_time --curve`, table in
+benchmarks/compile_curve.md): compile seconds per statement stay flat up to
+a few hundred statements and then climb, so a group of elementwise nodes
+larger than MAX_KERNEL_NODES is cut into pieces of at most that size. Other
+kinds (rowwise, matmul epilogues) are kept below it by the planner instead.
+
+Where to cut: every cut materialises the values that cross it (written by
+one piece, read by a later one) and re-reads inputs both sides use. The cut
+points minimise those bytes (a value computed here and not yet needed
+outside costs a write and a read, one already materialised or an input a
+read), by dynamic programming over the group's nodes in topological order
+with a sliding-window minimum: linear in the group. A cut a value of a
+smaller shape than the group's space would cross is not allowed (a kernel's
+outputs have its full shape). A reduce group keeps its reduction in its last
+piece. Equal costs give equal piece lengths, so a repeated block is cut the
+same way every time and its pieces compile once (codegen's canonical keys).
+"""
+from __future__ import annotations
+
+from collections import deque
+
+from .fuse_kinds import nbytes_of
+
+# Nodes per kernel above which a group is cut (see the module docstring and
+# benchmarks/compile_curve.md for the measured curve).
+MAX_KERNEL_NODES = 96
+PIECE_BYTES = 4096  # what one more kernel costs (a launch), in bytes moved: breaks ties
+_NEVER = float("inf")
+
+
+def split_large(groups) -> bool:
+    """Cut every elementwise or reduce group of `groups` (a fuse._Groups) larger than
+    MAX_KERNEL_NODES; True if any was cut. Notes each piece's reason in groups.notes."""
+    changed = False
+    for g in [g for g, m in groups.members.items() if len(m) > MAX_KERNEL_NODES]:
+        members = sorted(groups.members[g])
+        space = groups.space[g]  # a pointwise group's kind is known without classify
+        kind = ("elementwise", space) if space is not None else groups.classify(members)
+        if isinstance(kind, str) or kind[0] not in ("elementwise", "reduce"):
+            continue
+        nodes = groups.nodes
+        if kind[0] == "reduce":  # the reduction last (it is a sink of the group)
+            members = ([i for i in members if nodes[i].prim.kind != "reduce"]
+                       + [i for i in members if nodes[i].prim.kind == "reduce"])
+        cuts, crossing = _cuts(groups, members, tuple(kind[1]))
+        if not cuts:
+            continue
+        bounds = [0] + cuts + [len(members)]
+        pieces = [members[a:b] for a, b in zip(bounds, bounds[1:])]
+        # Each piece is a legal kernel by construction: only full-space values cross a
+        # cut, so every piece has the group's space and the group's checks carry over.
+        # (A reduce group's prologue pieces are elementwise, its last piece a reduce.)
+        if space is None and any(isinstance(groups.classify(p), str) for p in pieces):
+            continue  # should not happen; keep the group whole if it does
+        _install(groups, g, pieces, crossing, len(members), space)
+        changed = True
+    if changed:
+        _rebuild_edges(groups)
+    return changed
+
+
+def _cuts(groups, seq: list[int], space: tuple) -> tuple[list[int], list[int]]:
+    """Positions (1..len-1) to cut `seq` at, and the bytes crossing each chosen cut."""
+    nodes, users, outputs = groups.nodes, groups.users, groups.graph_outputs
+    n = len(seq)
+    at = {i: k for k, i in enumerate(seq)}
+    change = [0.0] * (n + 1)  # cost of a cut before position t, as a difference array
+
+    def span(first: int, last: int, cost: float) -> None:
+        if last > first:  # cuts at first+1 .. last separate these positions
+            change[first + 1] += cost
+            change[last + 1] -= cost
+
+    reads: dict[int, list] = {}  # value id -> [first reader, last reader, bytes]
+    for k, i in enumerate(seq):
+        node = nodes[i]
+        for v in node.inputs:
+            if v.id not in reads:
+                reads[v.id] = [k, k, nbytes_of(v)]
+            else:
+                reads[v.id][1] = k
+        inside = [at[u] for u in users[i] if u in at]
+        if inside:
+            outside = node.out.id in outputs or len(inside) < len(users[i])
+            cost = (_NEVER if tuple(node.out.shape) != space
+                    else nbytes_of(node.out) * (1 if outside else 2))
+            span(k, max(inside), cost)
+    produced = {nodes[i].out.id for i in seq}
+    for vid, (first, last, nbytes) in reads.items():
+        if vid not in produced:  # an input of the group: read again by each later piece
+            span(first, last, nbytes)
+    cut_cost, running = [0.0] * n, 0.0
+    for t in range(n):
+        running += change[t]
+        cut_cost[t] = running + PIECE_BYTES
+    # best[t]: least cost of pieces covering seq[:t] with a cut at t (best[0] = 0)
+    limit = MAX_KERNEL_NODES
+    best, back = [0.0] + [_NEVER] * n, [0] * (n + 1)
+    window: deque[int] = deque([0])
+    for t in range(1, n + 1):
+        while window[0] < t - limit:
+            window.popleft()
+        j = window[0]
+        best[t] = best[j] + (cut_cost[t] if t < n else 0.0)
+        back[t] = j
+        while window and best[window[-1]] >= best[t]:
+            window.pop()
+        window.append(t)
+    if best[n] == _NEVER:
+        return [], []
+    cuts, t = [], back[n]
+    while t > 0:
+        cuts.append(t)
+        t = back[t]
+    cuts.reverse()
+    return cuts, [int(cut_cost[t] - PIECE_BYTES) for t in cuts]
+
+
+def _install(groups, g: int, pieces: list[list[int]], crossing: list[int], total: int, space) -> None:
+    del groups.members[g], groups.last[g], groups.space[g]
+    for k, piece in enumerate(pieces):
+        pid = min(piece)
+        for i in piece:
+            groups.parent[i] = pid
+        groups.members[pid] = piece
+        groups.last[pid] = max(piece)
+        groups.space[pid] = space
+        moved = f", {crossing[k - 1]:,} B cross the cut before it" if k else ""
+        groups.split_of[pid] = g
+        groups.notes[pid] = (f"split {k + 1}/{len(pieces)}: its group of {total} nodes passed "
+                             f"{MAX_KERNEL_NODES} statements per kernel, where LLVM's compile time "
+                             f"grows fast{moved}")
+
+
+def _rebuild_edges(groups) -> None:
+    groups.succ = {g: set() for g in groups.members}
+    groups.pred = {g: set() for g in groups.members}
+    for j, prods in enumerate(groups.producers):
+        gj = groups.find(j)
+        for i in prods:
+            gi = groups.find(i)
+            if gi != gj:
+                groups.succ[gi].add(gj)
+                groups.pred[gj].add(gi)
