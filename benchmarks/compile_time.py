@@ -75,14 +75,15 @@ def child(graph: str, n: int, jit: bool) -> dict:
     imported = time.perf_counter() - start
     fn, x = build(graph, n)
     f = ta.compile(fn, jit=jit)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     f(x)
-    first = time.perf_counter() - t0
+    first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
     t0 = time.perf_counter()
     f(x)
     second = time.perf_counter() - t0
     variant = f.order[-1]
     out = {"graph": graph, "n": n, "jit": jit, "import_s": imported, "first_call_s": first,
+           "first_call_cpu_s": first_cpu,
            "second_call_s": second, "nodes": len(variant.capture.graph.nodes),
            "stages": dict(variant.seconds)}
     ledger = getattr(variant, "ledger", None)
@@ -132,23 +133,25 @@ def w5(timeout: float) -> tuple[dict, dict]:
     return runs[0], runs[1]
 
 
-CURVE_SIZES = (48, 96, 192, 288, 384, 576, 768, 1152, 1536)
+CURVE_SIZES = (24, 48, 96, 144, 192, 288, 384)
 
 
 def curve(timeout: float, repeats: int = 3) -> int:
-    """Median backend seconds (codegen + Numba + LLVM) of one elementwise kernel of n
-    statements, and seconds per statement: where it climbs is MAX_KERNEL_NODES's knee."""
+    """Median first-call CPU seconds (codegen + Numba + LLVM; CPU time, as the machine
+    is shared) of one elementwise kernel of n statements (n/3 tanh, n/3 mul, n/3 add),
+    and per statement: where it climbs is split.MAX_KERNEL_COST's knee."""
     import statistics
 
-    print(f"{'statements':>10}{'backend s':>11}{'ms/statement':>14}   (median of {repeats}, fresh cache)")
+    print(f"{'statements':>10}{'weight':>8}{'cpu s':>8}{'ms/statement':>14}{'ms/weight':>11}"
+          f"   (median of {repeats}, fresh cache)")
     for n in CURVE_SIZES:
         runs = [run_child("body-fwd", n, True, timeout) for _ in range(repeats)]
-        ok = [r["stages"]["backend"] for r in runs if "error" not in r]
+        ok = [r["first_call_cpu_s"] for r in runs if "error" not in r]
         if not ok:
             print(f"{n:>10}  error: {runs[-1]['error'][-200:]}")
             continue
-        med = statistics.median(ok)
-        print(f"{n:>10}{med:>11.2f}{med / n * 1e3:>14.2f}", flush=True)
+        med, weight = statistics.median(ok), n // 3 * 10
+        print(f"{n:>10}{weight:>8}{med:>8.2f}{med / n * 1e3:>14.1f}{med / weight * 1e3:>11.1f}", flush=True)
     return 0
 
 
@@ -166,7 +169,7 @@ def row_text(r: dict) -> str:
             f"{_fmt(st.get('trace')):>8}{_fmt(st.get('passes')):>8}"
             f"{_fmt(stage.get('plan')):>8}{_fmt(stage.get('codegen')):>8}"
             f"{_fmt(stage.get('llvm')):>8}{_fmt(stage.get('cache load')):>8}"
-            f"{_fmt(st.get('backend')):>9}{_fmt(r['first_call_s']):>9}"
+            f"{_fmt(st.get('backend')):>9}{_fmt(r['first_call_s']):>9}{_fmt(r.get('first_call_cpu_s')):>8}"
             f"{kernels.get('compiled', '—'):>6}/{kernels.get('loaded', '—'):<5}")
 
 
@@ -197,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     graphs = [g for g in args.only.split(",") if g]
     print(f"{'graph':<10}{'n':>7}{'nodes':>7}{'trace':>8}{'passes':>8}{'plan':>8}{'codegen':>8}"
-          f"{'llvm':>8}{'load':>8}{'backend':>9}{'first':>9}  compiled/loaded   (seconds; fresh cache)")
+          f"{'llvm':>8}{'load':>8}{'backend':>9}{'first':>9}{'(cpu)':>8}  compiled/loaded"
+          f"   (seconds; fresh cache)")
     rows = []
     for graph in graphs:
         for n in sizes:

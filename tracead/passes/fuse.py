@@ -18,7 +18,7 @@ each merge re-checking the whole merged group):
   * groups are a union-find over nodes, edge sets are merged smaller into larger;
   * two pointwise groups merge by an O(1) amortised check
     (`fuse_kinds.merge_pointwise`); other kinds run `classify`, on groups of at
-    most split.MAX_KERNEL_NODES nodes;
+    most split.MAX_KERNEL_COST compile weight;
   * the cycle check searches only between the two groups in a topological
     order of the groups (`pos`), kept valid across merges as in Pearce and
     Kelly's dynamic topological sort: the groups the search found, which the
@@ -34,12 +34,12 @@ from ..ir.graph import Graph
 from .fuse_kinds import classify, is_pointwise, merge_pointwise
 from .order import kernel_order
 from .schedule import Kernel, Schedule, single_node_schedule
-from .split import MAX_KERNEL_NODES, split_large
+from .split import MAX_KERNEL_COST, MAX_KERNEL_NODES, compile_weight, split_large
 
 MAX_ROUNDS = 4
 CYCLE = "fusing would form a cycle (a path leaves the group and comes back)"
-TOO_LARGE = (f"the kernel would pass {MAX_KERNEL_NODES} statements, where LLVM's compile time "
-             f"grows fast (passes/split.py)")
+TOO_LARGE = (f"the kernel would pass the compile budget ({MAX_KERNEL_COST}, split.py), "
+             f"past which LLVM's time grows fast")
 
 
 class _Groups:
@@ -57,6 +57,7 @@ class _Groups:
         self.succ = {i: set(self.users[i]) for i in self.members}
         self.pred = {i: set(self.producers[i]) for i in self.members}
         self.last = {i: i for i in self.members}  # highest node index of each group
+        self.weight = {i: compile_weight(n) for i, n in enumerate(nodes)}  # split.compile_weight sums
         self.pos = list(range(len(nodes)))  # per group id: a topological order of the groups
         self.at: list[int | None] = list(range(len(nodes)))  # pos -> group there (None: free slot)
         # per group: its space while all its nodes are pointwise (merge_pointwise), else None
@@ -114,7 +115,8 @@ class _Groups:
             result = merge_pointwise(sa, sb, lambda: self._pairs(a), lambda: self._pairs(b),
                                      lambda i: self._needed_outside(i, a, b))
             return (result, None) if isinstance(result, str) else (None, result)
-        if len(self.members[a]) + len(self.members[b]) > MAX_KERNEL_NODES:
+        if (len(self.members[a]) + len(self.members[b]) > MAX_KERNEL_NODES
+                or self.weight[a] + self.weight[b] > MAX_KERNEL_COST):
             return TOO_LARGE, None
         result = self.classify(self.members[a] + self.members[b])
         return (result if isinstance(result, str) else None), None
@@ -175,6 +177,7 @@ class _Groups:
         big += small
         self.members[keep] = big
         self.last[keep] = max(self.last[keep], self.last.pop(gone))
+        self.weight[keep] += self.weight.pop(gone)
         del self.space[gone]
         self.space[keep] = space
         for edges, back in ((self.succ, self.pred), (self.pred, self.succ)):

@@ -26,24 +26,32 @@ from collections import deque
 
 from .fuse_kinds import nbytes_of
 
-# Nodes per kernel above which a group is cut (see the module docstring and
-# benchmarks/compile_curve.md for the measured curve).
-MAX_KERNEL_NODES = 96
+# The budget of one kernel, in compile weight (see the module docstring and
+# benchmarks/compile_curve.md for the measured curve): LLVM's time is driven by
+# the transcendental calls, whose mathlib routines it inlines (HEAVY, each
+# weighing like HEAVY_WEIGHT plain statements); 48 of them, or 384 plain
+# statements, stay before the knee.
+HEAVY = frozenset({"exp", "log", "tanh", "sigmoid", "pow", "pow_scalar", "sqrt"})
+HEAVY_WEIGHT = 8
+MAX_KERNEL_COST = 512
+MAX_KERNEL_NODES = 512
 PIECE_BYTES = 4096  # what one more kernel costs (a launch), in bytes moved: breaks ties
 _NEVER = float("inf")
 
 
 def split_large(groups) -> bool:
-    """Cut every elementwise or reduce group of `groups` (a fuse._Groups) larger than
-    MAX_KERNEL_NODES; True if any was cut. Notes each piece's reason in groups.notes."""
+    """Cut every elementwise or reduce group of `groups` (a fuse._Groups) over
+    MAX_KERNEL_COST or MAX_KERNEL_NODES; True if any was cut. Notes each piece's reason in groups.notes."""
     changed = False
-    for g in [g for g, m in groups.members.items() if len(m) > MAX_KERNEL_NODES]:
+    nodes = groups.nodes
+    large = [g for g, m in groups.members.items()
+             if len(m) > MAX_KERNEL_NODES or sum(compile_weight(nodes[i]) for i in m) > MAX_KERNEL_COST]
+    for g in large:
         members = sorted(groups.members[g])
         space = groups.space[g]  # a pointwise group's kind is known without classify
         kind = ("elementwise", space) if space is not None else groups.classify(members)
         if isinstance(kind, str) or kind[0] not in ("elementwise", "reduce"):
             continue
-        nodes = groups.nodes
         if kind[0] == "reduce":  # the reduction last (it is a sink of the group)
             members = ([i for i in members if nodes[i].prim.kind != "reduce"]
                        + [i for i in members if nodes[i].prim.kind == "reduce"])
@@ -64,15 +72,27 @@ def split_large(groups) -> bool:
     return changed
 
 
+def compile_weight(node) -> int:
+    """LLVM work of one statement: a transcendental call inlines a mathlib routine."""
+    return HEAVY_WEIGHT if node.prim.name in HEAVY else 1
+
+
 def _cuts(groups, seq: list[int], space: tuple) -> tuple[list[int], list[int]]:
     """Positions (1..len-1) to cut `seq` at, and the bytes crossing each chosen cut."""
     nodes, users, outputs = groups.nodes, groups.users, groups.graph_outputs
     n = len(seq)
     at = {i: k for k, i in enumerate(seq)}
+    weight = [0] * (n + 1)  # prefix sums of compile weights: a piece [j, t) weighs weight[t] - weight[j]
+    for k, i in enumerate(seq):
+        weight[k + 1] = weight[k] + compile_weight(nodes[i])
     change = [0.0] * (n + 1)  # cost of a cut before position t, as a difference array
 
     def span(first: int, last: int, cost: float) -> None:
-        if last > first:  # cuts at first+1 .. last separate these positions
+        """A value made (or first read) at `first` and last read at `last` crosses the cuts
+        first+1 .. last. When no piece could hold both ends it crosses one whatever the
+        cuts: the same for every choice, so it does not count."""
+        if last > first and (weight[last + 1] - weight[first] <= MAX_KERNEL_COST
+                             and last - first < MAX_KERNEL_NODES or cost == _NEVER):
             change[first + 1] += cost
             change[last + 1] -= cost
 
@@ -98,13 +118,16 @@ def _cuts(groups, seq: list[int], space: tuple) -> tuple[list[int], list[int]]:
     for t in range(n):
         running += change[t]
         cut_cost[t] = running + PIECE_BYTES
-    # best[t]: least cost of pieces covering seq[:t] with a cut at t (best[0] = 0)
-    limit = MAX_KERNEL_NODES
+    # best[t]: least cost of pieces covering seq[:t] with a cut at t (best[0] = 0); the
+    # candidates j for the piece [j, t) form a sliding window: a deque keeps its minimum.
     best, back = [0.0] + [_NEVER] * n, [0] * (n + 1)
     window: deque[int] = deque([0])
     for t in range(1, n + 1):
-        while window[0] < t - limit:
+        while window and (weight[t] - weight[window[0]] > MAX_KERNEL_COST
+                          or t - window[0] > MAX_KERNEL_NODES):
             window.popleft()
+        if not window:
+            return [], []  # one node alone is over the limit (cannot happen with these weights)
         j = window[0]
         best[t] = best[j] + (cut_cost[t] if t < n else 0.0)
         back[t] = j
@@ -122,7 +145,7 @@ def _cuts(groups, seq: list[int], space: tuple) -> tuple[list[int], list[int]]:
 
 
 def _install(groups, g: int, pieces: list[list[int]], crossing: list[int], total: int, space) -> None:
-    del groups.members[g], groups.last[g], groups.space[g]
+    del groups.members[g], groups.last[g], groups.space[g], groups.weight[g]
     for k, piece in enumerate(pieces):
         pid = min(piece)
         for i in piece:
@@ -130,11 +153,12 @@ def _install(groups, g: int, pieces: list[list[int]], crossing: list[int], total
         groups.members[pid] = piece
         groups.last[pid] = max(piece)
         groups.space[pid] = space
+        groups.weight[pid] = sum(compile_weight(groups.nodes[i]) for i in piece)
         moved = f", {crossing[k - 1]:,} B cross the cut before it" if k else ""
         groups.split_of[pid] = g
-        groups.notes[pid] = (f"split {k + 1}/{len(pieces)}: its group of {total} nodes passed "
-                             f"{MAX_KERNEL_NODES} statements per kernel, where LLVM's compile time "
-                             f"grows fast{moved}")
+        groups.notes[pid] = (f"split {k + 1}/{len(pieces)}: its group of {total} nodes passed the "
+                             f"compile budget of {MAX_KERNEL_COST} (statements, a transcendental call "
+                             f"counting {HEAVY_WEIGHT}), past which LLVM's time grows fast{moved}")
 
 
 def _rebuild_edges(groups) -> None:

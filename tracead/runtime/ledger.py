@@ -7,6 +7,8 @@
     codegen      kernel source generation (backends/numba/codegen.py)
     cache load   writing/importing kernel modules (backends/numba/cache.py)
     llvm         Numba compiling (or loading from its cache) each kernel's signature
+    compile workers (wait)  waiting for worker processes compiling new kernels
+                 (backends/numba/compile_workers.py), after this process did its share
     other        the rest of the backend (linking steps, call code)
 
 Kernels: `compiled` ran Numba/LLVM now, `loaded` came from the on-disk cache,
@@ -21,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-BACKEND_STAGES = ("plan", "memory plan", "codegen", "cache load", "llvm")
+BACKEND_STAGES = ("plan", "memory plan", "codegen", "cache load", "llvm", "compile workers (wait)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,7 @@ class Loaded:
     path: Path
     text: str  # the whole file
     status: str  # "hit", "hit (in memory)" or "miss: <why>"
+    key: str = ""
 
 
 def kernels_dir() -> Path:
@@ -102,7 +103,7 @@ def load(body: str) -> Loaded:
     path = kernels_dir() / f"k_{key[:32]}.py"
     with _LOCK:
         if key in _MEMORY:
-            return Loaded(_MEMORY[key], path, text, "hit (in memory)")
+            return Loaded(_MEMORY[key], path, text, "hit (in memory)", key)
         problem = _check(path, key) if path.exists() else "not in the cache"
         if problem is None:
             status = "hit"
@@ -117,7 +118,7 @@ def load(body: str) -> Loaded:
             _write(path, text)  # validated yet unimportable (should not happen): rebuild once
             module, status = _import(path, key), "miss: file did not import, rebuilt"
         _MEMORY[key] = module
-        return Loaded(module, path, text, status)
+        return Loaded(module, path, text, status, key)
 
 
 def _check(path: Path, key: str) -> str | None:
@@ -148,6 +149,11 @@ def _write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def import_module(path, key: str) -> ModuleType:
+    """Import a kernel file written by `load` (compile workers: compile_workers.py)."""
+    return _import(Path(path), key)
 
 
 def _import(path: Path, key: str) -> ModuleType:
