@@ -188,3 +188,59 @@ def test_ledger_stages_and_explain_section():
     assert d["kernels"] == ledger.counts() and d["per_kernel"][0]["nodes"] >= 1
     text = str(ta.explain(f, x))
     assert "== compile cost ==" in text and "compile ledger:" in text
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRACEAD_CACHE_DIR", str(tmp_path))
+    cache.clear_memory()
+    yield tmp_path
+    cache.clear_memory()
+
+
+def _wide_value_and_grad(x, **options):
+    def f(x):
+        total = None
+        for i in range(6):  # distinct kernels: each term its own constants' positions
+            term = ta.exp(ta.tanh(x * (1.0 + 0.25 * i)) * (i + 1))
+            total = term if total is None else total * term
+        return total.sum()
+
+    cf = ta.compile(ta.value_and_grad(f), **options)
+    cf(x)
+    value, grad = cf(x)
+    assert cf.stats["hits"] >= 1
+    return cf, float(value.numpy()), grad.numpy()
+
+
+def test_parallel_cold_compile_equals_in_process(fresh_cache, small_budget):
+    x = np.linspace(-0.5, 0.5, 33)
+    serial, v1, g1 = _wide_value_and_grad(x, compile_workers=0)
+    cache.clear_memory()
+    for path in fresh_cache.rglob("*"):  # cold again: nothing on disk
+        if path.is_file():
+            path.unlink()
+    parallel, v2, g2 = _wide_value_and_grad(x, compile_workers=1, parallel_compile_threshold=0)
+    assert v1 == v2 and np.array_equal(g1, g2)
+    ledger = parallel.order[-1].ledger
+    assert ledger.parallel_workers == 1 and serial.order[-1].ledger.parallel_workers == 0
+    assert any("compiled by a worker process" in k.cache for k in ledger.kernels)  # Numba cache hits
+    assert not any("worker process failed" in k.cache for k in ledger.kernels)
+
+
+def test_a_failing_compile_worker_falls_back_to_in_process(fresh_cache, small_budget, monkeypatch):
+    import subprocess
+    import sys
+
+    from tracead.backends.numba import compile_workers
+
+    def broken(jobs):  # a worker that dies at once, having compiled nothing
+        return subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+
+    monkeypatch.setattr(compile_workers, "start", broken)
+    x = np.linspace(-0.5, 0.5, 33)
+    cf, value, grad = _wide_value_and_grad(x, compile_workers=1, parallel_compile_threshold=0)
+    assert any("worker process failed, compiled here" in k.cache for k in cf.order[-1].ledger.kernels)
+    ref = _wide_value_and_grad(x, backend="interpret")
+    np.testing.assert_allclose(value, ref[1], rtol=1e-12)
+    np.testing.assert_allclose(grad, ref[2], rtol=1e-12)

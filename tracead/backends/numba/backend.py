@@ -182,7 +182,8 @@ class NumbaBackend:
             step.precompile(layouts)
             record.compile_seconds = time.perf_counter() - start
             if _job_of((step, layouts, loaded)) in in_workers:
-                record.cache += "; compiled by a worker process"
+                record.cache += ("; a worker process failed, compiled here" if _numba_cache_missed(step)
+                                 else "; compiled by a worker process")
             if loaded.status == "hit" and _numba_cache_missed(step):
                 record.cache = "miss: file cached, Numba's compiled code was not"
             config.debug_log(1, f"tracead: {record.describe()} {record.path}")
