@@ -114,7 +114,7 @@ def test_split_chain_matches_numpy_and_its_pieces_compile_once(small_budget):
     assert not any(line in kernels[0].source for line in own)  # ... not the first piece's
 
 
-def test_split_with_a_broadcast_row_value_matches_numpy():
+def test_split_with_a_broadcast_row_value_matches_numpy(small_budget):
     x, col = np.linspace(-1, 1, 24).reshape(4, 6), np.linspace(0.5, 1.0, 4).reshape(4, 1)
 
     def f(x, col):
@@ -132,6 +132,9 @@ def test_split_with_a_broadcast_row_value_matches_numpy():
     compiled(x, col)
     np.testing.assert_allclose(compiled(x, col).numpy(), ref(x, col), rtol=1e-12)
     assert compiled.stats["hits"] >= 1
+    kernels = compiled.order[-1].forward_exec.schedule.kernels
+    assert len(kernels) > 5 and all("split" in k.reason for k in kernels)
+    assert kernels[0].shape == (4, 1)  # the row value first, on its own: it crosses every cut
 
 
 def _kernel_key(fn, *args):

@@ -1,24 +1,31 @@
-"""Bounded kernels: cut fusion groups LLVM would compile slowly (planning stage, after fuse.py).
+"""Bounded kernels: cut fusion groups too large to compile quickly (planning stage, after fuse.py).
 
-One fused loop body of thousands of statements takes LLVM minutes: its
-passes (instruction combining, scheduling, register allocation over one huge
-basic block) grow faster than linearly with the body. Measured on this
-machine (`python -m benchmarks.compile_time --curve`, table in
-benchmarks/compile_curve.md): compile seconds per statement stay flat up to
-a few hundred statements and then climb, so a group of elementwise nodes
-larger than MAX_KERNEL_NODES is cut into pieces of at most that size. Other
-kinds (rowwise, matmul epilogues) are kept below it by the planner instead.
+LLVM's time for one fused loop body grows with the body: a fixed ~0.7 s per
+kernel, then ~12.5 ms per statement of a tanh/mul/add mix, a little more per
+statement past ~800 (benchmarks/compile_curve.md, `python -m
+benchmarks.compile_time --curve`); transcendental calls dominate, since LLVM
+inlines a mathlib routine for each. A group over MAX_KERNEL_COST compile
+weight (`compile_weight`: 8 per transcendental call, 1 per other statement;
+512 is ~150 statements, ~2 s, at the bottom of the per-statement curve) is
+cut into pieces within it. Each piece then compiles in bounded time, and the
+pieces of a repeated structure are identical up to renaming, so with
+canonical cache keys (backends/numba/cache.py) they compile once: a
+10 000-op chain's gradient is ~110 kernels but ~6 compiles. Other kinds
+(rowwise, matmul epilogues) are kept within the budget by the planner.
 
 Where to cut: every cut materialises the values that cross it (written by
 one piece, read by a later one) and re-reads inputs both sides use. The cut
 points minimise those bytes (a value computed here and not yet needed
 outside costs a write and a read, one already materialised or an input a
 read), by dynamic programming over the group's nodes in topological order
-with a sliding-window minimum: linear in the group. A cut a value of a
-smaller shape than the group's space would cross is not allowed (a kernel's
-outputs have its full shape). A reduce group keeps its reduction in its last
-piece. Equal costs give equal piece lengths, so a repeated block is cut the
-same way every time and its pieces compile once (codegen's canonical keys).
+with a sliding-window minimum: linear in the group. A value whose producer
+and last reader are too far apart for any piece to hold both crosses a cut
+whatever the choice, so it does not count (in a gradient, the forward values
+the backward reads). A cut a value of a smaller shape than the group's space
+would cross is not allowed (a kernel's outputs have its full shape); a group
+that cannot be cut otherwise stays whole. A reduce group keeps its reduction
+in its last piece. Equal costs give equal pieces, so a repeated block is cut
+the same way every time.
 """
 from __future__ import annotations
 
@@ -27,10 +34,7 @@ from collections import deque
 from .fuse_kinds import nbytes_of
 
 # The budget of one kernel, in compile weight (see the module docstring and
-# benchmarks/compile_curve.md for the measured curve): LLVM's time is driven by
-# the transcendental calls, whose mathlib routines it inlines (HEAVY, each
-# weighing like HEAVY_WEIGHT plain statements); 48 of them, or 384 plain
-# statements, stay before the knee.
+# benchmarks/compile_curve.md for the measured curve).
 HEAVY = frozenset({"exp", "log", "tanh", "sigmoid", "pow", "pow_scalar", "sqrt"})
 HEAVY_WEIGHT = 8
 MAX_KERNEL_COST = 512
@@ -55,6 +59,14 @@ def split_large(groups) -> bool:
         if kind[0] == "reduce":  # the reduction last (it is a sink of the group)
             members = ([i for i in members if nodes[i].prim.kind != "reduce"]
                        + [i for i in members if nodes[i].prim.kind == "reduce"])
+        # Values of a smaller shape (a row statistic, a scaled scalar) may not cross a cut.
+        # In a pointwise group they depend only on each other (a pointwise result has the
+        # broadcast shape of its inputs), so they go first, as a kernel of their own.
+        small = [i for i in members if space is not None and tuple(nodes[i].out.shape) != space]
+        if small:
+            members = [i for i in members if tuple(nodes[i].out.shape) == space]
+            if isinstance(groups.classify(small), str):
+                continue  # e.g. values of two different smaller shapes: keep the group whole
         cuts, crossing = _cuts(groups, members, tuple(kind[1]))
         if not cuts:
             continue
@@ -65,7 +77,11 @@ def split_large(groups) -> bool:
         # (A reduce group's prologue pieces are elementwise, its last piece a reduce.)
         if space is None and any(isinstance(groups.classify(p), str) for p in pieces):
             continue  # should not happen; keep the group whole if it does
-        _install(groups, g, pieces, crossing, len(members), space)
+        spaces = [space] * len(pieces)
+        if small:
+            pieces, spaces = [small] + pieces, [None] + spaces
+            crossing = [sum(nbytes_of(nodes[i].out) for i in small)] + crossing
+        _install(groups, g, pieces, crossing, len(members) + len(small), spaces)
         changed = True
     if changed:
         _rebuild_edges(groups)
@@ -144,7 +160,7 @@ def _cuts(groups, seq: list[int], space: tuple) -> tuple[list[int], list[int]]:
     return cuts, [int(cut_cost[t] - PIECE_BYTES) for t in cuts]
 
 
-def _install(groups, g: int, pieces: list[list[int]], crossing: list[int], total: int, space) -> None:
+def _install(groups, g: int, pieces: list[list[int]], crossing: list[int], total: int, spaces) -> None:
     del groups.members[g], groups.last[g], groups.space[g], groups.weight[g]
     for k, piece in enumerate(pieces):
         pid = min(piece)
@@ -152,7 +168,7 @@ def _install(groups, g: int, pieces: list[list[int]], crossing: list[int], total
             groups.parent[i] = pid
         groups.members[pid] = piece
         groups.last[pid] = max(piece)
-        groups.space[pid] = space
+        groups.space[pid] = spaces[k]
         groups.weight[pid] = sum(compile_weight(groups.nodes[i]) for i in piece)
         moved = f", {crossing[k - 1]:,} B cross the cut before it" if k else ""
         groups.split_of[pid] = g
