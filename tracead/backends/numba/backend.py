@@ -9,10 +9,17 @@ memory plan's buffers. Opaque kernels call their primitive's NumPy impl;
 matmul kernels call np.matmul (BLAS) and run their elementwise epilogue as a
 generated loop, in place in the matmul result when that is free.
 
+Compiling waits until every kernel is generated: then a graph's new kernels,
+when there are enough, compile partly in worker processes (compile_workers.py)
+while this process compiles the rest, and load from the shared disk cache.
+Per-stage seconds go to `executable.timings` (the variant's compile ledger).
+
 Parallel kernels run on Numba's workqueue threading layer (threads.py).
 
 Options: parallel_threshold (elements; codegen.PARALLEL_THRESHOLD), jit
-(False runs the generated Python without Numba, for pdb; also TRACEAD_DEBUG=4).
+(False runs the generated Python without Numba, for pdb; also TRACEAD_DEBUG=4),
+compile_workers (worker processes for cold compiles; 0: none) and
+parallel_compile_threshold (estimated seconds of new kernels before using them).
 """
 from __future__ import annotations
 
