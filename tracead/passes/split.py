@@ -170,7 +170,7 @@ def _install(groups, g: int, pieces: list[list[int]], crossing: list[int], total
         groups.last[pid] = max(piece)
         groups.space[pid] = spaces[k]
         groups.weight[pid] = sum(compile_weight(groups.nodes[i]) for i in piece)
-        moved = f", {crossing[k - 1]:,} B cross the cut before it" if k else ""
+        moved = f"; the cut before it adds {crossing[k - 1]:,} B of memory traffic" if k else ""
         groups.split_of[pid] = g
         groups.notes[pid] = (f"split {k + 1}/{len(pieces)}: its group of {total} nodes passed the "
                              f"compile budget of {MAX_KERNEL_COST} (statements, a transcendental call "

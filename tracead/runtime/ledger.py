@@ -39,6 +39,8 @@ class KernelCost:
 
     @property
     def status(self) -> str:
+        if "not jitted" in self.cache:
+            return "none"
         if self.cache.startswith("miss"):
             return "compiled"
         if self.cache.startswith("hit (in memory)"):
