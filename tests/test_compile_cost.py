@@ -190,7 +190,7 @@ def test_ledger_stages_and_explain_section():
     d = ledger.as_dict()
     assert d["kernels"] == ledger.counts() and d["per_kernel"][0]["nodes"] >= 1
     text = str(ta.explain(f, x))
-    assert "== compile cost ==" in text and "compile ledger:" in text
+    assert "compile ledger:" in text and "kernels:" in text
 
 
 @pytest.fixture

@@ -11,6 +11,9 @@ import sys
 from dataclasses import dataclass
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# The demo is user code that happens to ship inside the package: its lines are
+# the ones explain should show (not the line that started the demo).
+_USER_FILES = frozenset({os.path.join(_PACKAGE_DIR, "demo.py")})
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +33,8 @@ def user_source(skip: int = 1) -> SourceLoc | None:
     frame = sys._getframe(skip)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not os.path.abspath(filename).startswith(_PACKAGE_DIR):
+        path = os.path.abspath(filename)
+        if not path.startswith(_PACKAGE_DIR) or path in _USER_FILES:
             return SourceLoc(filename, frame.f_lineno, frame.f_code.co_name)
         frame = frame.f_back
     return None
@@ -48,6 +52,10 @@ class OpTypeError(TraceadError, TypeError):
     """An op was called with an unsupported type or dtype."""
 
 
+class OpIndexError(TraceadError, IndexError, ValueError):
+    """An index out of range or of the wrong shape (an IndexError, as in NumPy)."""
+
+
 class UnsupportedInCompile(TraceadError):
     """A construct the tracer cannot capture faithfully."""
 
@@ -63,7 +71,8 @@ def np_name(dtype) -> str:
     return np.dtype(dtype).name
 
 
-def op_error(op: str, message: str, *avals, type_error: bool = False) -> TraceadError:
+def op_error(op: str, message: str, *avals, type_error: bool = False,
+             index_error: bool = False) -> TraceadError:
     """Build an error naming the op, its inputs and the user's line."""
     where = user_source(2)
     parts = [f"{op}: {message}"]
@@ -71,5 +80,5 @@ def op_error(op: str, message: str, *avals, type_error: bool = False) -> Tracead
         parts.append(f"(inputs: {describe(*avals)})")
     if where is not None:
         parts.append(f"at {where}")
-    cls = OpTypeError if type_error else OpError
+    cls = OpTypeError if type_error else OpIndexError if index_error else OpError
     return cls(" ".join(parts))

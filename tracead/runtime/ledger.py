@@ -91,6 +91,10 @@ class CompileLedger:
                                for k in self.kernels]}
 
     def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def lines(self) -> list[str]:
+        """The compact section explain and TRACEAD_DEBUG=1 print."""
         stages = ", ".join(f"{k} {_s(v)}" for k, v in self.stages.items() if v >= 5e-5 or k == "trace")
         c = self.counts()
         lines = [f"compile ledger: {_s(self.total_seconds)} total ({stages})",
@@ -106,7 +110,7 @@ class CompileLedger:
             lines.append(f"  break-even: {'never (no faster than eager)' if be == math.inf else f'{be:.0f} calls'}"
                          f" (eager {_s(self.eager_call_seconds)}, compiled {_s(self.compiled_call_seconds)} per call)")
         lines += [f"  {n}" for n in self.notes]
-        return "\n".join(lines)
+        return lines
 
 
 def _s(seconds: float | None) -> str:
