@@ -247,3 +247,12 @@ def test_a_failing_compile_worker_falls_back_to_in_process(fresh_cache, small_bu
     ref = _wide_value_and_grad(x, backend="interpret")
     np.testing.assert_allclose(value, ref[1], rtol=1e-12)
     np.testing.assert_allclose(grad, ref[2], rtol=1e-12)
+
+
+def test_explain_gives_split_pieces_the_size_cap_code(small_budget):
+    from tracead.tools.fusion_report import fusion_report
+
+    graph = optimised(chain(20), np.linspace(-1, 1, 8))
+    report = fusion_report(plan_fusion(graph))
+    between_pieces = [e for e in report.edges if e.dst == e.src + 1 and e.dst < 3]
+    assert between_pieces and all(e.code == "size-cap" for e in between_pieces)

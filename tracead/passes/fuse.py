@@ -38,8 +38,8 @@ from .split import MAX_KERNEL_COST, MAX_KERNEL_NODES, compile_weight, split_larg
 
 MAX_ROUNDS = 4
 CYCLE = "fusing would form a cycle (a path leaves the group and comes back)"
-TOO_LARGE = (f"the kernel would pass the compile budget ({MAX_KERNEL_COST}, split.py), "
-             f"past which LLVM's time grows fast")
+TOO_LARGE = (f"the kernel would pass the compile budget ({MAX_KERNEL_COST}, split.py), past "
+             f"which LLVM's time grows fast")
 
 
 class _Groups:

@@ -88,6 +88,14 @@ def split_large(groups) -> bool:
     return changed
 
 
+def over_budget(nodes) -> str | None:
+    """Why these nodes may not be one kernel for size (the planner's sentence), or None."""
+    if len(nodes) > MAX_KERNEL_NODES or sum(compile_weight(n) for n in nodes) > MAX_KERNEL_COST:
+        return (f"the kernel would pass the compile budget ({MAX_KERNEL_COST}, split.py), past "
+                f"which LLVM's time grows fast")
+    return None
+
+
 def compile_weight(node) -> int:
     """LLVM work of one statement: a transcendental call inlines a mathlib routine."""
     return HEAVY_WEIGHT if node.prim.name in HEAVY else 1
