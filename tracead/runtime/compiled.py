@@ -208,6 +208,10 @@ def compile(fn=None, *, backend: str = "numba", **options):
     - `parallel_threshold` (numba): elements from which a kernel runs on
       several threads; `jit=False` (numba): run the generated Python without
       Numba, for stepping through it in pdb.
+    - `compile_workers` (numba; default: cores - 1): worker processes that
+      compile cold kernels in parallel, `0` keeps every compile in-process;
+      `parallel_compile_threshold` (seconds, default 4): the estimated compile
+      work below which no worker is started.
     - `dynamic`: `None` (default) or `True`: Python float arguments are
       graph inputs (0-d, weakly typed as in NumPy 2: with a float32 tensor the
       result stays float32), so a new learning rate runs the same kernels;

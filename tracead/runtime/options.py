@@ -9,7 +9,8 @@ from __future__ import annotations
 import inspect
 
 OPTIONS = ("max_variants", "backward", "passes", "disable", "parallel_threshold", "jit",
-           "dynamic", "static_argnums", "static_argnames")
+           "compile_workers", "parallel_compile_threshold", "dynamic", "static_argnums",
+           "static_argnames")
 
 def check_options(options: dict) -> None:
     unknown = sorted(set(options) - set(OPTIONS))
