@@ -70,7 +70,8 @@ def test_arithmetic_on_floats_stays_in_the_graph(backend):
     _compiled(f)
 
 
-@pytest.mark.parametrize("use", ["branch", "math", "numpy", "format", "divisor", "pow"])
+@pytest.mark.parametrize("use", ["branch", "math", "numpy", "format", "divisor", "pow",
+                                 "array_divisor"])
 def test_python_use_of_a_float_guards_its_value(use):
     fns = {
         "branch": lambda x, a: x * 2 if a > 0.15 else x * a,
@@ -79,6 +80,7 @@ def test_python_use_of_a_float_guards_its_value(use):
         "format": lambda x, a: x * float(f"{a:.1f}"),
         "divisor": lambda x, a: x * (1 / a),
         "pow": lambda x, a: x * a ** 2,
+        "array_divisor": lambda x, a: x * (a / np.array([2.0, 4.0, 8.0])),
     }
     fn = fns[use]
     cf = ta.compile(fn, backend="interpret")
@@ -239,3 +241,9 @@ def test_floats_inside_nested_transforms_and_compiled_calls(backend):
         # float(a) is guarded: each new value re-traces
         assert len(cf.order) == (3 if name == "vmap_float" else 1), (name, cf.recompile_reasons)
         assert cf.stats["hits"] == 4 - len(cf.order) and cf.stats["eager_calls"] == 0
+
+
+def test_a_zero_divisor_raises_as_in_python():
+    cf = ta.compile(lambda x, a: x * (a / 0), backend="interpret")
+    with pytest.raises(ZeroDivisionError):
+        cf(np.ones(2), 1.0)

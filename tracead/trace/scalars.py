@@ -146,8 +146,8 @@ class ScalarInput:
     def __array_function__(self, func, types, args, kwargs):
         if any(issubclass(t, _tensor_type()) for t in types):
             return NotImplemented
-        args = _plain(args, func.__name__)
-        kwargs = _plain(kwargs, func.__name__)
+        args = _plain(args, f"np.{func.__name__}")
+        kwargs = _plain(kwargs, f"np.{func.__name__}")
         return func(*args, **kwargs)
 
 
@@ -160,17 +160,30 @@ def _is_tensor(x) -> bool:
     return isinstance(x, _tensor_type())
 
 
+def _contains(tree) -> bool:
+    if isinstance(tree, ScalarInput):
+        return True
+    if isinstance(tree, (list, tuple)):
+        return any(map(_contains, tree))
+    if isinstance(tree, dict):
+        return any(map(_contains, tree.values()))
+    return False
+
+
 def _plain(tree, how: str):
     if isinstance(tree, ScalarInput):
-        return tree.concrete(f"np.{how}")
+        return tree.concrete(how)
+    if not _contains(tree):
+        return tree
     if isinstance(tree, (list, tuple)):
-        return type(tree)(_plain(x, how) for x in tree)
+        items = [_plain(x, how) for x in tree]
+        return type(tree)(*items) if hasattr(type(tree), "_fields") else type(tree)(items)
     if isinstance(tree, dict):
         return {k: _plain(v, how) for k, v in tree.items()}
     return tree
 
 
-_NUMBERS = (int, float)  # Python numbers that combine with a stand-in inside the graph
+_EXACT_INT = 2 ** 53
 
 
 def _arith(name: str, symbol: str, reflected: bool, guard_divisor: bool = False):
@@ -179,14 +192,15 @@ def _arith(name: str, symbol: str, reflected: bool, guard_divisor: bool = False)
     def method(self, other):
         if _is_tensor(other):
             return NotImplemented  # the tensor's operator lifts the stand-in
-        other_in_graph = isinstance(other, ScalarInput) or (type(other) in _NUMBERS
-                                                           and not isinstance(other, bool))
+        # Python ints beyond 2**53 are not exact in float64 (Python may raise OverflowError).
+        other_in_graph = isinstance(other, ScalarInput) or type(other) is float or (
+            type(other) is int and abs(other) <= _EXACT_INT)
         # In-graph arithmetic only in the stand-in's own trace; elsewhere the guarded value.
         live = self._current() and (not isinstance(other, ScalarInput) or other.tracer is self.tracer)
-        divisor_is_stand_in = (self if reflected else other)
-        unsafe = guard_divisor and (isinstance(divisor_is_stand_in, ScalarInput)
-                                    or divisor_is_stand_in == 0)
-        if not (live and other_in_graph) or unsafe:
+        if guard_divisor and other_in_graph:  # Python raises on a zero divisor, NumPy gives inf
+            divisor = self if reflected else other
+            other_in_graph = not isinstance(divisor, ScalarInput) and divisor != 0
+        if not (live and other_in_graph):
             a = self.concrete(symbol)
             b = other.concrete(symbol) if isinstance(other, ScalarInput) else other
             return py_op(b, a) if reflected else py_op(a, b)
@@ -224,9 +238,7 @@ for _name, _symbol, _guard in (("add", "+", False), ("sub", "-", False), ("mul",
     setattr(ScalarInput, f"__r{_name}__", _arith(_name, _symbol, True, _guard))
 
 
-def _guarded_binary(name: str, symbol: str):
-    py_op = getattr(operator, name)
-
+def _guarded_binary(py_op, symbol: str):
     def method(self, other):
         if _is_tensor(other):
             return NotImplemented
@@ -241,18 +253,15 @@ def _guarded_binary(name: str, symbol: str):
     return method, reflected
 
 
-for _name, _symbol in (("floordiv", "//"), ("mod", "%"), ("pow", "**"), ("divmod", "divmod")):
-    _m, _r = _guarded_binary(_name if _name != "divmod" else "floordiv", _symbol)
-    if _name == "divmod":
-        _m = lambda self, other: divmod(self.concrete("divmod"), other.concrete("divmod")  # noqa: E731
-                                        if isinstance(other, ScalarInput) else other)
-        _r = lambda self, other: divmod(other, self.concrete("divmod"))  # noqa: E731
-    setattr(ScalarInput, f"__{_name}__", _m)
-    setattr(ScalarInput, f"__r{_name}__", _r)
+for _name, _op, _symbol in (("floordiv", operator.floordiv, "//"), ("mod", operator.mod, "%"),
+                            ("pow", operator.pow, "**"), ("divmod", divmod, "divmod")):
+    _method, _reflected = _guarded_binary(_op, _symbol)
+    setattr(ScalarInput, f"__{_name}__", _method)
+    setattr(ScalarInput, f"__r{_name}__", _reflected)
 
 for _name, _symbol in (("lt", "<"), ("le", "<="), ("gt", ">"), ("ge", ">="), ("eq", "=="),
                        ("ne", "!=")):
-    setattr(ScalarInput, f"__{_name}__", _guarded_binary(_name, _symbol)[0])
+    setattr(ScalarInput, f"__{_name}__", _guarded_binary(getattr(operator, _name), _symbol)[0])
 
 
 def _neg(self):
@@ -276,7 +285,7 @@ ScalarInput.__pos__ = lambda self: self
 
 def plain_params(params: dict) -> dict:
     """Op parameters are static: a stand-in among them is its guarded value."""
-    if not any(isinstance(v, (ScalarInput, tuple, list)) for v in params.values()):
+    if not any(_contains(v) for v in params.values()):
         return params
     return {k: _plain(v, "an op parameter") for k, v in params.items()}
 
