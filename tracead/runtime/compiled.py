@@ -25,8 +25,8 @@ from .. import config, state
 from ..backends import get_backend
 from ..trace import pytree
 from ..trace.capture import capture, tensor_args
-from .guards import (FLOAT_INPUT, call_key, describe_guards, describe_leaf_key, explain_mismatch, object_guards,
-                     positional_key)
+from .guards import (FLOAT_INPUT, call_key, describe_guards, describe_leaf_key, explain_mismatch,
+                     object_guards, positional_key)
 from .options import check_options, static_arguments
 from .variant import MISS, Variant
 

@@ -256,8 +256,8 @@ class Variant:
 class CallPlan:
     """What a call of a built variant needs, worked out once (see the module docstring)."""
 
-    __slots__ = ("positions", "all_args", "scalar_slots", "free", "guarded", "objects", "checked", "value_guards",
-                 "effects", "n_out", "avals", "exact", "differentiable", "build", "forward")
+    __slots__ = ("positions", "all_args", "scalar_slots", "free", "guarded", "objects", "checked",
+                 "value_guards", "effects", "n_out", "avals", "exact", "differentiable", "build", "forward")
 
     def __init__(self, variant: Variant) -> None:
         cap = variant.capture
