@@ -247,3 +247,22 @@ def test_a_zero_divisor_raises_as_in_python():
     cf = ta.compile(lambda x, a: x * (a / 0), backend="interpret")
     with pytest.raises(ZeroDivisionError):
         cf(np.ones(2), 1.0)
+
+
+def test_differentiating_with_respect_to_a_float_argument(backend):
+    """grad(f)(x) with x a Python float, compiled: the derivative at each new x, not at
+    the traced one (the float is the differentiated graph input)."""
+    def f(a, y):
+        return ta.tanh(a * y).sum()
+
+    cf = ta.compile(ta.value_and_grad(f), backend=backend)
+    y = np.array([0.5, -1.0, 2.0])
+    for a in [1.5, 0.25, -2.0, 0.75]:
+        value, g = cf(a, y)
+        t = np.tanh(a * y)
+        dt = 1 - t * t
+        np.testing.assert_allclose(np.asarray(value), t.sum(), rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(g), (dt * y).sum(), rtol=1e-12)
+        assert np.asarray(g).shape == () and np.asarray(g).dtype == np.float64
+    assert len(cf.order) == 1
+    _compiled(cf)

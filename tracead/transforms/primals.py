@@ -16,6 +16,7 @@ import numpy as np
 from .. import state
 from ..errors import OpError, OpTypeError, user_source
 from ..tensor import Tensor, as_tensor
+from ..trace.scalars import ScalarInput
 from ..trace.pytree import TreeDef, tree_flatten, tree_map
 
 
@@ -36,6 +37,8 @@ def _as_leaf(x, who: str, where: Callable[[], str]) -> tuple[Tensor, bool]:
     parameter with requires_grad=True does not build a second-order graph.
     `where()` names the leaf in errors (worked out only then).
     """
+    if type(x) is ScalarInput:  # a float argument of a compiled function: its graph input
+        x = x.lifted()
     if (isinstance(x, Tensor) and x.requires_grad and state.grad_enabled()
             and state.STATE.grad_depth > 0):
         return x, True
