@@ -27,10 +27,23 @@ class TapeNode:
     # from an output that is still alive, so its outputs are alive then too.
     outputs: tuple
     source: object = None  # user source line, recorded only while tracing
+    versions: tuple = ()  # each input's `_version` when recorded (empty: unchecked)
 
     @classmethod
     def single(cls, prim, inputs, params, out) -> "TapeNode":
-        return cls(prim, inputs, params, (weakref.ref(out),))
+        return cls(prim, inputs, params, (weakref.ref(out),),
+                   versions=tuple(t._version for t in inputs))
+
+    def check_versions(self) -> None:
+        """An input written by `t[i] = v` after this entry was recorded would feed
+        its new value (and its new gradient path) to the rule: refuse, as torch does."""
+        for t, seen in zip(self.inputs, self.versions):
+            if t._version != seen:
+                raise OpError(
+                    f"one of the variables needed for gradient computation has been modified by "
+                    f"an inplace operation: {self.prim.name}'s input of shape {t.shape} is at "
+                    f"version {t._version}; expected version {seen} instead. Write to a copy "
+                    f"(`y = x * 1; y[i] = v`) or use the functional `x.at[i].set(v)`")
 
     def call_vjp(self, cts: list):
         outs = [ref() for ref in self.outputs]
@@ -110,6 +123,7 @@ def _backward_loop(roots, seeds, create_graph, stop, cts, keep, tracer) -> None:
                 node_cts = [c if c is not None else zeros_like(o) for c, o in zip(node_cts, outs)]
             if tracer is not None:
                 tracer.source_hint = node.source
+            node.check_versions()
             grads = node.call_vjp(node_cts)
             for inp, g in zip(node.inputs, grads):
                 if g is not None and inp.requires_grad:
