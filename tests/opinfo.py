@@ -242,6 +242,10 @@ CASES: list[OpCase] = [
            prim="scatter_add"),
 ]
 
+from opinfo_shapes import SHAPE_CASES  # noqa: E402  (uses the classes above)
+
+CASES += SHAPE_CASES
+
 
 def all_samples(cases=None) -> list[tuple[OpCase, int]]:
     """Every (case, sample index) pair, for parametrize."""

@@ -15,7 +15,6 @@ import numpy as np
 
 from . import functional as F
 from . import state
-from .dispatch import bind
 from .errors import OpError, op_error
 from .ops import PRIMS
 from .tensor import Tensor, as_tensor
@@ -26,7 +25,7 @@ __all__ = ["index_update", "gather", "take_along_axis", "scatter", "scatter_redu
 
 def index_update(x, v, *arrays, index, mode: str = "set") -> Tensor:
     """`x` with `v` written at the param-form `index` (see `ops/index_update.py`)."""
-    return bind(PRIMS["index_update"], x, v, *arrays, index=index, mode=mode)
+    return F.bind(PRIMS["index_update"], x, v, *arrays, index=index, mode=mode)
 
 
 def _update(x, index, v, mode: str) -> Tensor:

@@ -4,7 +4,8 @@ Both spellings become per-axis (before, after) widths. Constant padding
 concatenates constant blocks (the gradient is a slice); the other modes read
 `x` through one integer index array per padded axis (edge / reflect /
 symmetric / wrap positions), so the gradient is a `scatter_add` that sums
-every copy back into the element it came from. Negative widths crop (torch).
+every copy back into the element it came from. Negative widths crop (torch,
+constant mode).
 """
 from __future__ import annotations
 
@@ -90,6 +91,9 @@ def pad(x, pad, mode: str = "constant", value=0.0) -> Tensor:
         if mode == "circular" and max(before, after) > n:
             raise op_error("pad", f"circular padding ({before}, {after}) must not exceed the "
                            f"dim's size {n} (dim {axis})", x)
+        if mode != "constant" and min(before, after) < 0:
+            raise op_error("pad", f"negative padding ({before}, {after}) crops in mode 'constant' "
+                           f"only, not {mode!r}", x)
         per_axis[axis] = (before, after)
     return _pad_widths(x, per_axis, _TORCH_MODES[mode], value)
 
