@@ -93,26 +93,28 @@ def setitem(x: Tensor, index, value) -> None:
                       f"(x[...] = v on a leaf of shape {x.shape}); write to a copy, use "
                       "x.at[...].set(v), or do it under ta.no_grad()")
     tracer = state.current_tracer()
-    old = Tensor._from_op(x._data, x._aval)  # the value before the write, for the tape
-    old.requires_grad, old._tape, old._version = x.requires_grad, x._tape, x._version
-    if x._tape is not None:
-        x._tape.outputs = (weakref.ref(old),)
+    source = x
+    if grad_on:  # the value before the write becomes its own tensor, holding x's tape
+        source = Tensor._from_op(x._data, x._aval)
+        source.requires_grad, source._tape, source._version = x.requires_grad, x._tape, x._version
+        if x._tape is not None:
+            x._tape.outputs = (weakref.ref(source),)
+        if tracer is not None:
+            tracer.vars[id(source)] = tracer.var_of(x)
+            tracer.keep.append(source)
+    new = _update(source, index, value, "set")
     if tracer is not None:
-        tracer.vars[id(old)] = tracer.var_of(x)
-        tracer.keep.append(old)
-    new = _update(old, index, value, "set")
-    if tracer is not None:
-        world = id(x) in tracer.arg_index or any(t is x for t, _ in tracer.free)
-        if world:
+        if id(x) in tracer.arg_index or any(t is x for t, _ in tracer.free):
             tracer.mutate(x, new)  # the compiled call writes the argument / global too
         else:
             tracer.vars[id(x)] = tracer.var_of(new)
     x._data = new._data
     x._version += 1
-    x.requires_grad, x._tape = new.requires_grad, new._tape
-    if x._tape is not None:
-        x._tape.outputs = (weakref.ref(x),)
-        new._tape = None
+    if grad_on:  # under no_grad x keeps its flag and tape, as in torch
+        x.requires_grad, x._tape = new.requires_grad, new._tape
+        if x._tape is not None:
+            x._tape.outputs = (weakref.ref(x),)
+            new._tape = None
 
 
 # -- torch's gather / scatter family --------------------------------------------------------
