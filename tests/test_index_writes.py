@@ -157,3 +157,16 @@ def test_vmap_of_writes_matches_a_loop():
         y[idx[b], 1] = vs[b]
         np.multiply.at(y, (idx[b], 0), vs[b])
         np.testing.assert_allclose(np.asarray(got)[b], y, rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", COMPILED_MODES)
+def test_a_compiled_call_that_read_the_old_value_gets_its_gradient(backend):
+    cf = ta.compile(lambda x: (x * x).sum(), backend=backend)
+    for _ in range(2):  # the second call runs compiled and records one tape entry for the call
+        a = ta.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+        x = a * 2.0
+        y = cf(x)
+        x[0] = 0.0
+        (y + x.sum()).backward()
+    assert cf.stats["hits"] >= 1
+    np.testing.assert_array_equal(a.grad.numpy(), [8.0, 18.0, 26.0])

@@ -27,12 +27,15 @@ class TapeNode:
     # from an output that is still alive, so its outputs are alive then too.
     outputs: tuple
     source: object = None  # user source line, recorded only while tracing
-    versions: tuple = ()  # each input's `_version` when recorded (empty: unchecked)
+    versions: tuple = ()  # each input's `_version` when recorded (filled in below)
+
+    def __post_init__(self) -> None:
+        if not self.versions:
+            self.versions = tuple(getattr(t, "_version", 0) for t in self.inputs)
 
     @classmethod
     def single(cls, prim, inputs, params, out) -> "TapeNode":
-        return cls(prim, inputs, params, (weakref.ref(out),),
-                   versions=tuple(t._version for t in inputs))
+        return cls(prim, inputs, params, (weakref.ref(out),))
 
     def resolved_inputs(self) -> tuple:
         """The inputs as they were when this entry was recorded.
@@ -46,7 +49,7 @@ class TapeNode:
         if all(t._version == seen for t, seen in zip(self.inputs, self.versions)):
             return self.inputs
         return tuple(_at_version(t, seen, self.prim.name) for t, seen in
-                     zip(self.inputs, self.versions or (t._version for t in self.inputs)))
+                     zip(self.inputs, self.versions))
 
     def call_vjp(self, cts: list, inputs: tuple):
         outs = [ref() for ref in self.outputs]
