@@ -44,25 +44,17 @@ def _matrix_transpose(self) -> Tensor:
     return S.movedim(self, -1, -2)
 
 
-def _np_squeeze(a, axis=None):
-    a = S.F._lift(a)
-    for d in S._axes("squeeze", a, axis) if axis is not None else ():
-        if a.shape[d] != 1:
-            raise op_error("squeeze", f"cannot select an axis to squeeze out which has size "
-                           f"not equal to one (axis {d} of shape {a.shape})", a)
-    return S.squeeze(a, axis)
-
-
 def _np_repeat(a, repeats, axis=None):
     return S.repeat_interleave(a, repeats, axis)
 
 
+# np.dot, np.tensordot and np.squeeze have adapters in numpy_functions already.
 NUMPY_FUNCTIONS = {
-    np.einsum: L.einsum, np.tensordot: L.tensordot, np.outer: L.outer, np.inner: L.inner,
-    np.vdot: L.vdot, np.dot: L.dot, np.pad: P.np_pad, np.flip: S.flip,
+    np.einsum: L.einsum, np.outer: L.outer, np.inner: L.inner,
+    np.vdot: L.vdot, np.pad: P.np_pad, np.flip: S.flip,
     np.roll: lambda a, shift, axis=None: S.roll(a, shift, axis),
     np.tril: lambda m, k=0: S.tril(m, k), np.triu: lambda m, k=0: S.triu(m, k),
-    np.split: S.np_split, np.array_split: S.array_split, np.squeeze: _np_squeeze,
+    np.split: S.np_split, np.array_split: S.array_split,
     np.tile: S.tile, np.repeat: _np_repeat, np.moveaxis: S.movedim,
     np.meshgrid: lambda *xs, indexing="xy": S.meshgrid(*xs, indexing=indexing),
     np.take_along_axis: I.take_along_axis,
