@@ -16,6 +16,7 @@ import numpy as np
 from . import functional as F
 from . import state
 from .errors import OpError, op_error
+from .index_spec import index_to_param
 from .ops import PRIMS
 from .tensor import Tensor, as_tensor
 
@@ -30,7 +31,7 @@ def index_update(x, v, *arrays, index, mode: str = "set") -> Tensor:
 
 def _update(x, index, v, mode: str) -> Tensor:
     x = F._lift(x)
-    spec, arrays = F._index_to_param(x, index)
+    spec, arrays = index_to_param(x, index)
     return index_update(x, F._lift(v, x), *arrays, index=spec, mode=mode)
 
 

@@ -177,34 +177,38 @@ def einsum(subscripts: str, *operands) -> Tensor:
     return F.cast(result, dtype) if result.dtype != dtype else result
 
 
-def _tensordot_axes(a: Tensor, b: Tensor, axes) -> tuple[list[int], list[int]]:
+def _tensordot_axes(a: Tensor, b: Tensor, axes, op: str = "tensordot") -> tuple[list[int], list[int]]:
     if isinstance(axes, (int, np.integer)):
         n = int(axes)
         if n < 0 or n > min(a.ndim, b.ndim):
-            raise op_error("tensordot", f"axes={n} does not fit shapes {a.shape} and {b.shape}", a, b)
+            raise op_error(op, f"axes={n} does not fit shapes {a.shape} and {b.shape}", a, b)
         return list(range(a.ndim - n, a.ndim)), list(range(n))
     try:
         xa, xb = axes
     except (TypeError, ValueError):
-        raise op_error("tensordot", f"axes must be an int or a pair of axis lists, got {axes!r}",
+        raise op_error(op, f"axes must be an int or a pair of axis lists, got {axes!r}",
                        a, b) from None
     xa = [xa] if isinstance(xa, (int, np.integer)) else list(xa)
     xb = [xb] if isinstance(xb, (int, np.integer)) else list(xb)
     if len(xa) != len(xb):
-        raise op_error("tensordot", f"{len(xa)} axes of a for {len(xb)} axes of b", a, b)
-    xa = [F.normalize_axes("tensordot", i, a.ndim, a)[0] for i in xa]
-    xb = [F.normalize_axes("tensordot", i, b.ndim, b)[0] for i in xb]
+        raise op_error(op, f"{len(xa)} axes of a for {len(xb)} axes of b", a, b)
+    xa = [F.normalize_axes(op, i, a.ndim, a)[0] for i in xa]
+    xb = [F.normalize_axes(op, i, b.ndim, b)[0] for i in xb]
     for i, j in zip(xa, xb):
         if a.shape[i] != b.shape[j]:
-            raise op_error("tensordot", f"axis {i} of a ({a.shape[i]}) and axis {j} of b "
+            raise op_error(op, f"axis {i} of a ({a.shape[i]}) and axis {j} of b "
                            f"({b.shape[j]}) differ", a, b)
     return xa, xb
 
 
 def tensordot(a, b, axes=2) -> Tensor:
     """np.tensordot / torch.tensordot: sum over `axes` (an int: a's last n with b's first n; or two lists)."""
+    return _tensordot(a, b, axes, "tensordot")
+
+
+def _tensordot(a, b, axes, op: str) -> Tensor:
     a, b = F._pair(a, b)
-    xa, xb = _tensordot_axes(a, b, axes)
+    xa, xb = _tensordot_axes(a, b, axes, op)
     free_a = [i for i in range(a.ndim) if i not in xa]
     free_b = [i for i in range(b.ndim) if i not in xb]
     m = int(np.prod([a.shape[i] for i in free_a], dtype=np.int64))
@@ -229,7 +233,7 @@ def dot(a, b) -> Tensor:
         return a * b
     if b.ndim == 1 or (a.ndim <= 2 and b.ndim <= 2) or a.ndim == 1:
         return F.matmul(a, b)
-    return tensordot(a, b, ([a.ndim - 1], [b.ndim - 2]))
+    return _tensordot(a, b, ([a.ndim - 1], [b.ndim - 2]), "dot")
 
 
 def vdot(a, b) -> Tensor:
@@ -245,4 +249,4 @@ def inner(a, b) -> Tensor:
     a, b = F._pair(a, b)
     if a.ndim == 0 or b.ndim == 0:
         return a * b
-    return tensordot(a, b, ([a.ndim - 1], [b.ndim - 1]))
+    return _tensordot(a, b, ([a.ndim - 1], [b.ndim - 1]), "inner")
