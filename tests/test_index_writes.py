@@ -170,3 +170,16 @@ def test_a_compiled_call_that_read_the_old_value_gets_its_gradient(backend):
         (y + x.sum()).backward()
     assert cf.stats["hits"] >= 1
     np.testing.assert_array_equal(a.grad.numpy(), [8.0, 18.0, 26.0])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_masked_write_is_a_relu(mode):
+    def f(x):
+        y = x * 1.0
+        y[y < 0] = 0.0  # the mask's values decide the index: a guarded value inside compile
+        return (y * y).sum()
+
+    x = np.array([-1.0, 2.0, -3.0, 4.0])
+    value, g = run_value_and_grad(mode, f, 0, x)
+    np.testing.assert_allclose(float(value), 20.0)
+    np.testing.assert_allclose(np.asarray(g), [0.0, 4.0, 0.0, 8.0])
