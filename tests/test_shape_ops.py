@@ -170,6 +170,12 @@ def test_gather_scatter_errors_name_the_op():
         x.scatter(0, np.zeros((1, 4), np.int64))
     with pytest.raises(OpError, match="scatter_reduce: reduce must be one of"):
         x.scatter_reduce(0, np.zeros((1, 4), np.int64), np.ones((1, 4)), "max")
+    with pytest.raises(IndexError, match="gather: index -1 is out of bounds for dimension 0 with size 3"):
+        x.gather(0, np.array([[0, -1, 0, 0]]))  # NumPy would wrap it; torch refuses
+    with pytest.raises(IndexError, match="scatter: index 4 is out of bounds for dimension 1 with size 4"):
+        x.scatter(1, np.array([[4]]), value=1.0)
+    with pytest.raises(IndexError, match="index_select: index -2 is out of bounds"):
+        x.index_select(0, ta.tensor(np.array([0, -2])))
     with pytest.raises(OpError, match="masked_fill: mask must be bool"):
         x.masked_fill(np.ones(4), 1.0)
 

@@ -134,6 +134,23 @@ def _index_tensor(op: str, index) -> Tensor:
     return index
 
 
+def _check_range(op: str, x: Tensor, dim: int, index: Tensor) -> None:
+    """torch refuses indices outside [0, size); NumPy would wrap negatives silently.
+
+    Checked wherever the values are known (eager, the traced call, constants);
+    a tensor index of a later compiled call is not re-checked.
+    """
+    values = index._data
+    if values is None or values.size == 0:
+        return
+    size = x.shape[dim] if x.ndim else 1
+    low, high = int(values.min()), int(values.max())
+    if low < 0 or high >= size:
+        bad = low if low < 0 else high
+        raise op_error(op, f"index {bad} is out of bounds for dimension {dim} with size {size}",
+                       x, index, index_error=True)
+
+
 def _along(x: Tensor, dim: int, index: Tensor, other_sizes) -> tuple:
     """A NumPy index picking `index` along `dim` and position i along every other axis."""
     nd = max(x.ndim, 1)
@@ -164,9 +181,11 @@ def gather(x, dim: int, index) -> Tensor:
     """`out[i][j] = x[index[i][j]][j]` for dim=0 (torch.gather); the output has index's shape."""
     x, index = F._lift(x), _index_tensor("gather", index)
     if x.ndim == 0:
+        _check_range("gather", x, 0, index)
         return F.reshape(F.getitem(F.reshape(x, 1), index), index.shape)
     dim = _axis("gather", x, dim)
     _check_gather("gather", x, dim, index)
+    _check_range("gather", x, dim, index)
     return F.getitem(x, _along(x, dim, index, index.shape))
 
 
@@ -205,6 +224,7 @@ def _scatter_parts(op, x, dim, index, src):
         if isinstance(src, Tensor) or np.ndim(src):
             src = F.reshape(F._lift(src, x), -1)
     _check_gather(op, x, dim, index)
+    _check_range(op, x, dim, index)
     return x, _along(x, dim, index, index.shape), _src_for(op, x, index, src, dim)
 
 
@@ -276,8 +296,10 @@ def index_select(x, dim: int, index) -> Tensor:
     if index.ndim > 1:
         raise op_error("index_select", f"index must be 0-d or 1-d, got shape {index.shape}", x, index)
     if x.ndim == 0:
+        _check_range("index_select", x, 0, index)
         return F.reshape(F.getitem(F.reshape(x, 1), F.reshape(index, -1)), index.shape)
     dim = _axis("index_select", x, dim)
+    _check_range("index_select", x, dim, index)
     return F.getitem(x, (slice(None),) * dim + (F.reshape(index, -1),))
 
 
