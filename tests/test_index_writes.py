@@ -183,3 +183,19 @@ def test_masked_write_is_a_relu(mode):
     value, g = run_value_and_grad(mode, f, 0, x)
     np.testing.assert_allclose(float(value), 20.0)
     np.testing.assert_allclose(np.asarray(g), [0.0, 4.0, 0.0, 8.0])
+
+
+@pytest.mark.parametrize("backend", COMPILED_MODES)
+def test_compiled_write_to_a_captured_tensor_is_replayed(backend):
+    counts = ta.tensor(np.zeros(3))
+
+    def f(i_hot):
+        counts[:] = counts + i_hot  # a running total kept outside the function
+        return counts.sum()
+
+    cf = ta.compile(f, backend=backend)
+    for k in range(4):
+        total = cf(ta.tensor(np.eye(3)[k % 3]))
+        assert float(total) == k + 1
+    np.testing.assert_array_equal(counts.numpy(), [2.0, 1.0, 1.0])
+    assert cf.stats["hits"] >= 1
