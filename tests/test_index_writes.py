@@ -98,6 +98,15 @@ def test_value_is_cast_to_the_tensors_dtype_and_errors_name_the_op():
         t.at[5].set(1.0)
 
 
+def test_a_failed_write_leaves_the_tensor_and_its_gradient_intact():
+    x = ta.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x * 2.0
+    with pytest.raises(OpError, match="index_update"):
+        y[0] = np.ones(3)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+
+
 def test_at_is_functional_and_repeated_indices_follow_numpy():
     x = ta.tensor(np.zeros(4))
     idx = np.array([1, 1, 3])

@@ -98,12 +98,12 @@ def setitem(x: Tensor, index, value) -> None:
     if grad_on:  # the value before the write becomes its own tensor, holding x's tape
         source = Tensor._from_op(x._data, x._aval)
         source.requires_grad, source._tape, source._version = x.requires_grad, x._tape, x._version
-        if x._tape is not None:
-            x._tape.outputs = (weakref.ref(source),)
         if tracer is not None:
             tracer.vars[id(source)] = tracer.var_of(x)
             tracer.keep.append(source)
-    new = _update(source, index, value, "set")
+    new = _update(source, index, value, "set")  # may raise: x is untouched until it succeeds
+    if source is not x and x._tape is not None:
+        x._tape.outputs = (weakref.ref(source),)  # x's old entry now produces `source`
     if tracer is not None:
         if id(x) in tracer.arg_index or any(t is x for t, _ in tracer.free):
             tracer.mutate(x, new)  # the compiled call writes the argument / global too
