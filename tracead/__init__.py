@@ -9,6 +9,7 @@ from .functional import (abs, add, broadcast_to, cast, clip, concatenate, div, e
                          minimum, mul, neg, ones, ones_like, pow, relu, reshape, sigmoid, sign,
                          softmax, sqrt, stack, stop_gradient, sub, sum, swapaxes, tanh,
                          transpose, var, where, zeros, zeros_like)
+from .errors import CheckError
 from .ops import PRIMS
 from .runtime.compiled import CompiledFunction, RecompileWarning, compile
 from .state import enable_grad, no_grad

@@ -73,3 +73,7 @@ def op_error(op: str, message: str, *avals, type_error: bool = False) -> Tracead
         parts.append(f"at {where}")
     cls = OpTypeError if type_error else OpError
     return cls(" ".join(parts))
+
+
+class CheckError(TraceadError, AssertionError):
+    """Check mode (`compile(check=True)`): a compiled call disagreed with the eager run."""

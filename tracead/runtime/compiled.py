@@ -18,6 +18,7 @@ from .. import config, state
 from ..backends import get_backend
 from ..trace import pytree
 from ..trace.capture import capture
+from .check import make_checker
 from .guards import call_key, describe_guards, explain_mismatch, positional_key
 from .variant import MISS, Variant
 
@@ -51,6 +52,7 @@ class CompiledFunction:
         self.stats = {"hits": 0, "misses": 0, "eager_calls": 0}
         self.recompile_reasons: list[str] = []
         self._backend = None
+        self.checker = make_checker(self, options)  # check mode (check.py), or None
 
     @property
     def backend(self):
@@ -71,7 +73,7 @@ class CompiledFunction:
         else:
             leaves = args  # positional leaves only: flattening changes nothing
         for variant in self.variants.get(key, ()):
-            out = variant.run(leaves)
+            out = variant.run(leaves) if self.checker is None else self.checker.run(variant, leaves, args, kwargs)
             if out is not MISS:
                 self.stats["hits"] += 1
                 return out
@@ -123,7 +125,19 @@ class CompiledFunction:
 
 
 def compile(fn=None, *, backend: str = "numba", **options):
-    """`@ta.compile` or `@ta.compile(backend="interpret", max_variants=8, passes=[...])`."""
+    """`@ta.compile` or `@ta.compile(backend="interpret", max_variants=8, passes=[...])`.
+
+    check=True (or TRACEAD_CHECK=1 for every compiled function) runs the first
+    `check_calls` (3) compiled calls of each variant beside the eager function, on
+    copies of the arguments and of the state the function reads and writes, and
+    compares every output, write, `.grad` and (when the variant runs a compiled
+    backward) gradient, NaN- and signed-zero-aware. A mismatch raises `CheckError`
+    naming the first kernel (or pass) that diverges from the reference interpreter,
+    its node and your source line. check="grad" (TRACEAD_CHECK=grad) also compares
+    the compiled gradients w.r.t. the floating arguments with central finite
+    differences on the given (small) inputs. The caller sees one compiled call;
+    Python side effects of the function happen once more per checked call.
+    """
     if backend not in ("numba", "interpret", "eager"):
         raise ValueError(f"unknown backend {backend!r}; choose from 'numba', 'interpret', 'eager'")
     if fn is None:
