@@ -140,3 +140,11 @@ def test_stop_gradient_blocks_the_gradient(mode):
 
 def mode_vg(mode, fn, *args):
     return run_value_and_grad(mode, fn, 0, *args)
+
+
+# -- check mode over the table -------------------------------------------------------------
+@pytest.mark.parametrize("case,i", SAMPLES, ids=SAMPLE_IDS)
+def test_forward_in_check_mode(case, i):
+    """Each case compiled with `check=True`: the compiled call is compared with the eager one
+    (NaN-, signed-zero- and dtype-aware) as well as with NumPy."""
+    assert_forward("checked", case.fn, case.ref, _inputs(case, i, np.float64), msg=case.sample_id(i))

@@ -208,7 +208,7 @@ REGRESSIONS = [
 def test_regression_programs(request, mode, k):
     fn, ref, shapes, failing_modes = REGRESSIONS[k]
     if mode in failing_modes:  # still runs: reports XPASS once the bug is fixed
-        request.applymarker(pytest.mark.xfail(reason="known compiler bug, see REGRESSIONS"))
+        request.applymarker(pytest.mark.xfail(strict=True, reason="known compiler bug, see REGRESSIONS"))
     rng = np.random.default_rng(k)
     inputs = [rng.uniform(-1.5, 1.5, s) for s in shapes]
     out = run(mode, fn, *tensors(inputs))
