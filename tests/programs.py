@@ -325,14 +325,15 @@ def call_plan(program: Program) -> list:
 
 
 def check_scenario(program: Program, backend: str, *, rebind: bool = False, arg_grad: bool = False,
-                   flip_zero: bool = False, seed: int = 0) -> None:
+                   flip_zero: bool = False, seed: int = 0) -> int:
     """Call the program compiled (or eagerly, backend="eager") as `call_plan` says, changing
     the outside state between calls, and compare every call with the NumPy twin.
 
     rebind: replace the outside tensors by new objects (a dict entry, a module attribute)
       instead of updating them in place with assign_;
     arg_grad: the function also reads its first argument's .grad, new on every call;
-    flip_zero: the output is also multiplied by a scalar that is 0.0, then -0.0."""
+    flip_zero: the output is also multiplied by a scalar that is 0.0, then -0.0.
+    Returns the number of calls that ran compiled."""
     from checks import assert_same_values
 
     rng = np.random.default_rng(seed)
@@ -362,6 +363,8 @@ def check_scenario(program: Program, backend: str, *, rebind: bool = False, arg_
     if backend != "eager":
         assert compiled.stats["hits"] >= 1 and not compiled.gave_up, (
             f"never ran compiled: {compiled.stats}, {compiled.recompile_reasons}")
+        return compiled.stats["hits"]
+    return 0
 
 
 def _with_arg_grad(fn):

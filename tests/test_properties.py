@@ -160,3 +160,14 @@ def test_random_scenarios_scalar_zero_then_minus_zero(backend):
         check_scenario(program, backend, flip_zero=True)
 
     check()
+
+
+# -- the long run, opt in: TRACEAD_FUZZ_EXAMPLES=10000 (or python -m tests.fuzz) ---------------
+@pytest.mark.skipif(not os.environ.get("TRACEAD_FUZZ_EXAMPLES"), reason="set TRACEAD_FUZZ_EXAMPLES=N")
+@pytest.mark.parametrize("backend", ["interpret", "numba"])
+def test_long_fuzz_run(backend):
+    from fuzz import fuzz
+
+    n = int(os.environ["TRACEAD_FUZZ_EXAMPLES"])
+    counts = fuzz(n if backend == "interpret" else max(1, n // 10), backend, small=backend == "numba")
+    assert counts["mismatches"] == 0 and counts["errors"] == 0, counts

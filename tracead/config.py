@@ -5,6 +5,8 @@ TRACEAD_DEBUG=N     1 logs compiles, 2 prints the graph after each pass,
                     3 prints generated kernel source
 TRACEAD_MAX_VARIANTS  default variant limit per compiled function (8)
 TRACEAD_CACHE_DIR   where the on-disk kernel cache lives
+TRACEAD_CHECK=1|grad  check mode for every compiled function (runtime/check.py);
+                    TRACEAD_CHECK_CALLS=N checks N calls per variant (default 3)
 """
 from __future__ import annotations
 
