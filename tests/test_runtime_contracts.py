@@ -123,6 +123,17 @@ def test_output_structure_and_static_leaves_are_kept():
     np.testing.assert_array_equal(mapping["k"].numpy(), x - 1)
 
 
+def test_argument_containers_keep_their_types():
+    def f(pair, table):
+        assert type(pair) is list and type(pair[1]) is tuple and type(table) is dict
+        return pair[0] * table["w"] + pair[1][0]
+
+    cf = ta.compile(f, backend="interpret")
+    x, w, b = np.array([1.0, 2.0]), np.array([3.0, 4.0]), np.array([0.5, 0.5])
+    out = compiled_twice(cf, [ta.tensor(x), (ta.tensor(b),)], {"w": ta.tensor(w)})
+    np.testing.assert_array_equal(out.numpy(), x * w + b)
+
+
 def test_keyword_arguments_are_matched_by_name():
     cf = ta.compile(lambda a, b: a - b * 2.0, backend="interpret")
     x, y = np.array([1.0, 2.0]), np.array([10.0, 20.0])
