@@ -171,3 +171,20 @@ def test_long_fuzz_run(backend):
     n = int(os.environ["TRACEAD_FUZZ_EXAMPLES"])
     counts = fuzz(n if backend == "interpret" else max(1, n // 10), backend, small=backend == "numba")
     assert counts["mismatches"] == 0 and counts["errors"] == 0, counts
+
+
+# Found by the long fuzz run (python -m tests.fuzz --backend numba --small, program 767):
+# maximum(x, -x) for x = -0.0 gives -0.0 compiled, 0.0 in NumPy.
+@pytest.mark.parametrize("backend", ["interpret", pytest.param("numba", marks=pytest.mark.xfail(
+    strict=True, reason="numba kernels lower maximum/minimum to max()/min(), which break ties "
+                        "between 0.0 and -0.0 the other way round from np.maximum/np.minimum"))])
+def test_maximum_and_minimum_of_signed_zeros_match_numpy(backend):
+    from checks import assert_same_values
+
+    x, y = np.array([-0.0, 0.0, -0.0, 0.0]), np.array([0.0, -0.0, -0.0, 0.0])
+    cf = ta.compile(lambda x, y: (ta.maximum(x, y), ta.minimum(x, y)), backend=backend)
+    cf(ta.tensor(x), ta.tensor(y))
+    high, low = cf(ta.tensor(x), ta.tensor(y))
+    assert cf.stats["hits"] == 1
+    assert_same_values(high, np.maximum(x, y), "maximum")
+    assert_same_values(low, np.minimum(x, y), "minimum")
