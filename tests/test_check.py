@@ -133,6 +133,25 @@ def test_broken_kernel_is_named_with_node_and_source_line(monkeypatch, tmp_path)
     assert repr(float(expected[0, 0]))[:8] in text  # the reference value is shown
 
 
+def test_broken_node_inside_a_fused_kernel_is_named(monkeypatch, tmp_path):
+    """The kernel only hands out exp(x) * 2 - y; its nodes are then compiled one by one."""
+    monkeypatch.setenv("TRACEAD_CACHE_DIR", str(tmp_path))
+
+    def f(x, y):
+        u = ta.exp(x)  # the broken node
+        return u * 2.0 - y
+
+    x, y = RNG.standard_normal((2, 3)), RNG.standard_normal((2, 3))
+    with patched(ta.PRIMS["exp"], template="math.exp({0} + 1e-3)"):
+        cf = ta.compile(f, check=True)
+        cf(ta.tensor(x), ta.tensor(y))
+        with pytest.raises(CheckError) as info:
+            cf(ta.tensor(x), ta.tensor(y))
+    text = str(info.value)
+    assert "node by node" in text and "= exp" in text, text
+    assert f"test_check.py:{f.__code__.co_firstlineno + 1}" in text, text
+
+
 def swap_sub(graph):
     """A broken pass: a - b -> b - a."""
     nodes = tuple(n.__class__(n.prim, n.inputs[::-1], n.params, n.out, n.source)

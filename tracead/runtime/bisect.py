@@ -44,7 +44,7 @@ class Divergence:
 
 
 def _short(value) -> str:
-    return np.array2string(np.asarray(value), precision=8, threshold=8).replace("\n", "")
+    return np.array2string(np.asarray(value), precision=8, threshold=8, edgeitems=2).replace("\n", "")
 
 
 def interpret_all(graph: Graph, args) -> dict[int, np.ndarray]:
@@ -86,8 +86,12 @@ def kernel_steps(executable, args, label: str = ""):
         yield f"{label}node {i} ({node.prim.name})", (node,), {node.out.id: env[node.out.id]}
 
 
-def first_bad_kernel(executable, args, label: str = "") -> Divergence | None:
-    """The first value an executable's step computes that the interpreter disagrees with."""
+def first_bad_kernel(executable, args, label: str = "", backend=None) -> Divergence | None:
+    """The first value an executable's step computes that the interpreter disagrees with.
+
+    A fused kernel only hands out its outputs; with the `backend` that built it, its
+    elementwise nodes are then compiled one per kernel, in order, to find the node
+    inside it that diverges first."""
     graph = executable.graph
     reference = interpret_all(graph, args)
     texts = _node_texts(graph)
@@ -97,7 +101,38 @@ def first_bad_kernel(executable, args, label: str = "") -> Divergence | None:
             if vid in values:
                 detail = mismatch(values[vid], reference[vid])
                 if detail is not None:
-                    return Divergence(stage, node, texts.get(vid, ""), values[vid], reference[vid], detail)
+                    inner = _first_bad_node(backend, graph, nodes, reference) if len(nodes) > 1 else None
+                    node, got, detail = inner or (node, values[vid], detail)
+                    note = "; compiled node by node, the first wrong node" if inner else ""
+                    return Divergence(stage + note, node, texts.get(node.out.id, ""), got,
+                                      reference[node.out.id], detail)
+    return None
+
+
+def _first_bad_node(backend, graph: Graph, nodes, reference):
+    """(node, value, difference) of the first elementwise node of a fused kernel that
+    computes a wrong value when compiled alone, or None."""
+    compile_schedule = getattr(backend, "compile_schedule", None)
+    if compile_schedule is None:
+        return None
+    from ..passes.schedule import Kernel, Schedule
+
+    for node in nodes:
+        if node.prim.kind != "elementwise":
+            continue
+        ins = tuple({v.id: v for v in node.inputs if v.id not in graph.constants}.values())
+        consts = {v.id: graph.constants[v.id] for v in node.inputs if v.id in graph.constants}
+        one = Graph(ins, (node,), (node.out,), consts)
+        kernel = Kernel(0, "elementwise", (node,), tuple(node.inputs), (node.out,), node.out.shape, "check")
+        try:
+            executable = compile_schedule(Schedule(one, (kernel,)), "check")
+            with np.errstate(all="ignore"):
+                value = executable([reference[v.id] for v in ins])[0]
+        except Exception:  # noqa: BLE001 - a node that cannot stand alone is skipped
+            continue
+        detail = mismatch(value, reference[node.out.id])
+        if detail is not None:
+            return node, value, detail
     return None
 
 

@@ -60,6 +60,7 @@ class StateEntry:
     eager: Tensor
     data: object
     grad: object
+    position: int | None = None  # argument leaf position; None for a tensor read from outside
 
 
 class Snapshot:
@@ -73,13 +74,13 @@ class Snapshot:
     def take(cls, variant, leaves) -> "Snapshot":
         entries, seen = [], set()
 
-        def add(label, t):
+        def add(label, t, position=None):
             if isinstance(t, Tensor) and id(t) not in seen:
                 seen.add(id(t))
-                entries.append(StateEntry(label, t, t, t._data, t._grad))
+                entries.append(StateEntry(label, t, t, t._data, t._grad, position))
 
         for i, leaf in enumerate(leaves):
-            add(f"argument {i}", leaf)
+            add(f"argument {i}", leaf, i)
         for t in variant.capture.free:
             add(f"tensor read from outside the function ({t.dtype}{list(t.shape)})", t)
         return cls(entries)
@@ -128,22 +129,10 @@ class Checker:
         out = variant.run(leaves)
         if out is MISS:
             return MISS
-        self.checked[key] = self.checked.get(key, 0) + 1
+        self.checked[key] = call = self.checked.get(key, 0) + 1
         forward_args = self._forward_args(variant, snap, leaves)
         compiled_state = snap.current()
-        snap.restore()
-        eager_leaves = [_copy_leaf(x) for x in leaves]
-        for e in snap.entries:
-            if e.label.startswith("argument "):
-                e.eager = eager_leaves[int(e.label.split()[1])]
-        eager_args, eager_kwargs = pytree.unflatten(pytree.flatten_args(args, kwargs)[1], eager_leaves)
-        try:
-            with np.errstate(all="ignore"):
-                eager_out = self.compiled.fn(*eager_args, **eager_kwargs)
-            eager_state = snap.current("eager")
-        finally:
-            snap.restore(compiled_state)
-        call = self.checked[key]
+        eager_out, eager_state = self._run_eagerly(snap, compiled_state, leaves, args, kwargs)
         self._compare_values(variant, call, out, eager_out, snap, compiled_state, eager_state, forward_args)
         self._compare_gradients(variant, call, out, eager_out, snap)
         if self.mode == "grad" and key not in self.grad_checked:
@@ -158,6 +147,22 @@ class Checker:
             if problem:
                 raise CheckError(self._header(variant, call) + problem)
         return out
+
+    def _run_eagerly(self, snap, compiled_state, leaves, args, kwargs):
+        """The Python function on copies of the arguments, from the state before the compiled
+        call; afterwards the compiled call's writes are put back."""
+        snap.restore()
+        eager_leaves = [_copy_leaf(x) for x in leaves]
+        for e in snap.entries:
+            if e.position is not None:
+                e.eager = eager_leaves[e.position]
+        eager_args, eager_kwargs = pytree.unflatten(pytree.flatten_args(args, kwargs)[1], eager_leaves)
+        try:
+            with np.errstate(all="ignore"):
+                eager_out = self.compiled.fn(*eager_args, **eager_kwargs)
+            return eager_out, snap.current("eager")
+        finally:
+            snap.restore(compiled_state)
 
     # -- values ---------------------------------------------------------------------------
     @staticmethod
@@ -178,13 +183,12 @@ class Checker:
 
     def _compare_values(self, variant, call, out, eager_out, snap, compiled_state, eager_state,
                         forward_args) -> None:
-        problems, graph_outputs = [], []
+        problems = []
         got, got_tree = pytree.flatten(out)
         want, want_tree = pytree.flatten(eager_out)
         if got_tree != want_tree or len(got) != len(want):
             problems.append(f"output structure {got_tree}, eager gives {want_tree}")
         else:
-            k = 0
             for i, (g, w) in enumerate(zip(got, want)):
                 if isinstance(g, Tensor) != isinstance(w, Tensor):
                     problems.append(f"output {i}: {type(g).__name__}, eager gives {type(w).__name__}")
@@ -192,8 +196,6 @@ class Checker:
                     detail = mismatch(g._data, w._data)
                     if detail:
                         problems.append(f"output {i}: {detail}")
-                        graph_outputs.append(k)
-                    k += 1
                 elif not _same_static(g, w):
                     problems.append(f"output {i}: {g!r}, eager gives {w!r}")
         for e, (cd, cg), (ed, eg) in zip(snap.entries, compiled_state, eager_state):
@@ -212,7 +214,7 @@ class Checker:
                              + self._locate_forward(variant, forward_args))
 
     def _locate_forward(self, variant, forward_args) -> str:
-        found = first_bad_kernel(variant.forward_exec, forward_args, "forward ")
+        found = first_bad_kernel(variant.forward_exec, forward_args, "forward ", variant.backend)
         if found is not None:
             return found.describe("the compiled step", "the reference interpreter")
         base, base_args = variant.capture.graph, forward_args
@@ -270,7 +272,7 @@ class Checker:
         if saved is None:
             return ""
         seeds = [np.asarray(c) for c in cts]
-        found = first_bad_kernel(variant.backward_exec, list(saved) + seeds, "backward ")
+        found = first_bad_kernel(variant.backward_exec, list(saved) + seeds, "backward ", variant.backend)
         if found is not None:
             return found.describe("the compiled step", "the reference interpreter")
         return "every backward kernel agrees with the reference interpreter on the optimised backward graph"
