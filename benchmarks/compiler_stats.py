@@ -42,7 +42,7 @@ def main() -> None:
         fn, fargs = _step_fn(case)
         report = ta.explain(ta.compile(fn), *fargs)
         s = report.stats
-        chain = " ".join(f"{r.name}:{r.nodes_after}" for g in report.graphs for r in g.passes)
+        chain = " ".join(f"{r.name}:{r.nodes_after}" for g in report.parts for r in g.passes)
         ratio = s["peak_bytes_planned"] / s["peak_bytes_naive"] if s["peak_bytes_naive"] else 0
         print(f"{case.key:<24}{s['nodes_traced']:>7}  {chain:<44}{s['kernels']:>8}"
               f"{s['peak_bytes_naive'] / 1e6:>10.2f}{s['peak_bytes_planned'] / 1e6:>11.2f}{ratio:>7.2f}")

@@ -1,4 +1,4 @@
-"""Reference workloads W1-W4 (SPEC.md): inputs, float64 references, checks, registry.
+"""Reference workloads W1-W4: inputs, float64 references, checks, registry.
 
 Every implementation is a *factory*: `factory(case) -> fn`, where `fn()` takes
 no arguments and does one unit of work. Everything a user would do once

@@ -245,7 +245,7 @@ def test_explain_shows_graphs_sources_and_guards():
         return -logp[np.arange(len(y)), y].mean()
 
     report = ta.explain(ta.compile(loss, backend="interpret"), np.random.randn(5, 4),
-                        np.array([0, 1, 2, 1, 0]))
+                        np.array([0, 1, 2, 1, 0]), backward=True, verbose=2)
     text = str(report)
     assert "log_softmax" not in text  # composites are expanded into primitives
     assert "test_runtime.py" in text and "== backward graph" in text

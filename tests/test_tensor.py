@@ -1,4 +1,4 @@
-"""The eager Tensor API (SPEC.md "Tensor"): construction, conversion,
+"""The eager Tensor API: construction, conversion,
 operators and their dtypes, autograd bookkeeping, and the caller's data."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""grad / value_and_grad (SPEC.md "Transforms") and the seeds' worked examples."""
+"""grad / value_and_grad and the seeds' worked examples."""
 from __future__ import annotations
 
 import numpy as np

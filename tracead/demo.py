@@ -178,28 +178,27 @@ def summary_table(results: list[Result]) -> str:
     return "\n".join(rows)
 
 
-PICTURE = "tracead_demo_graph.png"
-KERNEL_PICTURE = "tracead_demo_kernels.png"
+PICTURE = "tracead_demo_kernels.png"
+HTML_REPORT = "tracead_demo_explain.html"
 
 
 def explain_lines(result: Result) -> str | None:
     """The explain() summary of the compiled step, or None if unavailable.
 
     explain() runs the step once more (one extra optimizer update on the
-    already-evaluated model), as torch._dynamo.explain does.
+    already-evaluated model), as torch._dynamo.explain does. It also writes
+    the full report as HTML and, with Graphviz or matplotlib, a picture.
     """
     if not hasattr(ta, "explain") or result.step_fn is None:
         return None
     report = ta.explain(result.step_fn, result.model, *result.batch)
-    text = report.summary()
+    text = str(report)
+    written = [report.to_html(HTML_REPORT)]
     try:
-        path = report.to_png(PICTURE)
-        kernels = report.to_png(KERNEL_PICTURE, kernels=True)
-        text += (f"\n  pictures: {path} (every node, coloured by kernel), "
-                 f"{kernels} (one box per fused kernel)")
+        written.append(report.to_png(PICTURE))
     except ImportError:
-        text += "\n  (pip install matplotlib to get a picture of the fused graph)"
-    return text
+        pass  # no Graphviz and no matplotlib: the HTML report has the pictures
+    return text + "\nwritten: " + ", ".join(written)
 
 
 def main(epochs: int = 8, batch_size: int = 64, optimizer: str = "adam", lr: float | None = None,

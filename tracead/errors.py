@@ -11,6 +11,9 @@ import sys
 from dataclasses import dataclass
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# The demo is user code that happens to ship inside the package: its lines are
+# the ones explain should show (not the line that started the demo).
+_USER_FILES = frozenset({os.path.join(_PACKAGE_DIR, "demo.py")})
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +33,8 @@ def user_source(skip: int = 1) -> SourceLoc | None:
     frame = sys._getframe(skip)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not os.path.abspath(filename).startswith(_PACKAGE_DIR):
+        path = os.path.abspath(filename)
+        if not path.startswith(_PACKAGE_DIR) or path in _USER_FILES:
             return SourceLoc(filename, frame.f_lineno, frame.f_code.co_name)
         frame = frame.f_back
     return None

@@ -42,7 +42,7 @@ def _binary(name):
 
     def op(a, b) -> Tensor:
         return bind(prim, *_pair(a, b))
-    op.__name__ = name
+    op.__name__ = op.__qualname__ = name  # the public name (tracebacks, the API docs)
     op.__doc__ = f"Elementwise {name} with NumPy broadcasting."
     return op
 
@@ -52,7 +52,7 @@ def _unary(name):
 
     def op(x) -> Tensor:
         return bind(prim, _lift(x))
-    op.__name__ = name
+    op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Elementwise {name}."
     return op
 
@@ -78,10 +78,12 @@ def pow(x, y) -> Tensor:
 
 
 def pow_scalar(x, exponent) -> Tensor:
+    """Elementwise `x ** exponent` for a Python number `exponent`."""
     return bind(P["pow_scalar"], x, exponent=exponent)
 
 
 def cast(x, dtype) -> Tensor:
+    """`x` converted to `dtype` (like `ndarray.astype`); integer and bool results carry no gradient."""
     x = _lift(x)
     name = np.dtype(dtype).name
     if x.dtype.name == name:
@@ -97,6 +99,7 @@ astype = cast
 
 
 def where(cond, a, b) -> Tensor:
+    """Elementwise `a` where `cond` is true, else `b` (NumPy broadcasting; a non-bool `cond` means `cond != 0`)."""
     cond = _lift(cond)
     if cond.dtype != np.bool_:
         cond = ne(cond, 0)
@@ -106,22 +109,26 @@ def where(cond, a, b) -> Tensor:
 
 # -- reductions -----------------------------------------------------------------
 def sum(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Sum over `axis` (None: all axes; an int or a tuple), like `np.sum`."""
     x = _lift(x)
     axes = normalize_axes("sum", axis, x.ndim, x)
     return bind(P["sum"], x, axes=axes, keepdims=bool(keepdims))
 
 
 def max(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Maximum over `axis` (None: all axes), like `np.max`; the gradient goes to the maximal elements."""
     x = _lift(x)
     axes = normalize_axes("max", axis, x.ndim, x)
     return bind(P["max"], x, axes=axes, keepdims=bool(keepdims))
 
 
 def min(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Minimum over `axis` (None: all axes), like `np.min` (written as `-max(-x)`)."""
     return neg(max(neg(x), axis, keepdims))
 
 
 def mean(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Mean over `axis` (None: all axes), like `np.mean`; integer inputs give float64."""
     x = _lift(x)
     axes = normalize_axes("mean", axis, x.ndim, x)
     count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
@@ -130,6 +137,7 @@ def mean(x, axis=None, keepdims: bool = False) -> Tensor:
 
 
 def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """Variance over `axis` with `ddof` (default 0, the population variance, as `np.var`)."""
     x = _lift(x)
     axes = normalize_axes("var", axis, x.ndim, x)
     count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
@@ -138,6 +146,7 @@ def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
 
 
 def logsumexp(x, axis=None, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(x))) over `axis`, computed stably (shifted by the maximum)."""
     x = _lift(x)
     axes = normalize_axes("logsumexp", axis, x.ndim, x)
     # The shift only guards against overflow; it carries no gradient.
@@ -155,6 +164,7 @@ def softmax(x, axis: int = -1) -> Tensor:
 
 
 def log_softmax(x, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along `axis` (default the last), computed stably."""
     x = _lift(x)
     axis = normalize_axes("log_softmax", axis, x.ndim, x)
     shifted = x - stop_gradient(max(x, axis, keepdims=True))
@@ -168,6 +178,7 @@ def gelu(x) -> Tensor:
 
 
 def clip(x, lo=None, hi=None) -> Tensor:
+    """Elementwise `x` limited to [lo, hi] (either may be None), like `np.clip`."""
     out = _lift(x)
     if lo is not None:
         out = maximum(out, lo)
@@ -192,6 +203,7 @@ def _resolve_shape(x: Tensor, shape) -> tuple[int, ...]:
 
 
 def reshape(x, *shape) -> Tensor:
+    """`x` with a new shape (one dimension may be -1); a view in NumPy terms, a copy in value semantics."""
     x = _lift(x)
     shape = _resolve_shape(x, shape)
     if shape == x.shape:
@@ -200,6 +212,7 @@ def reshape(x, *shape) -> Tensor:
 
 
 def transpose(x, axes=None) -> Tensor:
+    """`x` with its axes permuted (`axes=None` reverses them), like `np.transpose`."""
     x = _lift(x)
     if axes is None:
         perm = tuple(reversed(range(x.ndim)))
@@ -211,6 +224,7 @@ def transpose(x, axes=None) -> Tensor:
 
 
 def swapaxes(x, a: int, b: int) -> Tensor:
+    """`x` with axes `a` and `b` exchanged, like `np.swapaxes`."""
     x = _lift(x)
     perm = list(range(x.ndim))
     perm[a], perm[b] = perm[b], perm[a]
@@ -218,6 +232,7 @@ def swapaxes(x, a: int, b: int) -> Tensor:
 
 
 def broadcast_to(x, shape) -> Tensor:
+    """`x` broadcast to `shape` (NumPy rules); the gradient sums back over the broadcast axes."""
     x = _lift(x)
     shape = tuple(int(s) for s in shape)
     if shape == x.shape:
@@ -226,6 +241,7 @@ def broadcast_to(x, shape) -> Tensor:
 
 
 def expand_dims(x, axis: int) -> Tensor:
+    """`x` with a new axis of length 1 at `axis`, like `np.expand_dims`."""
     x = _lift(x)
     axis = normalize_axes("expand_dims", axis, x.ndim + 1, x)[0]
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
@@ -243,6 +259,7 @@ def sum_to(g: Tensor, shape) -> Tensor:
 
 
 def concatenate(tensors, axis: int = 0) -> Tensor:
+    """The tensors joined along an existing `axis`, like `np.concatenate`."""
     tensors = [_lift(t) for t in tensors]
     if not tensors:
         raise op_error("concatenate", "needs at least one tensor")
@@ -253,6 +270,7 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
+    """The tensors (all of one shape) joined along a new `axis`, like `np.stack`."""
     tensors = [_lift(t) for t in tensors]
     if not tensors:
         raise op_error("stack", "needs at least one tensor")
@@ -263,10 +281,12 @@ def stack(tensors, axis: int = 0) -> Tensor:
 
 
 def matmul(a, b) -> Tensor:
+    """Matrix product with NumPy's `@` rules (batched, 1-d vectors promoted); runs as BLAS."""
     return bind(P["matmul"], *_pair(a, b))
 
 
 def dot(a, b) -> Tensor:
+    """Same as `matmul`."""
     return matmul(a, b)
 
 
@@ -318,23 +338,28 @@ def scatter_add(g, *arrays, index, shape) -> Tensor:
 
 # -- constructors ------------------------------------------------------------------
 def zeros_like(x) -> Tensor:
+    """A tensor of zeros with the shape and dtype of `x`."""
     return full_like(x, 0)
 
 
 def ones_like(x) -> Tensor:
+    """A tensor of ones with the shape and dtype of `x`."""
     return full_like(x, 1)
 
 
 def full_like(x, value) -> Tensor:
+    """A tensor of `value` with the shape and dtype of `x`."""
     x = _lift(x)
     return broadcast_to(as_tensor(np.asarray(value, dtype=x.dtype)), x.shape)
 
 
 def zeros(shape, dtype=np.float64) -> Tensor:
+    """A tensor of zeros of `shape` (default dtype float64, as NumPy)."""
     return as_tensor(np.zeros(shape, dtype))
 
 
 def ones(shape, dtype=np.float64) -> Tensor:
+    """A tensor of ones of `shape` (default dtype float64, as NumPy)."""
     return as_tensor(np.ones(shape, dtype))
 
 
@@ -346,9 +371,13 @@ def _install_methods() -> None:
     g = globals()
     for name in methods:
         setattr(Tensor, name, g[name])
-    Tensor.reshape = lambda self, *shape: reshape(self, *shape)
+    def reshape_method(self, *shape) -> Tensor:
+        """This tensor with a new shape: `t.reshape(2, 3)` or `t.reshape((2, 3))`."""
+        return reshape(self, *shape)
+
+    Tensor.reshape = reshape_method
     Tensor.pow = pow
-    Tensor.T = property(lambda self: transpose(self))
+    Tensor.T = property(lambda self: transpose(self), doc="The transpose (axes reversed), like `ndarray.T`.")
     dunders = {"add": add, "sub": sub, "mul": mul, "truediv": div, "pow": pow, "matmul": matmul}
     for name, fn in dunders.items():
         setattr(Tensor, f"__{name}__", fn)

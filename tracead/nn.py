@@ -16,8 +16,8 @@ import numpy as np
 from . import functional as F
 from .tensor import Tensor, as_tensor
 
-__all__ = ["Module", "ModuleList", "Sequential", "Linear", "ReLU", "MLP", "mse_loss",
-           "cross_entropy", "one_hot", "ACTIVATIONS"]
+__all__ = ["Module", "ModuleList", "Sequential", "Linear", "ReLU", "MLP", "functional_call",
+           "mse_loss", "cross_entropy", "one_hot", "ACTIVATIONS"]
 
 
 class Module:
@@ -68,6 +68,14 @@ class Module:
 
     def parameters(self) -> list[Tensor]:
         return [p for _, p in self.named_parameters()]
+
+    def param_dict(self) -> dict[str, Tensor]:
+        """{dotted name: parameter}: the parameters as a pytree for `ta.grad`.
+
+        The values are the parameter tensors themselves (not copies); pass the
+        dict, or an updated one, to `functional_call`.
+        """
+        return dict(self.named_parameters())
 
     def zero_grad(self) -> None:
         """Reset every parameter's gradient to None (as torch's set_to_none)."""
@@ -232,6 +240,43 @@ class MLP(Module):
 
     def forward(self, x):
         return self.layers(x)
+
+
+def functional_call(module: Module, params: dict, *args, **kwargs):
+    """`module(*args, **kwargs)` with the parameters named in `params` replaced.
+
+    As torch.func.functional_call: names are those of `param_dict()`; names
+    left out keep the module's own parameters. The module is restored
+    afterwards (so this is not thread-safe for one module object). With it a
+    JAX-style step differentiates a dict of parameters:
+    `ta.grad(lambda p, x, y: loss(functional_call(model, p, x), y))(params, x, y)`.
+    """
+    if not isinstance(params, dict):
+        raise TypeError(f"functional_call: params must be a dict of name -> tensor, "
+                        f"got {type(params).__name__}")
+    owners = dict(module.named_parameters())
+    unknown = sorted(set(params) - set(owners))
+    if unknown:
+        raise KeyError(f"functional_call: unknown parameter names {unknown}; "
+                       f"the module has {sorted(owners)}")
+    # Every (module, attribute) holding each parameter: a shared (tied) parameter is
+    # listed once by name but must be replaced everywhere it is used.
+    holders: dict[int, list] = {}
+    for _, owner in module.named_modules():
+        for attr, p in owner._parameters.items():
+            holders.setdefault(id(p), []).append((owner, attr))
+    slots = [(owner, attr, owners[name], as_tensor(params[name]))
+             for name in params for owner, attr in holders[id(owners[name])]]
+    try:
+        for owner, attr, _, value in slots:
+            # Bypass Module.__setattr__: a value without requires_grad must not unregister it.
+            owner._parameters[attr] = value
+            object.__setattr__(owner, attr, value)
+        return module(*args, **kwargs)
+    finally:
+        for owner, attr, old, _ in slots:
+            owner._parameters[attr] = old
+            object.__setattr__(owner, attr, old)
 
 
 # -- losses ----------------------------------------------------------------------------

@@ -39,6 +39,7 @@ def no_grad():
 
 
 def enable_grad():
+    """`with ta.enable_grad():` records on the autograd tape again (inside a `no_grad` block)."""
     return set_grad_enabled(True)
 
 

@@ -47,6 +47,7 @@ class Tensor:
         return t
 
     def requires_grad_(self, flag: bool = True) -> "Tensor":
+        """Set `requires_grad` in place (floating dtypes only) and return this tensor."""
         if flag and self.dtype.kind != "f":
             raise OpTypeError(
                 f"requires_grad=True needs a floating dtype (float32 or float64), "
@@ -58,22 +59,27 @@ class Tensor:
     # -- metadata ---------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
+        """The shape, a tuple of ints."""
         return self._aval.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """The NumPy dtype."""
         return self._aval.dtype
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions."""
         return len(self._aval.shape)
 
     @property
     def size(self) -> int:
+        """The number of elements."""
         return self._aval.size
 
     @property
     def is_leaf(self) -> bool:
+        """True if this tensor was not produced by a recorded op (gradients accumulate in `.grad`)."""
         return self._tape is None
 
     def __len__(self) -> int:
@@ -96,6 +102,7 @@ class Tensor:
         return self._data
 
     def numpy(self) -> np.ndarray:
+        """A copy of the value as a NumPy array (inside `compile` this is a guarded value)."""
         return self._concrete("numpy()").copy()
 
     def __array__(self, dtype=None, copy=None):
@@ -103,11 +110,13 @@ class Tensor:
         return value.astype(dtype) if dtype is not None else value.copy()
 
     def item(self):
+        """The value of a one-element tensor as a Python number (inside `compile`: a guarded value)."""
         if self.size != 1:
             raise ValueError(f"item(): tensor of shape {self.shape} has {self.size} elements, not 1")
         return self._concrete("item()").item()
 
     def tolist(self):
+        """The value as nested Python lists (inside `compile`: a guarded value)."""
         return self._concrete("tolist()").tolist()
 
     def __bool__(self) -> bool:
@@ -129,6 +138,7 @@ class Tensor:
     # -- autograd -----------------------------------------------------------
     @property
     def grad(self) -> "Tensor | None":
+        """The accumulated gradient (a Tensor) after `backward()`, or None."""
         tracer = state.current_tracer()
         if tracer is not None:
             tracer.read_grad(self, self._grad)
@@ -142,6 +152,10 @@ class Tensor:
         self._grad = value
 
     def backward(self, grad=None) -> None:
+        """Reverse-mode autodiff from this tensor: accumulate d(self)/d(leaf) into each leaf's `.grad`.
+
+        `grad` is the seed (default ones for a one-element tensor; required otherwise, as in PyTorch).
+        """
         from .autograd import backward
 
         backward(self, grad)
@@ -163,6 +177,7 @@ class Tensor:
         return self
 
     def detach(self) -> "Tensor":
+        """A tensor with the same value that is cut from the autograd graph."""
         from .functional import stop_gradient
 
         return stop_gradient(self)

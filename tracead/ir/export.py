@@ -2,10 +2,10 @@
 
 `kernel_of` maps a node's output id to a kernel index when a fusion plan is
 known; nodes in one kernel share a colour, edges carry the value's type.
+networkx is imported when an export is asked for, so `import tracead` stays
+light (the readable pictures are in tools/pictures.py).
 """
 from __future__ import annotations
-
-import networkx as nx
 
 from .printer import type_str
 
@@ -13,7 +13,10 @@ _PALETTE = ("#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#
             "#fccde5", "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f")
 
 
-def to_networkx(graph, kernel_of: dict[int, int] | None = None) -> nx.DiGraph:
+def to_networkx(graph, kernel_of: dict[int, int] | None = None):
+    """A networkx DiGraph: one node per input, constant, op node and output."""
+    import networkx as nx
+
     kernel_of = kernel_of or {}
     g = nx.DiGraph()
     for i, v in enumerate(graph.inputs):
@@ -33,6 +36,7 @@ def to_networkx(graph, kernel_of: dict[int, int] | None = None) -> nx.DiGraph:
 
 
 def to_dot(graph, kernel_of: dict[int, int] | None = None, name: str = "tracead") -> str:
+    """Plain DOT text of `graph`, nodes filled with their kernel's colour."""
     g = to_networkx(graph, kernel_of)
     lines = [f'digraph "{name}" {{', "  rankdir=TB;", '  node [shape=box, style="rounded,filled", '
              'fontname="Helvetica", fillcolor="white"];']
@@ -51,9 +55,11 @@ def to_dot(graph, kernel_of: dict[int, int] | None = None, name: str = "tracead"
     return "\n".join(lines)
 
 
-def schedule_to_networkx(schedule) -> nx.DiGraph:
+def schedule_to_networkx(schedule):
     """One node per kernel (coloured by kernel, labelled with its ops), edges
     for the values kernels pass each other: the graph after fusion."""
+    import networkx as nx
+
     g = nx.DiGraph()
     producer: dict[int, object] = {}
     for i, v in enumerate(schedule.graph.inputs):

@@ -39,6 +39,15 @@ class RecompileWarning(UserWarning):
 
 
 class CompiledFunction:
+    """A function wrapped by `ta.compile`: call it like the function itself.
+
+    Each call picks a compiled variant whose guards hold (see `guards()`) or
+    traces a new one; the first call of a variant returns the traced eager
+    run's result. Introspection: `stats` ({"hits", "misses", "eager_calls"}),
+    `recompile_reasons` (why each variant was traced), `order` (the variants),
+    `guards()`, and `ta.explain(fn, *args)` / `ta.profile(fn, *args)`.
+    """
+
     def __init__(self, fn, backend: str = "numba", **options) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
@@ -56,6 +65,7 @@ class CompiledFunction:
 
     @property
     def backend(self):
+        """The backend object that compiles this function's graphs (built on first use)."""
         if self._backend is None:
             self._backend = get_backend(self.backend_name, self.options)
         return self._backend
@@ -125,18 +135,35 @@ class CompiledFunction:
 
 
 def compile(fn=None, *, backend: str = "numba", **options):
-    """`@ta.compile` or `@ta.compile(backend="interpret", max_variants=8, passes=[...])`.
+    """Trace `fn` on its first call, optimise the graph and run it compiled from then on.
 
-    check=True (or TRACEAD_CHECK=1 for every compiled function) runs the first
-    `check_calls` (3) compiled calls of each variant beside the eager function, on
-    copies of the arguments and of the state the function reads and writes, and
-    compares every output, write, `.grad` and (when the variant runs a compiled
-    backward) gradient, NaN- and signed-zero-aware. A mismatch raises `CheckError`
-    naming the first kernel (or pass) that diverges from the reference interpreter,
-    its node and your source line. check="grad" (TRACEAD_CHECK=grad) also compares
-    the compiled gradients w.r.t. the floating arguments with central finite
-    differences on the given (small) inputs. The caller sees one compiled call;
-    Python side effects of the function happen once more per checked call.
+    Use as `@ta.compile` or `@ta.compile(backend="interpret", max_variants=4)`.
+    Returns a `CompiledFunction`. Options:
+
+    - `backend`: `"numba"` (default: fused Numba kernels), `"interpret"` (the
+      optimised graph op by op in NumPy, the reference) or `"eager"` (the
+      Python function as written).
+    - `max_variants` (default 8, or `TRACEAD_MAX_VARIANTS`): after this many
+      traces the function warns once (`RecompileWarning`) and runs eagerly.
+    - `backward`: `"lazy"` (default: outputs only; the first `.backward()` on
+      an output recomputes, later calls run a joint forward+backward graph) or
+      `"eager"` (build the joint graph on the first call).
+    - `passes`: the optimisation pipeline, a list of pass names or functions
+      (default `("fold", "simplify", "cse", "dce")`); `disable`: names to drop.
+    - `parallel_threshold` (numba): elements from which a kernel runs on
+      several threads; `jit=False` (numba): run the generated Python without
+      Numba, for stepping through it in pdb.
+    - `check=True` (or `TRACEAD_CHECK=1` for every compiled function): run the
+      first `check_calls` (3) compiled calls of each variant beside the eager
+      function, on copies of the arguments and of the state it reads and
+      writes, and compare every output, write, `.grad` and (once the variant
+      runs a compiled backward) gradient, NaN- and signed-zero-aware. A
+      mismatch raises `CheckError` naming the first kernel (or pass) that
+      diverges from the reference interpreter, its node and your source line.
+      `check="grad"` also compares the compiled gradients w.r.t. the floating
+      arguments with central finite differences on the given (small) inputs.
+      The caller sees one compiled call; Python side effects of the function
+      happen once more per checked call.
     """
     if backend not in ("numba", "interpret", "eager"):
         raise ValueError(f"unknown backend {backend!r}; choose from 'numba', 'interpret', 'eager'")

@@ -9,6 +9,7 @@ with effects (an optimizer step) keeps applying them.
 """
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,6 +21,7 @@ from ..trace import pytree
 
 
 def median_seconds(call, min_time: float = 0.3, max_repeat: int = 1000) -> float:
+    """Median wall time of `call()` after one warm-up, over about `min_time` seconds."""
     call()  # warm-up
     start = time.perf_counter()
     call()
@@ -35,6 +37,8 @@ def median_seconds(call, min_time: float = 0.3, max_repeat: int = 1000) -> float
 
 @dataclass
 class KernelTiming:
+    """One kernel's median time and the bytes it must move (for the roofline share)."""
+
     graph: str
     index: int
     kind: str
@@ -44,11 +48,14 @@ class KernelTiming:
     flops: int = 0
 
     def gbps(self) -> float:
+        """Achieved bandwidth in GB/s."""
         return self.bytes_moved / self.seconds / 1e9 if self.seconds > 0 else 0.0
 
 
 @dataclass
 class ProfileReport:
+    """Eager vs compiled per call, the compile cost, and per-kernel timings; print it."""
+
     name: str
     backend: str
     eager_seconds: float
@@ -60,11 +67,38 @@ class ProfileReport:
 
     @property
     def speedup(self) -> float:
+        """Eager seconds per call over compiled seconds per call."""
         return self.eager_seconds / self.compiled_seconds
 
+    @property
+    def compile_overhead_seconds(self) -> float:
+        """What the first (tracing + compiling) call cost beyond one eager call."""
+        return max(0.0, self.first_call_seconds - self.eager_seconds)
+
+    @property
+    def break_even_calls(self) -> int | None:
+        """Calls after which compiling has paid for itself (None: never, compiled is not faster)."""
+        saving = self.eager_seconds - self.compiled_seconds
+        if saving <= 0:
+            return None
+        return max(1, math.ceil(self.compile_overhead_seconds / saving))
+
+    def verdict(self) -> str:
+        """One line: was compiling worth it, and after how many calls."""
+        calls = self.break_even_calls
+        if calls is None:
+            return (f"not worth compiling: a compiled call is not faster than eager "
+                    f"({_time(self.compiled_seconds)} vs {_time(self.eager_seconds)})")
+        return (f"compiling pays off after {calls} calls: the first call costs "
+                f"{_time(self.compile_overhead_seconds)} more than eager, each later call saves "
+                f"{_time(self.eager_seconds - self.compiled_seconds)}")
+
     def to_dict(self) -> dict:
+        """All figures as plain data (for JSON)."""
         out = asdict(self)
         out["speedup"] = self.speedup
+        out["compile_overhead_seconds"] = self.compile_overhead_seconds
+        out["break_even_calls"] = self.break_even_calls
         return out
 
     def __str__(self) -> str:
@@ -74,6 +108,7 @@ class ProfileReport:
             f"  compiled  {_time(self.compiled_seconds):>10} per call   speedup {self.speedup:.2f}x",
             f"  first call (trace + compile) {_time(self.first_call_seconds)}: " + ", ".join(
                 f"{k} {_time(v)}" for k, v in self.compile_seconds.items()),
+            f"  {self.verdict()}",
         ]
         if self.kernels:
             bw = self.bandwidth_gbps
@@ -113,6 +148,16 @@ def _kernel_timings(label: str, executable, args, repeat: int) -> tuple[list, li
 
 
 def profile(fn, *args, repeat: int = 9, bandwidth: bool = True, **kwargs) -> ProfileReport:
+    """Time `fn(*args, **kwargs)` eagerly and compiled, kernel by kernel.
+
+    `fn` is a plain or a `ta.compile`d function (its backend and options are
+    used; a fresh wrapper is compiled, so the first-call figure includes
+    tracing and compiling). Returns a `ProfileReport`: medians per call, the
+    speedup, the compile cost and after how many calls compiling pays off
+    (`break_even_calls`), and each kernel's time, bytes moved and share of
+    this machine's memory bandwidth (measured once and cached; pass
+    `bandwidth=False` to skip). `fn` runs many times: its effects repeat.
+    """
     if isinstance(fn, CompiledFunction):
         python_fn, backend, options = fn.fn, fn.backend_name, fn.options
     else:
