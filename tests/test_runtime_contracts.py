@@ -205,3 +205,32 @@ def test_gradient_of_an_unused_input(backend):
     compiled_twice(cf, a, b).backward()
     np.testing.assert_array_equal(a.grad.numpy(), [1.5, 1.5])
     assert b.grad is None or not b.grad.numpy().any()
+
+
+def test_writes_land_in_the_right_place_next_to_value_guards():
+    """Graph outputs are laid out outputs, guards, writes: a write must not read a guard."""
+    w = ta.tensor(np.array([1.0, 2.0]))
+
+    def f(x):
+        scale = 2.0 if x.sum() > 0 else 3.0  # one value guard
+        w.assign_(w + x * scale)
+        return x * 10.0
+
+    cf = ta.compile(f, backend="interpret")
+    x = np.array([0.5, 0.25])
+    cf(ta.tensor(x))
+    out = cf(ta.tensor(x))
+    assert cf.stats["hits"] == 1
+    np.testing.assert_array_equal(out.numpy(), x * 10)
+    np.testing.assert_array_equal(w.numpy(), np.array([1.0, 2.0]) + 2 * (x * 2.0))
+
+
+def test_requires_grad_of_an_outside_tensor_is_guarded():
+    p = ta.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    cf = ta.compile(lambda x: (x * p).sum(), backend="interpret")
+    x = ta.tensor(np.array([3.0, 4.0]))
+    assert compiled_twice(cf, x).requires_grad
+    p.requires_grad_(False)
+    out = cf(x)
+    assert not out.requires_grad and out.item() == 11.0
+    assert "requires_grad" in cf.recompile_reasons[-1]
