@@ -7,8 +7,9 @@ Each program (programs.py, from a seeded RNG: program i of seed s is the same
 on every run) is called as a user would (`check_scenario`: scalars, outside
 state updated in place, .grad reads, zero sizes, identities, resizes), and
 plain programs also have their compiled gradients compared with central
-differences of the NumPy twin. Known bugs (the strict xfails of
-test_properties.py) are left out. `--small` draws from a few ops and small
+differences of the NumPy twin. Some calls also rebind the outside tensors
+(a dict entry, a module attribute), read an argument's .grad, or pass 0.0 then
+-0.0 as a scalar. `--small` draws from a few ops and small
 shapes, so Numba kernels repeat and the kernel cache keeps compile time down.
 Prints a summary and writes each failing program to --log.
 """
@@ -73,7 +74,8 @@ def fuzz(programs: int, backend: str, seed: int = 0, small: bool = False, log=No
         try:
             program = random_program(choices, features)
             with np.errstate(all="ignore"):
-                counts["compiled_calls"] += check_scenario(program, backend, seed=i)
+                counts["compiled_calls"] += check_scenario(
+                    program, backend, seed=i, rebind=i % 2 == 1, arg_grad=i % 7 == 3, flip_zero=i % 5 == 2)
                 if features == FEATURE_SETS[0] or (small and i % len(FEATURE_SETS) == 0):
                     counts["gradient_checks"] += 1
                     check_gradients(program, backend, np.random.default_rng(i))

@@ -121,16 +121,15 @@ def test_random_scenarios(mode, kind):
     check()
 
 
-# Known bugs: each fails on every example, so a strict xfail flips to XPASS when fixed.
-_XFAIL_SETTINGS = dict(max_examples=3, deadline=None, derandomize=True, database=None,
+# Bugs these scenarios found (each failed on every example until fixed in the runtime):
+# rebound outside tensors, an argument's .grad, -0.0 after 0.0 as a scalar argument.
+_FIXED_SETTINGS = dict(max_examples=3, deadline=None, derandomize=True, database=None,
                        phases=[Phase.explicit, Phase.generate])
 
 
 @pytest.mark.parametrize("backend", ["interpret", "numba"])
-@pytest.mark.xfail(strict=True, reason="a rebound dict entry / module attribute is not seen: "
-                                       "tensors read from outside are bound by identity at trace time")
 def test_random_scenarios_rebinding_outside_tensors(backend):
-    @settings(**_XFAIL_SETTINGS)
+    @settings(**_FIXED_SETTINGS)
     @given(random_program(Features(free=True)))
     def check(program):
         check_scenario(program, backend, rebind=True)
@@ -139,10 +138,8 @@ def test_random_scenarios_rebinding_outside_tensors(backend):
 
 
 @pytest.mark.parametrize("backend", ["interpret", "numba"])
-@pytest.mark.xfail(strict=True, reason="an argument's .grad read is guarded on the traced "
-                                       "argument object: later arguments' .grad is not read")
 def test_random_scenarios_reading_an_arguments_grad(backend):
-    @settings(**_XFAIL_SETTINGS)
+    @settings(**_FIXED_SETTINGS)
     @given(random_program())
     def check(program):
         check_scenario(program, backend, arg_grad=True)
@@ -151,10 +148,8 @@ def test_random_scenarios_reading_an_arguments_grad(backend):
 
 
 @pytest.mark.parametrize("backend", ["interpret", "numba"])
-@pytest.mark.xfail(strict=True, reason="scalar guards compare with ==: -0.0 reuses the variant "
-                                       "compiled for 0.0 and the sign of the result is lost")
 def test_random_scenarios_scalar_zero_then_minus_zero(backend):
-    @settings(**_XFAIL_SETTINGS)
+    @settings(**_FIXED_SETTINGS)
     @given(random_program())
     def check(program):
         check_scenario(program, backend, flip_zero=True)

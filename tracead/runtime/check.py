@@ -27,7 +27,7 @@ import numpy as np
 from .. import state
 from ..autograd import grad_of
 from ..errors import CheckError
-from ..tensor import Tensor
+from ..tensor import Tensor, as_tensor
 from ..trace import pytree
 from .bisect import first_bad_kernel, first_bad_pass
 from .compare import mismatch
@@ -71,7 +71,8 @@ class Snapshot:
         self.entries = entries
 
     @classmethod
-    def take(cls, variant, leaves) -> "Snapshot":
+    def take(cls, leaves, free) -> "Snapshot":
+        """leaves: the call's flat arguments; free: the tensors it reads from outside."""
         entries, seen = [], set()
 
         def add(label, t, position=None):
@@ -81,7 +82,7 @@ class Snapshot:
 
         for i, leaf in enumerate(leaves):
             add(f"argument {i}", leaf, i)
-        for t in variant.capture.free:
+        for t in free:
             add(f"tensor read from outside the function ({t.dtype}{list(t.shape)})", t)
         return cls(entries)
 
@@ -99,8 +100,8 @@ def _copy_leaf(leaf):
         t.requires_grad = leaf.requires_grad
         t._grad = leaf._grad
         return t
-    if isinstance(leaf, np.ndarray):
-        return leaf.copy()
+    if isinstance(leaf, np.ndarray):  # as a compiled (or traced) call passes it: a Tensor
+        return as_tensor(np.array(leaf, copy=True))
     return leaf
 
 
@@ -125,12 +126,15 @@ class Checker:
         key = id(variant.forward_exec)
         if self.checked.get(key, 0) >= self.calls:
             return variant.run(leaves)
-        snap = Snapshot.take(variant, leaves)
+        free = variant.free_tensors(leaves)  # this call's tensors read from outside
+        if free is MISS:
+            return MISS
+        snap = Snapshot.take(leaves, free)
         out = variant.run(leaves)
         if out is MISS:
             return MISS
         self.checked[key] = call = self.checked.get(key, 0) + 1
-        forward_args = self._forward_args(variant, snap, leaves)
+        forward_args = self._forward_args(variant, snap, leaves, free)
         compiled_state = snap.current()
         eager_out, eager_state = self._run_eagerly(snap, compiled_state, leaves, args, kwargs)
         self._compare_values(variant, call, out, eager_out, snap, compiled_state, eager_state, forward_args)
@@ -139,7 +143,7 @@ class Checker:
             self.grad_checked.add(key)
             from .gradcheck import check_gradients
 
-            with_state = Snapshot.take(variant, leaves)
+            with_state = Snapshot.take(leaves, free)
             try:
                 problem = check_gradients(self.compiled, args, kwargs)
             finally:
@@ -166,7 +170,7 @@ class Checker:
 
     # -- values ---------------------------------------------------------------------------
     @staticmethod
-    def _forward_args(variant, snap, leaves) -> list:
+    def _forward_args(variant, snap, leaves, free) -> list:
         """The forward executable's inputs as the call saw them (argument arrays, then the
         tensors read from outside, before the call's writes)."""
         before = {id(e.real): e.data for e in snap.entries}
@@ -174,7 +178,7 @@ class Checker:
         for i in variant.capture.arg_positions:
             x = leaves[i]
             arrays.append(before[id(x)] if isinstance(x, Tensor) else np.asarray(x))
-        return arrays + [before[id(t)] for t in variant.capture.free]
+        return arrays + [before[id(t)] for t in free]
 
     def _header(self, variant, call) -> str:
         n = self.compiled.order.index(variant) + 1 if variant in self.compiled.order else "?"
