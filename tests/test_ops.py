@@ -286,18 +286,8 @@ def test_integer_tensor_to_a_negative_integer_tensor_power(mode):
 
 
 # -- check mode over the table -------------------------------------------------------------
-# Samples check mode rejects today (strict: a fix turns them into XPASS, then drop them here).
-CHECK_MODE_KNOWN = {
-    "maximum_special-3x1,1x4": "numba kernels lower maximum/minimum to max()/min(), which break 0.0/-0.0 "
-                       "ties the other way round from np.maximum (see test_properties)",
-}
-
-
 @pytest.mark.parametrize("case,i", SAMPLES, ids=SAMPLE_IDS)
-def test_forward_in_check_mode(request, case, i):
+def test_forward_in_check_mode(case, i):
     """Each case compiled with `check=True`: the compiled call is compared with the eager one
     (NaN-, signed-zero- and dtype-aware) as well as with NumPy."""
-    if case.sample_id(i) in CHECK_MODE_KNOWN:
-        request.applymarker(pytest.mark.xfail(strict=True, raises=ta.CheckError,
-                                              reason=CHECK_MODE_KNOWN[case.sample_id(i)]))
     assert_forward("checked", case.fn, case.ref, _inputs(case, i, np.float64), msg=case.sample_id(i))

@@ -169,10 +169,8 @@ def test_long_fuzz_run(backend):
 
 
 # Found by the long fuzz run (python -m tests.fuzz --backend numba --small, program 767):
-# maximum(x, -x) for x = -0.0 gives -0.0 compiled, 0.0 in NumPy.
-@pytest.mark.parametrize("backend", ["interpret", pytest.param("numba", marks=pytest.mark.xfail(
-    strict=True, reason="numba kernels lower maximum/minimum to max()/min(), which break ties "
-                        "between 0.0 and -0.0 the other way round from np.maximum/np.minimum"))])
+# maximum(x, -x) for x = -0.0 gave -0.0 compiled, 0.0 in NumPy.
+@pytest.mark.parametrize("backend", ["interpret", "numba"])
 def test_maximum_and_minimum_of_signed_zeros_match_numpy(backend):
     from checks import assert_same_values
 
