@@ -184,7 +184,7 @@ def test_decorator_form_keeps_backend_and_options():
     f(ta.tensor(np.ones(2)))
     with pytest.warns(ta.RecompileWarning, match="max_variants=1"):
         np.testing.assert_array_equal(f(ta.tensor(np.ones(3))).numpy(), [2.0, 2.0, 2.0])
-    assert f.gave_up and f.stats["eager_calls"] == 0
+    assert f.gave_up and f.stats["eager_calls"] == 1  # the call past the limit ran eagerly
 
 
 def test_backward_option_builds_the_joint_graph_up_front():
