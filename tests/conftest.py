@@ -28,3 +28,9 @@ def pytest_configure(config):
 def mode(request):
     """eager, and the compiled backends once `tracead.compile` exists."""
     return request.param
+
+
+@pytest.fixture(params=["interpret", "numba"])
+def backend(request):
+    """A compiled backend (for tests of compile semantics rather than of ops)."""
+    return request.param
