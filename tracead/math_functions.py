@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .dispatch import bind
 from .errors import op_error
 from .ops import PRIMS as P
 from .tensor import Tensor
@@ -31,7 +30,7 @@ def _unary(name: str, doc: str):
     prim = P[name]
 
     def op(x) -> Tensor:
-        return bind(prim, F._lift(x))
+        return F.bind(prim, F._lift(x))
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
     return op
@@ -41,7 +40,7 @@ def _binary(name: str, doc: str):
     prim = P[name]
 
     def op(a, b) -> Tensor:
-        return bind(prim, *F._pair(a, b))
+        return F.bind(prim, *F._pair(a, b))
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
     return op
@@ -79,8 +78,8 @@ def softplus(x, beta: float = 1.0) -> Tensor:
     """log(1 + exp(beta * x)) / beta, computed without overflow (torch.nn.functional.softplus)."""
     x = F._lift(x)
     if beta == 1:
-        return bind(P["softplus"], x)
-    return bind(P["softplus"], x * beta) / beta
+        return F.bind(P["softplus"], x)
+    return F.bind(P["softplus"], x * beta) / beta
 
 
 def _rounding(name: str, doc: str):
@@ -89,7 +88,7 @@ def _rounding(name: str, doc: str):
     def op(x) -> Tensor:
         x = F._lift(x)
         # Integers are already whole: NumPy returns them unchanged (same dtype).
-        return x if x.dtype.kind in "biu" else bind(prim, x)
+        return x if x.dtype.kind in "biu" else F.bind(prim, x)
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
     return op
@@ -127,12 +126,12 @@ def _no_bools(op: str, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
 
 def floor_divide(a, b) -> Tensor:
     """a // b rounded toward -inf, like `np.floor_divide` and Python (zero gradient)."""
-    return bind(P["floor_divide"], *_no_bools("floor_divide", *F._pair(a, b)))
+    return F.bind(P["floor_divide"], *_no_bools("floor_divide", *F._pair(a, b)))
 
 
 def remainder(a, b) -> Tensor:
     """a % b with the sign of b, like `np.remainder` and Python (torch.remainder)."""
-    return bind(P["remainder"], *_no_bools("remainder", *F._pair(a, b)))
+    return F.bind(P["remainder"], *_no_bools("remainder", *F._pair(a, b)))
 
 
 mod = remainder

@@ -16,7 +16,6 @@ from typing import NamedTuple
 import numpy as np
 
 from . import functional as F
-from .dispatch import bind
 from .errors import op_error
 from .ops import PRIMS as P
 from .ops.shapes import normalize_axes
@@ -105,7 +104,7 @@ def prod(x, axis=None, keepdims: bool = False, dtype=None) -> Tensor:
     if dtype is not None:
         x = F.cast(x, dtype)
     axes = normalize_axes("prod", axis, x.ndim, x)
-    return bind(P["prod"], x, axes=axes, keepdims=bool(keepdims))
+    return F.bind(P["prod"], x, axes=axes, keepdims=bool(keepdims))
 
 
 def _truth(x) -> Tensor:

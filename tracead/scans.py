@@ -4,15 +4,14 @@ argmax, argmin, sort, argsort, topk.
 Values picked by an index (sorted values, top-k, running extremes) are
 gathered with `getitem`, so their gradient is the cotangent scattered back
 through the same indices. Axes follow NumPy (`axis=None` flattens where
-NumPy does) and accept torch's `dim=` / `keepdim=`. A 0-d input scans as one
-element and stays 0-d, as in torch. `functional` re-exports this module.
+NumPy does) and accept torch's `dim=` / `keepdim=`. `functional` re-exports
+this module.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import functional as F
-from .dispatch import bind
 from .errors import op_error
 from .ops import PRIMS as P
 from .ops.shapes import normalize_axes
@@ -25,22 +24,25 @@ __all__ = [
 ]
 
 
-def _scan_input(op: str, x, axis) -> tuple[Tensor, int, tuple]:
-    """(input of >= 1 dims, its axis, the shape to give the result)."""
+def _scan_input(op: str, x, axis, keep_0d: bool = False) -> tuple[Tensor, int, tuple]:
+    """(input of >= 1 dims, its axis, the shape to give the result).
+
+    A 0-d input gives 1-d results as in NumPy (`np.cumsum`, `np.sort`), or
+    0-d ones with `keep_0d` (the torch-only ops: cummax, topk)."""
     x = F._lift(x)
     if axis is None:  # NumPy: over the flattened input
         return F.reshape(x, -1), 0, (x.size,)
-    axis = normalize_axes(op, axis, x.ndim, x)
-    if x.ndim == 0:
-        return F.reshape(x, 1), 0, ()
-    return x, axis[0], x.shape
+    if x.ndim == 0:  # axis 0 or -1, as NumPy and torch take it
+        normalize_axes(op, axis, 1, x)
+        return F.reshape(x, 1), 0, (() if keep_0d else (1,))
+    return x, normalize_axes(op, axis, x.ndim, x)[0], x.shape
 
 
 def _scan(name: str, x, axis, dtype, reverse: bool) -> Tensor:
     x, ax, shape = _scan_input(name, x, axis)
     if dtype is not None:
         x = F.cast(x, dtype)
-    return F.reshape(bind(P[name], x, axis=ax, reverse=bool(reverse)), shape)
+    return F.reshape(F.bind(P[name], x, axis=ax, reverse=bool(reverse)), shape)
 
 
 @torch_names
@@ -76,8 +78,8 @@ def take_along_axis(x, indices, axis: int) -> Tensor:
 
 
 def _running_extreme(name: str, x, axis) -> ValuesIndices:
-    x, ax, shape = _scan_input(name, x, -1 if axis is None else axis)
-    indices = bind(P[f"{name}_index"], x, axis=ax)
+    x, ax, shape = _scan_input(name, x, -1 if axis is None else axis, keep_0d=True)
+    indices = F.bind(P[f"{name}_index"], x, axis=ax)
     values = take_along_axis(x, indices, ax)
     return ValuesIndices(F.reshape(values, shape), F.reshape(indices, shape))
 
@@ -101,12 +103,13 @@ def cummin(x, axis) -> ValuesIndices:
 def _arg_extreme(name: str, x, axis, keepdims) -> Tensor:
     x = F._lift(x)
     if axis is None:
-        out = bind(P[name], F.reshape(x, -1), axis=0, keepdims=False)
+        out = F.bind(P[name], F.reshape(x, -1), axis=0, keepdims=False)
         return F.reshape(out, (1,) * x.ndim) if keepdims else out
-    ax = normalize_axes(name, axis, x.ndim, x)
     if x.ndim == 0:
-        return F.reshape(bind(P[name], F.reshape(x, 1), axis=0, keepdims=False), ())
-    return bind(P[name], x, axis=ax[0], keepdims=bool(keepdims))
+        normalize_axes(name, axis, 1, x)
+        return F.reshape(F.bind(P[name], F.reshape(x, 1), axis=0, keepdims=False), ())
+    ax = normalize_axes(name, axis, x.ndim, x)
+    return F.bind(P[name], x, axis=ax[0], keepdims=bool(keepdims))
 
 
 @torch_names
@@ -133,7 +136,7 @@ def argsort(x, axis=-1, descending: bool = False, stable: bool = True) -> Tensor
     NaN sorts last ascending and first descending, as in NumPy and torch.
     """
     x, ax, shape = _sort_input("argsort", x, axis)
-    return F.reshape(bind(P["argsort"], x, axis=ax, descending=bool(descending)), shape)
+    return F.reshape(F.bind(P["argsort"], x, axis=ax, descending=bool(descending)), shape)
 
 
 @torch_names
@@ -143,14 +146,14 @@ def sort(x, axis=-1, descending: bool = False, stable: bool = True) -> Tensor:
     `Tensor.sort` returns `(values, indices)` as torch's does.
     """
     x, ax, shape = _sort_input("sort", x, axis)
-    order = bind(P["argsort"], x, axis=ax, descending=bool(descending))
+    order = F.bind(P["argsort"], x, axis=ax, descending=bool(descending))
     return F.reshape(take_along_axis(x, order, ax), shape)
 
 
 def sort_with_indices(x, axis=-1, descending: bool = False, stable: bool = True) -> ValuesIndices:
     """`(values, indices)` of a stable sort along `axis`, as `torch.sort`."""
     x, ax, shape = _sort_input("sort", x, axis)
-    order = bind(P["argsort"], x, axis=ax, descending=bool(descending))
+    order = F.bind(P["argsort"], x, axis=ax, descending=bool(descending))
     return ValuesIndices(F.reshape(take_along_axis(x, order, ax), shape), F.reshape(order, shape))
 
 
@@ -160,11 +163,11 @@ def topk(x, k: int, axis=-1, largest: bool = True, sorted: bool = True) -> Value
 
     Always in sorted order (largest first, or smallest first), ties in index order.
     """
-    x, ax, shape = _sort_input("topk", x, axis)
+    x, ax, shape = _scan_input("topk", x, axis, keep_0d=True)
     k = int(k)
     if not 0 <= k <= x.shape[ax]:
         raise op_error("topk", f"k={k} is out of range for an axis of length {x.shape[ax]}", x)
-    order = bind(P["argsort"], x, axis=ax, descending=bool(largest))
+    order = F.bind(P["argsort"], x, axis=ax, descending=bool(largest))
     index = (slice(None),) * ax + (slice(0, k),)
     order = F.getitem(order, index)
     values = take_along_axis(x, order, ax)
