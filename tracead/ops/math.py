@@ -81,7 +81,7 @@ softplus_p = _unary("softplus", _softplus_impl, lambda g, out, x: (g * F.sigmoid
 floor_p = _unary("floor", np.floor, _zero_grads, "np.floor({0})", float_result=False)
 ceil_p = _unary("ceil", np.ceil, _zero_grads, "np.ceil({0})", float_result=False)
 trunc_p = _unary("trunc", np.trunc, _zero_grads, "np.trunc({0})", float_result=False)
-round_p = _unary("round", np.rint, _zero_grads, "np.rint({0})", float_result=False,
+round_p = _unary("round", np.round, _zero_grads, "np.round({0})", float_result=False,
                  doc="round half to even, as np.round / np.rint")
 
 # -- binary ---------------------------------------------------------------------------

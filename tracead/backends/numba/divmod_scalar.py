@@ -24,7 +24,7 @@ from numba import types
 from numba.extending import overload
 
 __all__ = ["floor_divide_scalar", "remainder_scalar", "fmod_scalar", "VERSION"]
-VERSION = "1"  # part of kernel cache keys: Numba's cache does not see this file change
+VERSION = "2"  # part of kernel cache keys: Numba's cache does not see this file change
 
 
 def floor_divide_scalar(a, b):
@@ -62,7 +62,7 @@ def _floor_divide(a, b):
             a, b = f(a), f(b)
             if b == zero:
                 return a / b
-            mod = math.fmod(a, b)
+            mod = np.fmod(a, b)
             div = (a - mod) / b
             if mod != zero and (b < zero) != (mod < zero):
                 div = div - one
@@ -91,7 +91,7 @@ def _remainder(a, b):
 
         def float_impl(a, b):
             a, b = f(a), f(b)
-            mod = math.fmod(a, b)
+            mod = np.fmod(a, b)
             if b == zero:
                 return mod
             if mod != zero:
@@ -114,11 +114,14 @@ def _fmod(a, b):
         f = _float_type(a, b)
 
         def float_impl(a, b):
-            return math.fmod(f(a), f(b))
+            return np.fmod(f(a), f(b))
         return float_impl
 
     def int_impl(a, b):
         if b == 0 or b == -1:
             return a - a
-        return np.fmod(a, b)
+        mod = np.remainder(a, b)  # Numba's integer np.fmod floors, as np.remainder
+        if mod != 0 and (mod < 0) != (a < 0):
+            mod = mod - b  # truncated division: the sign of a
+        return mod
     return int_impl
