@@ -28,8 +28,11 @@ class Arg:
     Domains: "real" U(-2, 2); "positive" U(0.5, 2) (log, sqrt, pow bases);
     "away0" +-U(0.3, 2) (kinks at 0: abs, relu, divisors); "ints" small
     integer values stored as floats (ties for comparisons, maximum, round
-    trips); "bool" a random mask. Float inputs are differentiable,
-    "bool" inputs are not.
+    trips); "bool" a random mask; "special" the float values where ops
+    go wrong (+-0.0, NaN, +-inf, tiny and huge); "int32_extremes" int32
+    values with INT_MIN and INT_MAX (whatever float dtype is asked for).
+    Float inputs are differentiable, "bool", "ints" and the edge-value
+    domains are not.
     """
 
     shape: tuple[int, ...]
@@ -37,13 +40,19 @@ class Arg:
 
     @property
     def differentiable(self) -> bool:
-        return self.domain not in ("bool", "ints")
+        return self.domain not in ("bool", "ints", "special", "int32_extremes")
 
 
 def make_input(arg: Arg, dtype, rng: np.random.Generator) -> np.ndarray:
     shape = arg.shape
     if arg.domain == "bool":
         return rng.random(shape) > 0.5
+    if arg.domain == "int32_extremes":
+        info = np.iinfo(np.int32)
+        return rng.choice(np.array([info.min, info.max, 0, -1, 1, info.min + 1], np.int32), shape)
+    if arg.domain == "special":
+        values = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 1e-30, -3e30, 1.5, -2.0], dtype)
+        return rng.choice(values, shape)
     if arg.domain == "real":
         x = rng.uniform(-2, 2, shape)
     elif arg.domain == "positive":
@@ -157,6 +166,8 @@ CASES: list[OpCase] = [
     OpCase("relu", ta.relu, _relu, _with(UNARY, "away0"), smooth=False),
     OpCase("abs", ta.abs, np.abs, _with(UNARY, "away0"), smooth=False),
     OpCase("sign", ta.sign, np.sign, _with(UNARY[1:], "ints"), differentiable=False),
+    OpCase("sign_zero_grad", lambda x: ta.sign(x) * x, lambda x: np.sign(x) * x,
+           _with(UNARY[1:], "away0"), prim="sign", smooth=False),
     OpCase("stop_gradient", ta.stop_gradient, lambda x: x, UNARY[2:], differentiable=False),
     OpCase("cast_f32", lambda x: ta.cast(x, np.float32), lambda x: x.astype(np.float32),
            UNARY[2:], prim="cast", grad_tol=1e-3, fd_eps=1e-3),
@@ -241,6 +252,74 @@ CASES: list[OpCase] = [
            _scatter_ref((3, 2), (slice(None, None, -1), 1)), (_args((3,)),),
            prim="scatter_add"),
 ]
+
+
+# -- edge values: +-0.0, NaN, +-inf, INT_MIN / INT_MAX and empty arrays -----------------
+SPECIAL_UNARY = _with(((Arg((3, 4)),),), "special")
+SPECIAL_BINARY = _with((_args((3, 4), (3, 4)), _args((3, 1), (1, 4))), "special")
+INT_EXTREMES = _with(((Arg((3, 4)),),), "int32_extremes")
+INT_EXTREMES_BINARY = _with((_args((3, 4), (3, 4)),), "int32_extremes")
+EMPTY = (_args((0,)), _args((2, 0)))
+
+EDGE_CASES: list[OpCase] = [
+    *(OpCase(f"{name}_special", fn, ref, SPECIAL_BINARY, differentiable=False)
+      for name, fn, ref in (("add", ta.add, np.add), ("mul", ta.mul, np.multiply),
+                            ("div", ta.div, np.divide), ("maximum", ta.maximum, np.maximum),
+                            ("minimum", ta.minimum, np.minimum), ("lt", F.lt, np.less),
+                            ("eq", F.eq, np.equal))),
+    *(OpCase(f"{name}_special", fn, ref, SPECIAL_UNARY, differentiable=False)
+      for name, fn, ref in (("neg", ta.neg, np.negative), ("exp", ta.exp, np.exp),
+                            ("log", ta.log, np.log), ("sqrt", ta.sqrt, np.sqrt),
+                            ("tanh", ta.tanh, np.tanh), ("sigmoid", ta.sigmoid, _sigmoid),
+                            ("abs", ta.abs, np.abs), ("sign", ta.sign, np.sign),
+                            ("relu", ta.relu, _relu),
+                            ("sum_axis", lambda x: x.sum(axis=1), lambda x: x.sum(axis=1)),
+                            ("max_axis", lambda x: x.max(axis=0), lambda x: x.max(axis=0)),
+                            ("min_axis", lambda x: ta.min(x, axis=1), lambda x: x.min(axis=1)),
+                            ("logsumexp", lambda x: ta.logsumexp(x, axis=1),
+                             lambda x: _logsumexp_inf(x, 1)))),
+    OpCase("where_special", lambda c, a: ta.where(c, a, -a), lambda c, a: np.where(c, a, -a),
+           (_args((3, 4), domain="bool") + SPECIAL_UNARY[0],), differentiable=False),
+    *(OpCase(f"{name}_int32_extremes", fn, ref, INT_EXTREMES, differentiable=False)
+      for name, fn, ref in (("min", lambda x: ta.min(x), np.min),
+                            ("min_axis", lambda x: ta.min(x, axis=0), lambda x: x.min(axis=0)),
+                            ("max_axis", lambda x: x.max(axis=1), lambda x: x.max(axis=1)),
+                            ("sum", lambda x: x.sum(axis=0), lambda x: x.sum(axis=0)),
+                            ("abs", ta.abs, np.abs), ("neg", ta.neg, np.negative),
+                            ("getitem", lambda x: x[IDX, 1:], lambda x: x[IDX, 1:]))),
+    *(OpCase(f"{name}_int32_extremes", fn, ref, INT_EXTREMES_BINARY, differentiable=False)
+      for name, fn, ref in (("maximum", ta.maximum, np.maximum),
+                            ("minimum", ta.minimum, np.minimum), ("lt", F.lt, np.less),
+                            ("sub", ta.sub, np.subtract))),
+    *(OpCase(f"{name}_empty", fn, ref, EMPTY)
+      for name, fn, ref in (("exp", ta.exp, np.exp), ("add", lambda x: x + x, lambda x: x + x),
+                            ("sum", lambda x: x.sum(), np.sum),
+                            ("sum_axis", lambda x: x.sum(axis=-1), lambda x: x.sum(axis=-1)),
+                            ("reshape", lambda x: x.reshape(-1, 2), lambda x: x.reshape(-1, 2)),
+                            ("concatenate", lambda x: ta.concatenate([x, x]),
+                             lambda x: np.concatenate([x, x])))),
+    OpCase("matmul_empty_inner", ta.matmul, np.matmul, (_args((2, 0), (0, 3)),)),
+    # Reducing a non-empty axis of an empty tensor is an empty result, not an error.
+    OpCase("max_empty_rows", lambda x: x.max(axis=1), lambda x: x.max(axis=1), (_args((0, 3)),),
+           smooth=False),
+    OpCase("min_empty_rows", lambda x: ta.min(x, axis=-1), lambda x: x.min(axis=-1),
+           (_args((0, 3)),), smooth=False),
+    # NaN (0 / 0) as in NumPy; no gradient check, finite differences are NaN too.
+    OpCase("mean_empty", lambda x: x.mean(axis=-1), lambda x: x.mean(axis=-1), EMPTY,
+           differentiable=False),
+    OpCase("var_empty", lambda x: ta.var(x, axis=-1, ddof=1),
+           lambda x: x.var(axis=-1, ddof=1), EMPTY, differentiable=False),
+]
+
+
+def _logsumexp_inf(x, axis):
+    """scipy's logsumexp: an infinite max shifts by 0 (all -inf gives -inf)."""
+    m = x.max(axis=axis, keepdims=True)
+    m = np.where(np.isinf(m), 0, m)
+    return np.squeeze(np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m, axis=axis)
+
+
+CASES = CASES + EDGE_CASES
 
 
 def all_samples(cases=None) -> list[tuple[OpCase, int]]:

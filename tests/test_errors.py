@@ -9,6 +9,7 @@ import pytest
 
 import tracead as ta
 from modes import run, run_value_and_grad
+from strict import run_strict
 
 X23 = np.ones((2, 3))
 THIS_FILE = "test_errors.py"
@@ -39,6 +40,16 @@ BAD_CALLS = [
     ("getitem_range", lambda x: x[5], ValueError, ["getitem", "5", "[2, 3]"]),
     ("getitem_float_index", lambda x: x[np.array([0.5])], ValueError, ["getitem", "[2, 3]"]),
     ("max_empty", lambda x: x[:0].max(), ValueError, ["max", "empty", "[0, 3]"]),
+    ("min_empty_axis", lambda x: ta.min(x[:, :0], axis=1), ValueError, ["min", "empty", "[2, 0]"]),
+    # A mask of the wrong length used to select rows silently; NumPy raises IndexError.
+    ("bool_mask_length", lambda x: x[np.array([True, False, True])], IndexError,
+     ["getitem", "boolean index of shape (3,)", "(2,)", "[2, 3]"]),
+    ("bool_mask_after_ellipsis", lambda x: x[..., np.array([True, False])], IndexError,
+     ["getitem", "boolean index of shape (2,)", "(3,)", "[2, 3]"]),
+    ("index_array_range", lambda x: x[:, np.array([0, 3])], IndexError,
+     ["getitem", "index 3", "[2, 3]", "int64[2]"]),
+    ("dot_3d", lambda x: ta.functional.dot(x.reshape(1, 2, 3), x.T), ValueError,
+     ["dot", "[1, 2, 3]", "[3, 2]"]),
 ]
 
 
@@ -138,3 +149,72 @@ def test_nan_and_inf_gradients(mode):
         np.testing.assert_array_equal(np.asarray(g), [np.inf, -1.0])
         _, g = run_value_and_grad(mode, lambda x: (x * np.nan).sum(), 0, np.array([1.0]))
         assert np.isnan(np.asarray(g)).all()
+
+
+# -- conversions at the boundary: the op and the user's line, not NumPy's message ----------
+CONVERSIONS = [
+    ("none_operand", lambda x: x + None, TypeError, ["add", "None"]),
+    ("none_argument", lambda x: ta.tanh(None) + x, TypeError, ["tanh", "None"]),
+    ("ragged_operand", lambda x: x[0] * [[1.0], [2.0, 3.0]], ValueError, ["mul", "ragged"]),
+    ("float16_operand", lambda x: x * np.ones(3, np.float16), TypeError,
+     ["mul", "float16[3]", "float32"]),
+    ("float16_cast", lambda x: x.astype(np.float16), TypeError, ["cast", "float16", "float32"]),
+]
+
+
+@pytest.mark.parametrize("name,fn,exc,words", CONVERSIONS, ids=[c[0] for c in CONVERSIONS])
+def test_bad_operands_name_the_op_and_line(mode, name, fn, exc, words):
+    with pytest.raises(exc) as info:
+        run(mode, fn, ta.tensor(X23))
+    message = str(info.value)
+    for word in words + [THIS_FILE]:
+        assert word in message, f"{word!r} missing from: {message}"
+    assert isinstance(info.value, ta.errors.TraceadError)
+
+
+@pytest.mark.parametrize("make", [lambda: ta.tensor([[1.0, 2.0], [3.0]]), lambda: ta.tensor(None)],
+                         ids=["ragged", "none"])
+def test_bad_tensor_data(make):
+    with pytest.raises((TypeError, ValueError)) as info:
+        make()
+    message = str(info.value)
+    assert "tensor" in message and THIS_FILE in message
+    assert "ragged" in message or "None" in message
+
+
+@pytest.mark.parametrize("backend", ["interpret", "numba"])
+def test_float16_is_rejected_in_every_mode(backend):
+    """float16 was inf eagerly, 1e7 interpreted and NotImplementedError in numba."""
+    a16 = np.full(1000, 100, np.float16)
+    with pytest.raises(TypeError) as info:
+        ta.tensor(a16)
+    assert "float16[1000]" in str(info.value) and "float32" in str(info.value)
+    with pytest.raises(TypeError, match="float16"):
+        ta.tensor(a16.astype(np.float32), dtype=np.float16)
+    compiled = ta.compile(lambda a: (a * a).sum(), backend=backend)
+    for _ in range(2):  # the second call must not reach a kernel either
+        with pytest.raises(TypeError) as info:
+            compiled(a16)
+        message = str(info.value)
+        assert "compile argument 0" in message and "float16[1000]" in message
+        assert THIS_FILE in message
+
+
+def test_assign_with_a_wrong_shape():
+    t = ta.tensor([1.0, 2.0])
+    with pytest.raises(ValueError) as info:
+        t.assign_(np.ones(3))
+    message = str(info.value)
+    assert "assign_" in message and "(3,)" in message and "(2,)" in message and THIS_FILE in message
+    np.testing.assert_array_equal(t.numpy(), [1.0, 2.0])
+
+
+def test_list_arguments_behave_as_uncompiled(mode):
+    """A list argument stays a Python list (as in JAX): list math fails as in plain Python."""
+    def f(a):
+        return ta.tanh(a).sum()
+
+    data = [[0.5, -1.0], [2.0, 0.0]]
+    np.testing.assert_allclose(run_strict(mode, f, data).item(), np.tanh(data).sum(), rtol=1e-15)
+    with pytest.raises(TypeError, match="can't multiply sequence"):
+        run_strict(mode, lambda a: a * 2.0, data)

@@ -1,5 +1,6 @@
 """The examples run as scripts and print the seeds' numbers."""
 import os
+import re
 import subprocess
 import sys
 
@@ -28,3 +29,19 @@ def test_linear_regression():
     assert values["w"] == pytest.approx(3.0, abs=0.01)
     assert values["b"] == pytest.approx(-2.0, abs=0.01)
     assert values["loss"] < 2e-4
+
+
+@pytest.mark.skipif(not os.environ.get("TRACEAD_SLOW_EXAMPLES"),
+                    reason="starts a Ray cluster and trains twice (~30 s); TRACEAD_SLOW_EXAMPLES=1 runs it "
+                           "(tests/test_distributed.py covers the same on the shared cluster)")
+def test_data_parallel_matches_one_process():
+    root = os.path.dirname(EXAMPLES)  # this checkout's tracead, in the script and its workers
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, os.path.join(EXAMPLES, "data_parallel.py")],
+                          capture_output=True, text=True, timeout=300, check=True, env=env)
+    accuracies = re.findall(r"test accuracy ([\d.]+)%", done.stdout)
+    assert len(accuracies) == 2 and accuracies[0] == accuracies[1]  # 2 workers, 1 process
+    assert float(accuracies[0]) > 94
+    gap = float(re.search(r"largest parameter difference (\S+)", done.stdout).group(1))
+    assert gap < 1e-4  # float32 rounding over 168 Adam steps, not a different training
+    assert "worker 1: compiled" in done.stdout

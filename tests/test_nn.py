@@ -64,7 +64,7 @@ def test_linear_gradients_match_finite_differences():
 class Block(nn.Module):
     def __init__(self):
         super().__init__()
-        self.scale = ta.tensor(np.ones(2), requires_grad=True)
+        self.scale = ta.tensor(np.ones(2, np.float32), requires_grad=True)
         self.buffer = ta.tensor(np.zeros(2))  # no requires_grad: not a parameter
         self.inner = nn.Linear(2, 2, seed=0)
         self.heads = [nn.Linear(2, 1, seed=1), nn.Linear(2, 1, seed=2)]
@@ -129,6 +129,61 @@ def test_cross_entropy_float32_and_bad_labels():
         nn.cross_entropy(z, np.array([1.0, 0.0, 2.0]))
     with pytest.raises(ValueError):
         nn.cross_entropy(z, np.array([1, 0]))
+
+
+THIS_FILE = "test_nn.py"
+
+
+@pytest.mark.parametrize("mode", ["eager", "interpret", "numba"])
+@pytest.mark.parametrize("bad", [-1, 5, 7])
+def test_cross_entropy_label_out_of_range(mode, bad):
+    """-1 silently picked the last class; 5 gave a bare IndexError."""
+    z = np.random.default_rng(0).normal(size=(3, 5))
+    loss = ta.compile(nn.cross_entropy, backend=mode)
+    for good in ([4, 0, 2], [1, 1, 3], [0, 2, 4]):  # one bool guard, true for every valid batch
+        expected = -np.mean(np_log_softmax(z)[np.arange(3), good])
+        np.testing.assert_allclose(loss(z, np.array(good)).item(), expected, rtol=1e-12)
+    if mode != "eager":
+        assert loss.stats["misses"] == 1 and loss.stats["hits"] == 2, loss.stats
+    for labels in (np.array([0, bad, 1]), ta.tensor(np.array([0, bad, 1]))):
+        with pytest.raises(IndexError) as info:
+            loss(z, labels)
+        message = str(info.value)
+        for word in ["cross_entropy", f"label {bad}", "position 1", "5 classes", THIS_FILE]:
+            assert word in message, f"{word!r} missing from: {message}"
+
+
+def test_one_hot_keeps_the_label_shape():
+    labels = np.array([[0, 2], [1, 0]])  # square: used to index the wrong axis
+    out = nn.one_hot(labels, 3)
+    assert out.shape == (2, 2, 3) and out.dtype == np.float32
+    np.testing.assert_array_equal(out, np.eye(3, dtype=np.float32)[labels])
+    np.testing.assert_array_equal(nn.one_hot(ta.tensor(np.array([2, 0])), 3, np.float64),
+                                  [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    with pytest.raises(IndexError, match="one_hot: label -1"):
+        nn.one_hot(np.array([0, -1]), 3)
+    with pytest.raises(TypeError, match="one_hot"):
+        nn.one_hot(np.array([0.0, 1.0]), 3)
+
+
+@pytest.mark.parametrize("mode", ["eager", "interpret", "numba"])
+@pytest.mark.parametrize("dtype", [np.int64, np.float64])
+def test_linear_refuses_a_mismatched_input_dtype(mode, dtype):
+    """An int64 batch silently turned a float32 layer's outputs float64 (torch raises)."""
+    lin = nn.Linear(3, 2, seed=0)
+    x = np.ones((4, 3), dtype)
+    with pytest.raises(TypeError) as info:
+        ta.compile(lambda x: lin(x), backend=mode)(x) if mode != "eager" else lin(x)
+    message = str(info.value)
+    words = ["Linear(in_features=3, out_features=2", np.dtype(dtype).name, "float32", THIS_FILE]
+    for word in words:
+        assert word in message, f"{word!r} missing from: {message}"
+    with pytest.raises(ValueError, match="in_features=3"):
+        lin(np.ones((4, 2), np.float32))
+    out = lin(x.astype(np.float32))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.numpy(), np.ones((4, 3), np.float32) @ lin.weight.numpy(),
+                               rtol=1e-6)
 
 
 def test_mse_loss():

@@ -278,3 +278,29 @@ def test_results_do_not_alias_inputs():
         n = out.numpy()
         n[:] = -1.0
     np.testing.assert_array_equal(np.asarray(t), [1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("make", [ta.zeros, ta.ones])
+def test_zeros_and_ones_take_sizes_as_torch_does(make):
+    """`ta.zeros(2, 3)` said "Cannot interpret '3' as a data type"."""
+    fill = 0.0 if make is ta.zeros else 1.0
+    for args in [(2, 3), ((2, 3),), ([2, 3],), (np.int64(2), 3)]:
+        t = make(*args)
+        assert t.shape == (2, 3) and t.dtype == np.float64
+        np.testing.assert_array_equal(t.numpy(), np.full((2, 3), fill))
+    assert make(4).shape == (4,) and make(()).shape == () and make().shape == ()
+    t = make(2, 3, dtype=np.float32, requires_grad=True)
+    assert t.dtype == np.float32 and t.requires_grad
+    with pytest.raises(TypeError) as info:
+        make((2, 3), np.float32)
+    assert "dtype=" in str(info.value) and "test_tensor.py" in str(info.value)
+
+
+def test_format_spec_of_a_one_element_tensor():
+    """f"{loss:.3f}" raised "unsupported format string passed to Tensor.__format__"."""
+    assert f"{ta.tensor(1.23456):.3f}" == "1.235"
+    assert f"{ta.tensor([[2.5]], requires_grad=True):>6.2f}" == "  2.50"
+    assert f"{ta.tensor(3):d}" == "3"
+    assert f"{ta.tensor([1.0])}" == str(ta.tensor([1.0]))
+    with pytest.raises(TypeError, match="one-element"):
+        f"{ta.tensor([1.0, 2.0]):.3f}"

@@ -24,9 +24,13 @@ from .ops import PRIMS
 from .runtime.compiled import CompiledFunction, RecompileWarning, compile
 from .state import enable_grad, no_grad
 from .tensor import Tensor, tensor
+from . import nn, optim  # ta.nn.functional_call, ta.optim.Adam without another import
 from .tools.explain import explain
 from .tools.profile import profile
-from .transforms import grad, value_and_grad
+from .trace.pytree import (register_dataclass, register_pytree_node, tree_flatten, tree_leaves,
+                           tree_map, tree_structure, tree_unflatten)
+from .transforms import (grad, hessian, jacfwd, jacrev, jvp, linearize, make_graph,
+                         value_and_grad, vjp, vmap)
 
 # dtype names, accepted wherever a dtype is (as torch.float32 / np.float32).
 float32, float64 = "float32", "float64"

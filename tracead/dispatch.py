@@ -17,7 +17,7 @@ from .tensor import Tensor, as_tensor
 
 
 def bind(prim: Prim, *args, **params) -> Tensor:
-    inputs = tuple(as_tensor(a) for a in args)
+    inputs = tuple(as_tensor(a, op=prim.name) for a in args)
     aval = prim.shape_rule(*inputs, **params)
     tracer = state.current_tracer()
     if tracer is not None and not tracer.concrete:

@@ -52,6 +52,10 @@ class OpTypeError(TraceadError, TypeError):
     """An op was called with an unsupported type or dtype."""
 
 
+class OpIndexError(TraceadError, IndexError, ValueError):
+    """An index out of range or of the wrong shape (an IndexError, as in NumPy)."""
+
+
 class UnsupportedInCompile(TraceadError):
     """A construct the tracer cannot capture faithfully."""
 
@@ -67,7 +71,8 @@ def np_name(dtype) -> str:
     return np.dtype(dtype).name
 
 
-def op_error(op: str, message: str, *avals, type_error: bool = False) -> TraceadError:
+def op_error(op: str, message: str, *avals, type_error: bool = False,
+             index_error: bool = False) -> TraceadError:
     """Build an error naming the op, its inputs and the user's line."""
     where = user_source(2)
     parts = [f"{op}: {message}"]
@@ -75,5 +80,5 @@ def op_error(op: str, message: str, *avals, type_error: bool = False) -> Tracead
         parts.append(f"(inputs: {describe(*avals)})")
     if where is not None:
         parts.append(f"at {where}")
-    cls = OpTypeError if type_error else OpError
+    cls = OpTypeError if type_error else OpIndexError if index_error else OpError
     return cls(" ".join(parts))

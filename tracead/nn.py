@@ -14,10 +14,11 @@ from typing import Iterator
 import numpy as np
 
 from . import functional as F
+from .errors import OpError, OpTypeError, describe, op_error, user_source
 from .tensor import Tensor, as_tensor
 
-__all__ = ["Module", "ModuleList", "Sequential", "Linear", "ReLU", "MLP", "mse_loss",
-           "cross_entropy", "one_hot", "ACTIVATIONS"]
+__all__ = ["Module", "ModuleList", "Sequential", "Linear", "ReLU", "MLP", "functional_call",
+           "mse_loss", "cross_entropy", "one_hot", "ACTIVATIONS"]
 
 
 class Module:
@@ -68,6 +69,14 @@ class Module:
 
     def parameters(self) -> list[Tensor]:
         return [p for _, p in self.named_parameters()]
+
+    def param_dict(self) -> dict[str, Tensor]:
+        """{dotted name: parameter}: the parameters as a pytree for `ta.grad`.
+
+        The values are the parameter tensors themselves (not copies); pass the
+        dict, or an updated one, to `functional_call`.
+        """
+        return dict(self.named_parameters())
 
     def zero_grad(self) -> None:
         """Reset every parameter's gradient to None (as torch's set_to_none)."""
@@ -201,12 +210,29 @@ class Linear(Module):
         self.bias = Tensor(np.zeros(self.out_features, dtype), requires_grad=True) if bias else None
 
     def forward(self, x):
+        x = as_tensor(x)
+        # As torch: no silent promotion. An int64 batch would otherwise turn
+        # a float32 layer's outputs (and the whole model downstream) float64.
+        if x.dtype != self.weight.dtype:
+            raise _layer_error(self, f"input has dtype {x.dtype} but the weight is "
+                               f"{self.weight.dtype}; convert the input with "
+                               f".astype(np.{self.weight.dtype})", x, type_error=True)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise _layer_error(self, f"input of shape {x.shape} does not end in "
+                               f"in_features={self.in_features}", x)
         y = F.matmul(x, self.weight)
         return y + self.bias if self.bias is not None else y
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
+
+
+def _layer_error(layer: Module, message: str, *avals, type_error: bool = False):
+    where = user_source(2)
+    cls = OpTypeError if type_error else OpError
+    return cls(f"{type(layer).__name__}({layer.extra_repr()}): {message} (inputs: "
+               f"{describe(*avals)})" + (f" at {where}" if where else ""))
 
 
 class MLP(Module):
@@ -234,6 +260,43 @@ class MLP(Module):
         return self.layers(x)
 
 
+def functional_call(module: Module, params: dict, *args, **kwargs):
+    """`module(*args, **kwargs)` with the parameters named in `params` replaced.
+
+    As torch.func.functional_call: names are those of `param_dict()`; names
+    left out keep the module's own parameters. The module is restored
+    afterwards (so this is not thread-safe for one module object). With it a
+    JAX-style step differentiates a dict of parameters:
+    `ta.grad(lambda p, x, y: loss(functional_call(model, p, x), y))(params, x, y)`.
+    """
+    if not isinstance(params, dict):
+        raise TypeError(f"functional_call: params must be a dict of name -> tensor, "
+                        f"got {type(params).__name__}")
+    owners = dict(module.named_parameters())
+    unknown = sorted(set(params) - set(owners))
+    if unknown:
+        raise KeyError(f"functional_call: unknown parameter names {unknown}; "
+                       f"the module has {sorted(owners)}")
+    # Every (module, attribute) holding each parameter: a shared (tied) parameter is
+    # listed once by name but must be replaced everywhere it is used.
+    holders: dict[int, list] = {}
+    for _, owner in module.named_modules():
+        for attr, p in owner._parameters.items():
+            holders.setdefault(id(p), []).append((owner, attr))
+    slots = [(owner, attr, owners[name], as_tensor(params[name]))
+             for name in params for owner, attr in holders[id(owners[name])]]
+    try:
+        for owner, attr, _, value in slots:
+            # Bypass Module.__setattr__: a value without requires_grad must not unregister it.
+            owner._parameters[attr] = value
+            object.__setattr__(owner, attr, value)
+        return module(*args, **kwargs)
+    finally:
+        for owner, attr, old, _ in slots:
+            owner._parameters[attr] = old
+            object.__setattr__(owner, attr, old)
+
+
 # -- losses ----------------------------------------------------------------------------
 def mse_loss(pred, target) -> Tensor:
     """mean((pred - target)**2) over all elements."""
@@ -241,37 +304,72 @@ def mse_loss(pred, target) -> Tensor:
     return F.mean(diff * diff)
 
 
-def _int_labels(labels, n: int):
-    """Labels as an integer NumPy array or integer Tensor of shape (n,)."""
+def _int_labels(op: str, labels, shape: tuple, logits):
+    """Labels as an integer NumPy array or integer Tensor of the given shape."""
     if not isinstance(labels, Tensor):
         labels = np.asarray(labels)
     if labels.dtype.kind not in "iu":
-        raise TypeError(f"cross_entropy: labels must be integers, got dtype {labels.dtype}")
-    if tuple(labels.shape) != (n,):
-        raise ValueError(f"cross_entropy: labels have shape {tuple(labels.shape)}, expected ({n},)")
+        raise op_error(op, f"labels must be integers, got dtype {labels.dtype}", logits,
+                       labels, type_error=True)
+    if tuple(labels.shape) != shape:
+        raise op_error(op, f"labels have shape {tuple(labels.shape)}, expected {shape}",
+                       logits, labels)
     return labels
+
+
+def _check_label_range(op: str, labels, n_classes: int, *avals) -> None:
+    """Every label in [0, n_classes): -1 would silently pick the last class.
+
+    A label Tensor is checked with one bool ("any label out of range");
+    inside `compile` that bool is a value guard that holds for every valid
+    batch, so a bad batch re-traces and lands here with its values.
+    """
+    if labels.size == 0:
+        return
+    if isinstance(labels, Tensor):
+        if labels._data is None:
+            return  # an abstract trace (vmap) has no values to check
+        # Read as unsigned, a negative label is huge: one fused reduction
+        # checks both ends.
+        if not bool(F.max(F.cast(labels, np.uint64) >= n_classes)):
+            return
+        labels = labels.numpy()
+    bad = np.flatnonzero((labels < 0) | (labels >= n_classes))
+    if bad.size:
+        i = int(bad[0])
+        raise op_error(op, f"label {labels.reshape(-1)[i]} at position {i} is out of range for "
+                       f"{n_classes} classes (labels must be in [0, {n_classes}))", *avals,
+                       index_error=True)
 
 
 def cross_entropy(logits, labels) -> Tensor:
     """Mean over the batch of -log softmax(logits)[i, labels[i]].
 
-    logits: (n, classes); labels: (n,) integers (NumPy array or Tensor).
-    Stable for large logits: it goes through `log_softmax`, which shifts by
-    the row maximum.
+    logits: (n, classes); labels: (n,) integers in [0, classes) (NumPy array
+    or Tensor). Stable for large logits: it goes through `log_softmax`, which
+    shifts by the row maximum.
     """
     logits = as_tensor(logits)
     if logits.ndim != 2:
-        raise ValueError(f"cross_entropy: logits must be (batch, classes), got shape {logits.shape}")
-    n = logits.shape[0]
-    labels = _int_labels(labels, n)
+        raise op_error("cross_entropy", "logits must be (batch, classes)", logits)
+    n, classes = logits.shape
+    labels = _int_labels("cross_entropy", labels, (n,), logits)
+    _check_label_range("cross_entropy", labels, classes, logits, labels)
+    if isinstance(labels, Tensor):
+        # Inside `compile` the range check is a value guard, read after the
+        # graph has run: clamping keeps that run in bounds so the guard (not a
+        # bare IndexError from the gather) reports a bad batch. A no-op otherwise.
+        labels = F.clip(labels, 0, classes - 1)
     logp = F.log_softmax(logits, axis=-1)
     picked = logp[np.arange(n), labels]
     return -F.mean(picked)
 
 
 def one_hot(labels, num_classes: int, dtype=np.float32) -> np.ndarray:
-    """(n,) integer labels -> (n, num_classes) array of 0/1 (NumPy, no gradient)."""
-    labels = np.asarray(labels).astype(np.int64)
-    out = np.zeros((labels.shape[0], num_classes), dtype=dtype)
-    out[np.arange(labels.shape[0]), labels] = 1
-    return out
+    """Integer labels of any shape -> labels.shape + (num_classes,) of 0/1 (NumPy, no gradient)."""
+    labels = labels.numpy() if isinstance(labels, Tensor) else np.asarray(labels)
+    if labels.dtype.kind not in "iu":
+        raise op_error("one_hot", f"labels must be integers, got dtype {labels.dtype}", labels,
+                       type_error=True)
+    _check_label_range("one_hot", labels, int(num_classes), labels)
+    return np.eye(int(num_classes), dtype=dtype)[labels]

@@ -1,44 +1,38 @@
 """NumPy calls on Tensors: `np.exp(t)`, `np.sum(t, axis=0)` route to tracead.
 
 Users write NumPy-style code; when a NumPy ufunc or function meets a Tensor
-it dispatches here (NEP 13 / NEP 18). Known ones become tracead ops, so they
-are differentiated and traced like any other op. Other NumPy functions see
-arrays (as `np.asarray(t)` does; inside `compile` that is a guarded
-concretisation point). An unknown *ufunc* on a tensor that requires grad is a
-clear TypeError naming it and the user's line: math that silently drops the
-gradient would be a wrong answer.
+it dispatches here (NEP 13 / NEP 18). Known ones become tracead ops
+(`numpy_functions` holds the adapters), so they are differentiated and traced
+like any other op. Anything else would have to convert the tensor to an
+array, which is a wrong answer in two places, so there it is a clear error
+naming the NumPy function, the tensor and the user's line:
+- an input requires grad: the gradient would be silently dropped;
+- a trace is running (`compile`, graph autodiff): the value would be baked
+  into the compiled graph as a constant.
+Outside those, an eager tensor that needs no gradient converts as
+`np.asarray(t)` does and the NumPy result comes back (np.allclose, np.sort).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import functional as F
-from .errors import OpTypeError, user_source
+from . import state
+from .errors import OpTypeError, describe, user_source
+from .numpy_functions import FUNCTIONS, METADATA, Unsupported
 from .tensor import Tensor
 
 UFUNCS = {
     np.add: F.add, np.subtract: F.sub, np.multiply: F.mul, np.true_divide: F.div,
-    np.negative: F.neg, np.exp: F.exp, np.log: F.log, np.sqrt: F.sqrt, np.tanh: F.tanh,
-    np.absolute: F.abs, np.sign: F.sign, np.maximum: F.maximum, np.minimum: F.minimum,
-    np.power: F.pow, np.matmul: F.matmul, np.less: F.lt, np.less_equal: F.le,
-    np.greater: F.gt, np.greater_equal: F.ge, np.equal: F.eq, np.not_equal: F.ne,
+    np.negative: F.neg, np.positive: F._lift, np.exp: F.exp, np.log: F.log, np.sqrt: F.sqrt,
+    np.tanh: F.tanh, np.absolute: F.abs, np.sign: F.sign, np.maximum: F.maximum,
+    np.minimum: F.minimum, np.power: F.pow, np.matmul: F.matmul, np.square: lambda x: F.mul(x, x),
+    np.less: F.lt, np.less_equal: F.le, np.greater: F.gt, np.greater_equal: F.ge,
+    np.equal: F.eq, np.not_equal: F.ne,
 }
 
-FUNCTIONS = {
-    np.sum: F.sum, np.mean: F.mean, np.max: F.max, np.amax: F.max, np.min: F.min,
-    np.amin: F.min, np.var: F.var, np.reshape: F.reshape, np.transpose: F.transpose,
-    np.swapaxes: F.swapaxes, np.broadcast_to: F.broadcast_to, np.expand_dims: F.expand_dims,
-    np.concatenate: F.concatenate, np.stack: F.stack, np.where: F.where, np.dot: F.dot,
-    np.matmul: F.matmul, np.clip: F.clip,
-}
-
-
-def _unsupported(what: str) -> OpTypeError:
-    where = user_source(3)
-    return OpTypeError(
-        f"{what} has no tracead op and one of its inputs requires grad: converting to NumPy "
-        f"would silently drop the gradient. Use tracead ops, or .detach() / .numpy() to leave "
-        f"autodiff on purpose" + (f" (at {where})" if where else ""))
+# ufunc.reduce as a tracead reduction (np.add.reduce(t, axis=0)).
+REDUCES = {np.add: F.sum, np.maximum: F.max, np.minimum: F.min}
 
 
 def _leaves(obj):
@@ -53,7 +47,6 @@ def _leaves(obj):
 
 
 def _to_numpy(obj):
-    """Tensors become arrays (a concretisation point, guarded inside a trace)."""
     if isinstance(obj, Tensor):
         return np.asarray(obj)
     if isinstance(obj, (list, tuple)):
@@ -63,28 +56,53 @@ def _to_numpy(obj):
     return obj
 
 
-def _fallback(what: str, call, args, kwargs, strict: bool):
-    if strict and any(t.requires_grad for t in _leaves((args, kwargs))):
-        raise _unsupported(what)
+def _refuse(what: str, tensors: list, why: str, fix: str) -> OpTypeError:
+    where = user_source(3)
+    return OpTypeError(
+        f"{what}: tracead has no op for this call, and {why} (input {describe(*tensors[:3])})"
+        + (f" at {where}" if where else "") + f". {fix}")
+
+
+def _convert(what: str, call, args, kwargs):
+    """Run the NumPy call on arrays, where that cannot give a wrong answer."""
+    tensors = list(_leaves((args, kwargs)))
+    grads = [t for t in tensors if t.requires_grad]
+    if grads and state.grad_enabled():
+        raise _refuse(what, grads, "the tensor requires grad: converting it to NumPy would "
+                      "silently drop the gradient",
+                      "Write it with tracead ops, or call .detach().numpy() to leave autodiff "
+                      "on purpose")
+    if state.current_tracer() is not None:
+        raise _refuse(what, tensors, "a compiled function is being traced: converting the tensor "
+                      "to NumPy would bake its value into the compiled graph",
+                      "Write it with tracead ops, or call .numpy() explicitly (a guarded value "
+                      "that re-traces when it changes)")
     return call(*_to_numpy(args), **_to_numpy(kwargs))
 
 
 def array_ufunc(self, ufunc, method, *inputs, **kwargs):
-    fn = UFUNCS.get(ufunc)
-    if method == "__call__" and fn is not None and not kwargs:
-        return fn(*inputs)
-    return _fallback(f"np.{ufunc.__name__}", getattr(ufunc, method), inputs, kwargs, strict=True)
+    name = f"np.{ufunc.__name__}" if method == "__call__" else f"np.{ufunc.__name__}.{method}"
+    if method == "__call__" and not kwargs and ufunc in UFUNCS:
+        return UFUNCS[ufunc](*inputs)
+    if method == "reduce" and ufunc in REDUCES and len(inputs) == 1 \
+            and set(kwargs) <= {"axis", "keepdims"}:
+        return REDUCES[ufunc](inputs[0], kwargs.get("axis", 0), kwargs.get("keepdims", False))
+    return _convert(name, getattr(ufunc, method), inputs, kwargs)
 
 
-_REDUCTIONS = (np.sum, np.mean, np.max, np.amax, np.min, np.amin, np.var)
+def _numpy_name(func) -> str:
+    module = getattr(func, "__module__", "") or ""
+    prefix = "np.linalg" if module.startswith("numpy.linalg") else "np"
+    return f"{prefix}.{func.__name__}"
 
 
 def array_function(self, func, types, args, kwargs):
-    fn = FUNCTIONS.get(func)
-    if fn is not None and func is np.clip:
-        kwargs = {("lo" if k == "a_min" else "hi" if k == "a_max" else k): v for k, v in kwargs.items()}
-    if fn is None or (func in _REDUCTIONS and set(kwargs) - {"axis", "keepdims"}):
-        # Lenient: other NumPy functions (np.testing, np.allclose, ...) see
-        # arrays, like np.asarray(t) does.
-        return _fallback(f"np.{func.__name__}", func, args, kwargs, strict=False)
-    return fn(*args, **kwargs)
+    if func in METADATA:
+        return METADATA[func](*args, **kwargs)
+    adapter = FUNCTIONS.get(func)
+    if adapter is not None:
+        try:
+            return adapter(*args, **kwargs)
+        except Unsupported as exc:
+            return _convert(str(exc), func, args, kwargs)
+    return _convert(_numpy_name(func), func, args, kwargs)

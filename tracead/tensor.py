@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import state
-from .errors import OpTypeError, user_source
+from .errors import OpTypeError, op_error, user_source
 from .ops.prim import Aval
 from .ops.shapes import check_supported
 
@@ -23,10 +23,7 @@ class Tensor:
     def __init__(self, data, dtype=None, requires_grad: bool = False) -> None:
         if isinstance(data, Tensor):
             data = data._concrete("tensor(...)")
-        array = np.array(data, dtype=dtype, copy=True)
-        if dtype is None and array.dtype == np.float16:
-            array = array.astype(np.float32)
-        check_supported(array.dtype)
+        array = to_array(data, dtype, "tensor", copy=True)
         self._data = array
         self._aval = Aval(array.shape, array.dtype)
         self._grad: Tensor | None = None
@@ -124,6 +121,15 @@ class Tensor:
             raise ValueError(f"bool(): truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self._concrete("bool()"))
 
+    def __format__(self, spec: str) -> str:
+        """f"{loss:.3f}" formats a one-element tensor's value, as torch does."""
+        if not spec:
+            return str(self)
+        if self.size != 1:
+            raise TypeError(f"format spec {spec!r} needs a one-element tensor, got shape "
+                            f"{self.shape}; format t.numpy() instead")
+        return format(self._concrete("format()").reshape(()).item(), spec)
+
     def __float__(self) -> float:
         return float(self._concrete("float()").reshape(()))
 
@@ -166,9 +172,12 @@ class Tensor:
         Not recorded on the autograd tape. Inside a compiled function the
         tracer records the write so the compiled call replays it.
         """
-        new = as_tensor(value)
+        new = as_tensor(value, op="assign_")
         if new.shape != self.shape:
-            raise ValueError(f"assign_: value of shape {new.shape} for a tensor of shape {self.shape}")
+            # Broadcasting into the target would hide a shape bug (torch's copy_
+            # broadcasts; optimizer updates never need it).
+            raise op_error("assign_", f"value of shape {new.shape} for a tensor of shape "
+                           f"{self.shape}", self, new)
         tracer = state.current_tracer()
         if tracer is not None:
             tracer.mutate(self, new)
@@ -190,16 +199,36 @@ class Tensor:
         return f"tensor({body}, dtype={self.dtype}{extra})"
 
 
-def as_tensor(x, dtype=None) -> Tensor:
+def to_array(data, dtype=None, op: str = "tensor", copy: bool = False) -> np.ndarray:
+    """User data as a NumPy array tracead can compute with, or an error naming `op`.
+
+    NumPy's own messages ("unsupported dtype object" for None, "inhomogeneous
+    shape" for a ragged list) name neither the op nor the user's line.
+    """
+    if data is None:
+        raise op_error(op, "got None where a tensor, array or number was expected",
+                       type_error=True)
+    try:
+        array = np.array(data, dtype=dtype, copy=True) if copy else np.asarray(data, dtype=dtype)
+    except ValueError as exc:
+        if "inhomogeneous" in str(exc):
+            raise op_error(op, f"ragged nested sequence (rows of different lengths) cannot be a "
+                           f"tensor: {exc}") from None
+        raise op_error(op, f"cannot convert {type(data).__name__} to a tensor: {exc}") from None
+    except TypeError as exc:
+        raise op_error(op, f"cannot convert {type(data).__name__} to a tensor: {exc}",
+                       type_error=True) from None
+    check_supported(array.dtype, op, array)
+    return array
+
+
+def as_tensor(x, dtype=None, op: str = "tensor") -> Tensor:
     """Tensors pass through; anything else becomes a constant Tensor."""
     if isinstance(x, Tensor):
         return x
     # Constants share memory with the caller's array: ops never write into
     # their inputs, so no copy is needed (as torch.as_tensor).
-    array = np.asarray(x, dtype=dtype)
-    if array.dtype == np.float16:
-        array = array.astype(np.float32)
-    check_supported(array.dtype)
+    array = to_array(x, dtype, op)
     return _note_created(Tensor._from_op(array, Aval(array.shape, array.dtype)))
 
 

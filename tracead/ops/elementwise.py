@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
+from ..errors import op_error
 from . import shapes
 from .prim import Aval, Prim, register
 
@@ -48,15 +49,26 @@ div_p = _binary("div", np.true_divide,
 
 
 def _pow_vjp(g, out, x, y):
-    gx = g * y * F.pow(x, y - 1)
-    # d/dy x**y = x**y log x; define it as 0 where x == 0 (as JAX does) so a
-    # zero base does not turn the exponent's gradient into nan.
-    safe = F.where(x == 0, F.ones_like(x), x)
-    gy = g * F.where(x == 0, F.zeros_like(out), out * F.log(safe))
+    # The guards follow torch: d/dx y*x**(y-1) is 0 where y == 0 (not
+    # 0 * 0**-1 = nan), and d/dy x**y log x is 0 where x == 0 and y >= 0
+    # (x**y is then 0 or 1, constant in y), not 0 * log 0 = nan.
+    gx = g * F.where(y == 0, F.zeros_like(out), y * F.pow(x, y - 1))
+    zero_base = F.where(x == 0, y >= 0, False)
+    # log of the guarded base, so the unused branch is not log(0) either (its
+    # own gradient, g / x, would be nan in second derivatives).
+    safe = F.where(zero_base, F.ones_like(x), x)
+    gy = g * F.where(zero_base, F.zeros_like(out), out * F.log(safe))
     return F.sum_to(gx, x.shape), F.sum_to(gy, y.shape)
 
 
-pow_p = _binary("pow", np.power, _pow_vjp, "({0} ** {1})", float_result=False)
+def _pow_impl(x, y):
+    try:
+        return np.power(x, y)
+    except ValueError as exc:  # int ** negative int: values only known here
+        raise op_error("pow", f"{exc}", x, y) from None
+
+
+pow_p = _binary("pow", _pow_impl, _pow_vjp, "({0} ** {1})", float_result=False)
 
 
 def _pow_scalar_impl(x, *, exponent):
@@ -102,8 +114,10 @@ relu_p = _unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)),
               lambda g, out, x: (F.where(x > 0, g, F.zeros_like(g)),),
               "({0} if {0} > 0 or {0} != {0} else 0)", float_result=False)
 abs_p = _unary("abs", np.abs, lambda g, out, x: (g * F.sign(x),), "abs({0})", float_result=False)
-sign_p = _unary("sign", np.sign, None, "np.sign({0})", float_result=False,
-              differentiable=False)
+# Zero gradient, as torch: a tape entry that contributes zeros, so eager
+# backward, grad and compiled gradients all agree through sign.
+sign_p = _unary("sign", np.sign, lambda g, out, x: (F.zeros_like(x),), "np.sign({0})",
+              float_result=False)
 
 
 def _select_vjp(pick_first):
@@ -134,7 +148,7 @@ where_p = register(Prim("where", "elementwise", np.where, _where_shape, _where_v
 
 
 def _cast_shape(x, *, dtype):
-    return Aval(x.shape, shapes.check_supported(dtype))
+    return Aval(x.shape, shapes.check_supported(dtype, "cast"))
 
 
 cast_p = register(Prim("cast", "elementwise", lambda x, *, dtype: x.astype(dtype),

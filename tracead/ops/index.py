@@ -32,7 +32,10 @@ def build_index(index, arrays) -> tuple:
 
 
 def _getitem_impl(x, *arrays, index):
-    return x[build_index(index, arrays)]
+    try:
+        return x[build_index(index, arrays)]
+    except IndexError as exc:  # index values are only known here
+        raise op_error("getitem", f"{exc}", x, *arrays, index_error=True) from None
 
 
 def _getitem_shape(x, *arrays, index):
@@ -44,7 +47,7 @@ def _getitem_shape(x, *arrays, index):
     try:
         shape = probe[build_index(index, dummy_arrays)].shape
     except IndexError as exc:
-        raise op_error("getitem", f"{exc}", x, *arrays) from None
+        raise op_error("getitem", f"{exc}", x, *arrays, index_error=True) from None
     return Aval(tuple(shape), x.dtype)
 
 
@@ -57,11 +60,14 @@ getitem_p = register(Prim("getitem", "index", _getitem_impl, _getitem_shape, _ge
 
 def _scatter_add_impl(g, *arrays, index, shape):
     out = np.zeros(shape, g.dtype)
-    if arrays:
-        # add.at accumulates repeated indices; plain assignment would not.
-        np.add.at(out, build_index(index, arrays), g)
-    else:
-        out[build_index(index, arrays)] = g
+    try:
+        if arrays:
+            # add.at accumulates repeated indices; plain assignment would not.
+            np.add.at(out, build_index(index, arrays), g)
+        else:
+            out[build_index(index, arrays)] = g
+    except IndexError as exc:
+        raise op_error("scatter_add", f"{exc}", g, *arrays, index_error=True) from None
     return out
 
 

@@ -39,7 +39,9 @@ def _sum_vjp(g, out, x, *, axes, keepdims):
 
 
 def _max_impl(x, *, axes, keepdims):
-    if x.size == 0:
+    # Only an empty *reduced* axis lacks an identity: max over axis 1 of a
+    # (0, 3) array is a valid empty result, as in NumPy.
+    if any(x.shape[a] == 0 for a in axes):
         raise op_error("max", "reduction over an empty tensor has no identity", x)
     return np.max(x, axis=axes, keepdims=keepdims)
 

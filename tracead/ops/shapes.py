@@ -13,14 +13,23 @@ from .prim import Aval
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def check_supported(dtype) -> np.dtype:
-    """tracead computes with bool, integer and real floating dtypes only."""
+def check_supported(dtype, op: str = "tensor", *avals) -> np.dtype:
+    """tracead computes with bool, integer, float32 and float64 dtypes only.
+
+    `avals` (the offending value, when there is one) go into the message.
+    """
     dtype = np.dtype(dtype)
+    if dtype == np.float16:
+        # Rejected, not converted: NumPy computes float16 in float16 (overflowing
+        # at 65504), Numba has no float16 at all, and a silent float32 would make
+        # eager, interpreted and compiled results differ.
+        raise op_error(op, "float16 is not supported (tracead computes in float32 or "
+                       "float64); convert with .astype(np.float32)", *avals, type_error=True)
     # longdouble is kind "f" too, but neither Numba nor the message below supports it.
     if dtype.kind not in "biuf" or (dtype.kind == "f" and dtype.itemsize > 8):
         raise op_error(
-            "tensor", f"unsupported dtype {dtype} (tracead supports bool, integers, "
-            "float32 and float64)", type_error=True)
+            op, f"unsupported dtype {dtype} (tracead supports bool, integers, "
+            "float32 and float64)", *avals, type_error=True)
     return dtype
 
 
@@ -53,7 +62,8 @@ def normalize_axes(op: str, axis, ndim: int, aval=None) -> tuple[int, ...]:
     out = []
     for a in axes:
         a = int(a)
-        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+        # A 0-d input takes axis 0 and -1 (as torch, and np.sum / np.max).
+        if not -max(ndim, 1) <= a < max(ndim, 1):
             raise op_error(op, f"axis {a} is out of range for {ndim}-d input",
                            *([aval] if aval is not None else []))
         out.append(a % ndim if ndim else 0)

@@ -56,7 +56,8 @@ class Context:
         if var.id in self.constants:
             if var.id not in self._fills:  # rules ask often; big constants are slow to scan
                 value = np.ascontiguousarray(self.constants[var.id]).reshape(-1)
-                raw = value.view(np.uint8).reshape(value.size, -1)
+                # (itemsize, not -1: an empty constant has no -1 to infer)
+                raw = value.view(np.uint8).reshape(value.size, value.dtype.itemsize)
                 same = value.size > 0 and bool((raw == raw[0]).all())
                 self._fills[var.id] = value[0].reshape(()) if same else None
             return self._fills[var.id]

@@ -44,7 +44,7 @@ def capture(fn, args, kwargs) -> Capture:
     call_leaves, positions = list(leaves), []
     for i, leaf in enumerate(leaves):
         if isinstance(leaf, np.ndarray):
-            call_leaves[i] = leaf = as_tensor(leaf)
+            call_leaves[i] = leaf = as_tensor(leaf, op=f"compile argument {i}")
         if isinstance(leaf, Tensor):
             tracer.add_input(leaf, i)
             positions.append(i)
