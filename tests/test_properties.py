@@ -13,6 +13,7 @@ TRACEAD_HYPOTHESIS_RANDOM=1 to explore new ones.
 """
 from __future__ import annotations
 
+import math
 import os
 from typing import Callable, NamedTuple
 
@@ -45,6 +46,16 @@ UNARY: dict[str, tuple[Callable, Callable]] = {
     "scale": (lambda x: 0.5 * x - 1.0, lambda x: 0.5 * x - 1.0),
     "abs": (ta.abs, np.abs),
     "relu": (ta.relu, lambda x: np.maximum(x, 0.0)),
+    "sin": (ta.sin, np.sin),
+    "cos": (lambda x: x.cos(), np.cos),
+    "atan": (ta.atan, np.arctan),
+    "asinh": (ta.asinh, np.arcsinh),
+    "sinh_tanh": (lambda x: ta.sinh(ta.tanh(x)), lambda x: np.sinh(np.tanh(x))),
+    "softplus": (ta.softplus, lambda x: np.logaddexp(x, x.dtype.type(0))),
+    "expm1_tanh": (lambda x: ta.expm1(ta.tanh(x)), lambda x: np.expm1(np.tanh(x))),
+    "log1p_sq2": (lambda x: ta.log1p(x * x), lambda x: np.log1p(x * x)),
+    "exp2_tanh": (lambda x: ta.exp2(ta.tanh(x)), lambda x: np.exp2(np.tanh(x))),
+    "erf": (ta.erf, lambda x: np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype)),
 }
 BINARY: dict[str, tuple[Callable, Callable]] = {
     "add": (lambda a, b: a + b, np.add),
@@ -53,6 +64,7 @@ BINARY: dict[str, tuple[Callable, Callable]] = {
     "div": (lambda a, b: a / (1.0 + b * b), lambda a, b: a / (1.0 + b * b)),
     "maximum": (ta.maximum, np.maximum),
     "pow": (lambda a, b: (1.0 + a * a) ** ta.tanh(b), lambda a, b: (1.0 + a * a) ** np.tanh(b)),
+    "atan2": (lambda a, b: ta.atan2(a, 1.0 + b * b), lambda a, b: np.arctan2(a, 1.0 + b * b)),
     "where": (lambda a, b: ta.where(a > b, a * b, a - b),
               lambda a, b: np.where(a > b, a * b, a - b)),
 }
