@@ -160,3 +160,40 @@ MORE_CASES: list[OpCase] = [
     OpCase("topk_smallest", lambda x: ta.topk(x, 2, dim=0, largest=False)[0],
            lambda x: np.sort(x, 0)[:2], (_args((3, 2)),), prim="argsort", smooth=False),
 ]
+
+
+# -- edge values and empty inputs: one stacked case per family keeps the kernels few ----
+from opinfo import EMPTY, SPECIAL_UNARY  # noqa: E402
+
+_SPECIAL_UNARY_FNS = (
+    (ta.sin, np.sin), (ta.cos, np.cos), (ta.tan, np.tan), (ta.asin, np.arcsin),
+    (ta.acos, np.arccos), (ta.atan, np.arctan), (ta.sinh, np.sinh), (ta.cosh, np.cosh),
+    (ta.asinh, np.arcsinh), (ta.acosh, np.arccosh), (ta.atanh, np.arctanh),
+    (ta.log1p, np.log1p), (ta.expm1, np.expm1), (ta.log2, np.log2), (ta.log10, np.log10),
+    (ta.exp2, np.exp2), (ta.erf, _in_dtype(_erf)), (ta.erfc, _in_dtype(_erfc)),
+    (ta.softplus, lambda x: np.logaddexp(x, x.dtype.type(0))), (ta.floor, np.floor),
+    (ta.ceil, np.ceil), (ta.trunc, np.trunc), (ta.round, np.round),
+    (lambda x: ta.atan2(x, x[::-1]), lambda x: np.arctan2(x, x[::-1])),
+    (lambda x: ta.copysign(x, x[::-1]), lambda x: np.copysign(x, x[::-1])),
+)
+_PREDICATES = ((ta.isnan, np.isnan), (ta.isinf, np.isinf), (ta.isfinite, np.isfinite),
+               (lambda x: ta.isclose(x, x[::-1], equal_nan=True),
+                lambda x: np.isclose(x, x[::-1], equal_nan=True)))
+
+MORE_CASES += [
+    OpCase("math_special", lambda x: ta.stack([f(x) for f, _ in _SPECIAL_UNARY_FNS]),
+           lambda x: np.stack([r(x) for _, r in _SPECIAL_UNARY_FNS]), SPECIAL_UNARY,
+           differentiable=False),
+    OpCase("predicates_special", lambda x: ta.stack([f(x) for f, _ in _PREDICATES]),
+           lambda x: np.stack([r(x) for _, r in _PREDICATES]), SPECIAL_UNARY,
+           differentiable=False),
+    OpCase("scans_special", lambda x: ta.cumsum(x, -1) + ta.cumprod(x, 0) + ta.sort(x, axis=-1),
+           lambda x: np.cumsum(x, -1) + np.cumprod(x, 0) + np.sort(x, -1), SPECIAL_UNARY,
+           differentiable=False),
+    OpCase("math_empty", lambda x: ta.sin(x) * ta.floor(x) + x // 2.0 + ta.softplus(x),
+           lambda x: np.sin(x) * np.floor(x) + x // 2.0 + np.logaddexp(x, x.dtype.type(0)),
+           EMPTY),
+    OpCase("scans_empty", lambda x: ta.cumsum(x, -1) * ta.cumprod(x, -1) + ta.sort(x),
+           lambda x: np.cumsum(x, -1) * np.cumprod(x, -1) + np.sort(x), EMPTY),
+    OpCase("prod_empty", lambda x: ta.prod(x, axis=-1), lambda x: np.prod(x, axis=-1), EMPTY),
+]
