@@ -45,8 +45,9 @@ def _scan_shape(name):
 def _scan_impl(ufunc):
     def impl(x, *, axis, reverse):
         out_dtype = _accumulate_dtype(x.dtype)
-        if reverse:
-            return np.flip(ufunc.accumulate(np.flip(x, axis), axis=axis, dtype=out_dtype), axis)
+        if reverse:  # contiguous, as every other kernel's result
+            flipped = ufunc.accumulate(np.flip(x, axis), axis=axis, dtype=out_dtype)
+            return np.ascontiguousarray(np.flip(flipped, axis))
         return ufunc.accumulate(x, axis=axis, dtype=out_dtype)
     return impl
 
@@ -94,7 +95,7 @@ def _running_extreme_index_impl(larger: bool):
             best = np.where(better, value, best)
             index = np.where(better, i, index)
             out[..., i] = index
-        return np.moveaxis(out, -1, axis)
+        return np.ascontiguousarray(np.moveaxis(out, -1, axis))
     return impl
 
 
