@@ -20,6 +20,14 @@ from .reductions import *  # noqa: F401,F403  (prod, std, norm, vector_norm, ...
 from .reductions import all, any
 from .scans import *  # noqa: F401,F403  (cumsum, argmax, sort, topk, ...)
 from .functional import full_like
+from .errors import CheckError
+from .indexing import (gather, index_select, masked_fill, scatter, scatter_add, scatter_reduce,
+                       take_along_axis)
+from .linalg import dot, einsum, inner, outer, tensordot, vdot
+from .padding import np_pad, pad
+from .shape_functions import (array_split, chunk, expand, flatten, flip, meshgrid, movedim,
+                              moveaxis, permute, repeat, repeat_interleave, roll, split, squeeze,
+                              tile, tril, triu, unflatten, unsqueeze, view)
 from .ops import PRIMS
 from .runtime.compiled import CompiledFunction, RecompileWarning, compile
 from .state import enable_grad, no_grad

@@ -20,7 +20,7 @@ from .tensor import Tensor
 
 __all__ = [
     "argmax", "argmin", "argsort", "cummax", "cummin", "cumprod", "cumsum", "sort",
-    "sort_with_indices", "take_along_axis", "topk"
+    "sort_with_indices", "topk"
 ]
 
 
