@@ -25,6 +25,7 @@ from .. import config, state
 from ..backends import get_backend
 from ..trace import pytree
 from ..trace.capture import capture, tensor_args
+from .check import make_checker
 from .guards import (FLOAT_INPUT, call_key, describe_guards, describe_leaf_key, explain_mismatch,
                      object_guards, positional_key)
 from .options import check_options, static_arguments
@@ -80,6 +81,7 @@ class CompiledFunction:
         self.recompile_reasons: list[str] = []
         self._backend = None
         self.snapshot = None  # set by explain/profile: notes the outside tensors a trace touches
+        self.checker = make_checker(self, options)  # check mode (check.py), or None
 
     @property
     def backend(self):
@@ -102,7 +104,7 @@ class CompiledFunction:
         else:
             leaves = args  # positional leaves only: flattening changes nothing
         for variant in self.variants.get(key, ()):
-            out = variant.run(leaves)
+            out = variant.run(leaves) if self.checker is None else self.checker.run(variant, leaves, args, kwargs)
             if out is not MISS:
                 self.stats["hits"] += 1
                 return out
@@ -223,6 +225,17 @@ def compile(fn=None, *, backend: str = "numba", **options):
       (positions, negative from the end, or names; each completed from the
       other through the signature) whose values are part of the guard key,
       floats included: each new value traces a new variant.
+    - `check=True` (or `TRACEAD_CHECK=1` for every compiled function): run the
+      first `check_calls` (3) compiled calls of each variant beside the eager
+      function, on copies of the arguments and of the state it reads and
+      writes, and compare every output, write, `.grad` and (once the variant
+      runs a compiled backward) gradient, NaN- and signed-zero-aware. A
+      mismatch raises `CheckError` naming the first kernel (or pass) that
+      diverges from the reference interpreter, its node and your source line.
+      `check="grad"` also compares the compiled gradients w.r.t. the floating
+      arguments with central finite differences on the given (small) inputs.
+      The caller sees one compiled call; Python side effects of the function
+      happen once more per checked call.
 
     Python ints and bools are always static (keyed by value); an unknown
     option is a TypeError.

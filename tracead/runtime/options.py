@@ -10,7 +10,7 @@ import inspect
 
 OPTIONS = ("max_variants", "backward", "passes", "disable", "parallel_threshold", "jit",
            "compile_workers", "parallel_compile_threshold", "dynamic", "static_argnums",
-           "static_argnames")
+           "static_argnames", "check", "check_calls")
 
 def check_options(options: dict) -> None:
     unknown = sorted(set(options) - set(OPTIONS))
