@@ -13,6 +13,7 @@ import pytest
 
 import tracead as ta
 from tracead import functional as F
+from tracead import lax
 from modes import run_value_and_grad
 from strict import run_strict
 from checks import assert_forward, check_second_order, check_vjp, vjp
@@ -57,6 +58,7 @@ def test_cases_use_the_primitive_they_claim(monkeypatch):
         return real_bind(prim, *args, **params)
 
     monkeypatch.setattr(F, "bind", recording_bind)
+    monkeypatch.setattr(lax, "bind", recording_bind)  # the one-primitive functions
     used: set[str] = set()
     for case in CASES:
         seen.clear()

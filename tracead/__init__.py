@@ -7,7 +7,7 @@ Numba kernels), `explain` (what the compiler did) and `profile` (what it
 bought). `tracead.nn` and `tracead.optim` hold modules and optimizers. The
 user guide is in the repository's `docs/` folder.
 """
-from . import functional  # first: declares the primitive table and Tensor methods
+from . import numpy_interop  # noqa: F401  (np.exp(t) and friends dispatch to tracead)
 from .functional import (abs, add, broadcast_to, cast, clip, concatenate, div, exp, expand_dims,
                          gelu, log, log_softmax, logsumexp, matmul, max, maximum, mean, min,
                          minimum, mul, neg, ones, ones_like, pow, relu, reshape, sigmoid, sign,
@@ -30,6 +30,21 @@ float64 = "float64"
 
 __version__ = "0.1.0"
 
-# Public names: everything imported above except the submodules.
-__all__ = sorted(name for name, value in globals().items()
-                 if not name.startswith("_") and not isinstance(value, type(functional)))
+__all__ = [
+    # tensors and modes
+    "Tensor", "tensor", "no_grad", "enable_grad", "float32", "float64",
+    # ops
+    "abs", "add", "broadcast_to", "cast", "clip", "concatenate", "div", "exp", "expand_dims",
+    "gelu", "log", "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min",
+    "minimum", "mul", "neg", "ones", "ones_like", "pow", "relu", "reshape", "sigmoid", "sign",
+    "softmax", "sqrt", "stack", "stop_gradient", "sub", "sum", "swapaxes", "tanh", "transpose",
+    "var", "where", "zeros", "zeros_like", "PRIMS",
+    # transforms
+    "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "vmap",
+    "make_graph",
+    # compile and its tools
+    "compile", "CompiledFunction", "RecompileWarning", "explain", "profile",
+    # pytrees
+    "register_dataclass", "register_pytree_node", "tree_flatten", "tree_leaves", "tree_map",
+    "tree_structure", "tree_unflatten",
+]

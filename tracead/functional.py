@@ -1,10 +1,12 @@
-"""The public functions (`ta.exp`, `ta.sum`, ...) and the Tensor methods.
+"""The user layer: the public functions (`ta.exp`, `ta.sum`, ...) and the Tensor methods.
 
-Each primitive wrapper normalises its arguments (Python scalars become
-weakly-typed constants as in NumPy 2, axes become canonical tuples) and calls
-`bind`. Composites (mean, softmax, ...) are plain Python over primitives, so
-they need no rules of their own. Tensor methods and operators are generated
-from this module at the bottom, so no op is written twice.
+The one-primitive functions come from the primitive layer (`tracead.lax`)
+and are re-exported here as they are. What this module adds is argument
+normalisation (`axis=None | int | tuple` becomes canonical axes, `-1` in a
+shape is resolved, user checks that need values), composites (mean,
+softmax, ...: plain Python over primitives, so they need no rules) and the
+Tensor methods and operators, attached at the bottom so no op is written
+twice.
 """
 from __future__ import annotations
 
@@ -13,61 +15,20 @@ import numbers
 
 import numpy as np
 
+from . import autograd, ops  # noqa: F401  (ops: every primitive declared before first use)
 from .dispatch import bind
 from .errors import op_error
 from .index_spec import index_to_param
-from .ops import PRIMS
-from .ops.shapes import normalize_axes
+from .lax import (abs, add, div, eq, exp, ge, gt, le, log, lt, matmul, maximum, minimum, mul,
+                  ne, neg, pow_scalar, relu, sigmoid, sign, sqrt, stop_gradient, sub, sum_to,
+                  tanh)
+from .lax import lift as _lift
+from .lax import pair as _pair
+from .prim import PRIMS
+from .shapes import normalize_axes
 from .tensor import Tensor, as_tensor
 
 P = PRIMS
-
-
-def _lift(x, like: Tensor | None = None, op: str = "tensor") -> Tensor:
-    """Python scalars take the other operand's dtype when NumPy 2 would.
-
-    `op` names the calling op in conversion errors (None, ragged lists, ...).
-    """
-    if isinstance(x, Tensor):
-        return x
-    if like is not None and isinstance(x, (bool, numbers.Number)) and not isinstance(x, np.generic):
-        return as_tensor(np.asarray(x, dtype=np.result_type(like.dtype, x)), op=op)
-    return as_tensor(x, op=op)
-
-
-def _pair(a, b, op: str = "tensor") -> tuple[Tensor, Tensor]:
-    if isinstance(a, Tensor):
-        return a, _lift(b, a, op)
-    b = _lift(b, op=op)
-    return _lift(a, b, op), b
-
-
-def _binary(name):
-    prim = P[name]
-
-    def op(a, b) -> Tensor:
-        return bind(prim, *_pair(a, b, name))
-    op.__name__ = op.__qualname__ = name  # the public name (tracebacks, the API docs)
-    op.__doc__ = f"Elementwise {name} with NumPy broadcasting."
-    return op
-
-
-def _unary(name):
-    prim = P[name]
-
-    def op(x) -> Tensor:
-        return bind(prim, _lift(x, op=name))
-    op.__name__ = op.__qualname__ = name
-    op.__doc__ = f"Elementwise {name}."
-    return op
-
-
-add, sub, mul, div = _binary("add"), _binary("sub"), _binary("mul"), _binary("div")
-maximum, minimum = _binary("maximum"), _binary("minimum")
-lt, le, gt, ge, eq, ne = (_binary(n) for n in ("lt", "le", "gt", "ge", "eq", "ne"))
-neg, exp, log, sqrt = _unary("neg"), _unary("exp"), _unary("log"), _unary("sqrt")
-tanh, sigmoid, relu = _unary("tanh"), _unary("sigmoid"), _unary("relu")
-abs, sign, stop_gradient = _unary("abs"), _unary("sign"), _unary("stop_gradient")
 true_divide = divide = div
 multiply, subtract = mul, sub
 
@@ -89,11 +50,6 @@ def pow(x, y) -> Tensor:
         if bool(lt(min(y), 0)):
             raise op_error("pow", "integers to negative integer powers are not allowed", x, y)
     return bind(P["pow"], x, y)
-
-
-def pow_scalar(x, exponent) -> Tensor:
-    """Elementwise `x ** exponent` for a Python number `exponent`."""
-    return bind(P["pow_scalar"], x, exponent=exponent)
 
 
 def cast(x, dtype) -> Tensor:
@@ -291,17 +247,6 @@ def expand_dims(x, axis: int) -> Tensor:
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
 
-def sum_to(g: Tensor, shape) -> Tensor:
-    """Sum a broadcast cotangent back to `shape` (the transpose of broadcasting)."""
-    shape = tuple(shape)
-    if g.shape == shape:
-        return g
-    lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        i + lead for i, d in enumerate(shape) if d == 1 and g.shape[i + lead] != 1)
-    return reshape(sum(g, axes, keepdims=True), shape)
-
-
 def concatenate(tensors, axis: int = 0) -> Tensor:
     """The tensors joined along an existing `axis`, like `np.concatenate`."""
     tensors = [_lift(t, op="concatenate") for t in tensors]
@@ -324,11 +269,6 @@ def stack(tensors, axis: int = 0) -> Tensor:
     return concatenate([expand_dims(t, axis) for t in tensors], axis)
 
 
-def matmul(a, b) -> Tensor:
-    """Matrix product with NumPy's `@` rules (batched, 1-d vectors promoted); runs as BLAS."""
-    return bind(P["matmul"], *_pair(a, b, "matmul"))
-
-
 def dot(a, b) -> Tensor:
     """np.dot: a product for 0-d operands, matmul for 1-d and 2-d ones."""
     a, b = _pair(a, b, "dot")
@@ -349,11 +289,8 @@ def getitem(x, index) -> Tensor:
     return bind(P["getitem"], x, *arrays, index=spec)
 
 
-def getitem_raw(x, arrays, index) -> Tensor:
-    return bind(P["getitem"], x, *arrays, index=index)
-
-
 def scatter_add(g, *arrays, index, shape) -> Tensor:
+    """zeros(shape) with `g` added at `index` (param form); getitem's transpose."""
     return bind(P["scatter_add"], g, *arrays, index=index, shape=tuple(shape))
 
 
@@ -396,6 +333,11 @@ def ones(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
     return Tensor(np.ones(_sizes("ones", shape), dtype), requires_grad=requires_grad)
 
 
+def detach(x) -> Tensor:
+    """A tensor with the same value that is cut from the autograd graph."""
+    return stop_gradient(x)
+
+
 # -- Tensor methods and operators, generated from the functions above ----------------
 def _install_methods() -> None:
     methods = ("exp log sqrt tanh sigmoid relu abs sign sum mean max min var logsumexp "
@@ -421,11 +363,8 @@ def _install_methods() -> None:
     Tensor.__pos__ = lambda self: self
     Tensor.__abs__ = abs
     Tensor.__getitem__ = getitem
-    # NumPy calls on Tensors (np.exp(t), ndarray + t) dispatch to tracead ops.
-    from .numpy_interop import array_function, array_ufunc
-
-    Tensor.__array_ufunc__ = array_ufunc
-    Tensor.__array_function__ = array_function
+    Tensor.backward = autograd.backward
+    Tensor.detach = detach
 
 
 _install_methods()

@@ -106,3 +106,9 @@ def array_function(self, func, types, args, kwargs):
         except Unsupported as exc:
             return _convert(str(exc), func, args, kwargs)
     return _convert(_numpy_name(func), func, args, kwargs)
+
+
+# NumPy calls on Tensors (np.exp(t), ndarray + t) dispatch to tracead ops
+# from here on; `import tracead` imports this module.
+Tensor.__array_ufunc__ = array_ufunc
+Tensor.__array_function__ = array_function

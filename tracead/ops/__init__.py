@@ -1,5 +1,5 @@
-"""The primitive table. Importing this package declares every primitive."""
+"""The op rows. Importing this package declares every primitive into `PRIMS`."""
 from . import elementwise, index, matmul, movement, reduce  # noqa: F401  (registration)
-from .prim import KINDS, PRIMS, Aval, Prim
+from ..prim import KINDS, PRIMS, Aval, Prim
 
 __all__ = ["PRIMS", "Prim", "Aval", "KINDS"]
