@@ -30,6 +30,13 @@ def _accumulate(cts: dict, keep: dict, tensor, ct) -> None:
     cts[key] = ct if key not in cts else lax.add(cts[key], ct)
 
 
+def _broadcasts_to(shape: tuple, target: tuple) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
 def _input_grads(node: TapeNode, grads) -> list:
     """The rule's gradients, checked and summed back to each input's shape."""
     grads = tuple(grads)
@@ -41,7 +48,7 @@ def _input_grads(node: TapeNode, grads) -> list:
     for inp, g in zip(node.inputs, grads):
         if g is not None and g.shape != inp.shape:
             # Broadcasting maps inp.shape onto g.shape; anything else is a rule bug.
-            if np.broadcast_shapes(inp.shape, g.shape) != g.shape:
+            if not _broadcasts_to(inp.shape, g.shape):
                 raise OpError(f"internal: the vjp rule of {name} returned a gradient of shape "
                               f"{g.shape} for an input of shape {inp.shape}")
             g = lax.sum_to(g, inp.shape)
