@@ -37,15 +37,15 @@ def _broadcasts_to(shape: tuple, target: tuple) -> bool:
         return False
 
 
-def _input_grads(node: TapeNode, grads) -> list:
+def _input_grads(node: TapeNode, inputs: tuple, grads) -> list:
     """The rule's gradients, checked and summed back to each input's shape."""
     grads = tuple(grads)
     name = getattr(node.prim, "name", node.prim)
-    if len(grads) != len(node.inputs):
+    if len(grads) != len(inputs):
         raise OpError(f"internal: the vjp rule of {name} returned {len(grads)} gradient(s) for "
-                      f"{len(node.inputs)} input(s); a rule returns exactly one (or None) per input")
+                      f"{len(inputs)} input(s); a rule returns exactly one (or None) per input")
     out = []
-    for inp, g in zip(node.inputs, grads):
+    for inp, g in zip(inputs, grads):
         if g is not None and g.shape != inp.shape:
             # Broadcasting maps inp.shape onto g.shape; anything else is a rule bug.
             if not _broadcasts_to(inp.shape, g.shape):
@@ -105,8 +105,9 @@ def _backward_loop(roots, seeds, create_graph, stop, cts, keep, tracer) -> list[
                 node_cts = [c if c is not None else lax.zeros_like(o) for c, o in zip(node_cts, outs)]
             if tracer is not None:
                 tracer.source_hint = node.source
-            grads = _input_grads(node, node.call_vjp(node_cts))
-            for inp, g in zip(node.inputs, grads):
+            inputs = node.resolved_inputs()
+            grads = _input_grads(node, inputs, node.call_vjp(node_cts, inputs))
+            for inp, g in zip(inputs, grads):
                 if g is not None and inp.requires_grad:
                     _accumulate(cts, keep, inp, g)
     return order

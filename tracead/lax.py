@@ -140,6 +140,11 @@ def scatter_add(g: Tensor, arrays, index: tuple, shape) -> Tensor:
     return bind(PRIMS["scatter_add"], g, *arrays, index=index, shape=tuple(shape))
 
 
+def index_update(x: Tensor, v: Tensor, arrays, index: tuple, mode: str) -> Tensor:
+    """`x` with `v` written at `index` (mode set/add/mul/min/max), a functional write."""
+    return bind(PRIMS["index_update"], x, v, *arrays, index=index, mode=mode)
+
+
 # -- constants and the transpose of broadcasting -----------------------------------------
 def full_like(x: Tensor, value) -> Tensor:
     """A tensor of `value` with the shape and dtype of `x`."""

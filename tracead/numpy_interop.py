@@ -20,6 +20,7 @@ from . import functional as F
 from . import state
 from .errors import OpTypeError, describe, user_source
 from .numpy_functions import FUNCTIONS, METADATA, Unsupported
+from .shape_api import NUMPY_FUNCTIONS
 from .tensor import Tensor
 
 UFUNCS = {
@@ -112,3 +113,4 @@ def array_function(self, func, types, args, kwargs):
 # from here on; `import tracead` imports this module.
 Tensor.__array_ufunc__ = array_ufunc
 Tensor.__array_function__ = array_function
+FUNCTIONS.update(NUMPY_FUNCTIONS)  # np.einsum, np.pad, np.roll, ... (shape_api)

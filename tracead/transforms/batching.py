@@ -25,6 +25,7 @@ from ..prim import Aval
 from ..tensor import Tensor, as_tensor
 from ..trace.pytree import _sorted_keys, tree_flatten, tree_leaves
 from ..trace.tracer import Tracer
+from . import batching_index_update  # noqa: F401  (registers its rule)
 from .batching_rules import rule_for
 
 
