@@ -270,3 +270,13 @@ def test_public_face():
                     "ns = {}; exec('from tracead import *', ns); "
                     "assert 'nn' not in ns and 'Tensor' in ns and 'grad' in ns")
     assert result.returncode == 0, result.stderr
+
+
+def test_every_name_the_package_imports_is_in_all():
+    """A name `tracead/__init__.py` imports for users (not a submodule) must be listed in `__all__`."""
+    tree = ast.parse((PACKAGE / "__init__.py").read_text(encoding="utf-8"))
+    imported = {alias.asname or alias.name for node in tree.body if isinstance(node, ast.ImportFrom)
+                for alias in node.names}
+    public = {n for n in imported if not n.startswith("_") and not _is_package(n)
+              and not (PACKAGE / f"{n}.py").exists()}
+    assert not public - set(ta.__all__), f"add to __all__: {sorted(public - set(ta.__all__))}"

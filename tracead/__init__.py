@@ -46,6 +46,12 @@ __all__ = [
     "minimum", "mul", "neg", "ones", "ones_like", "pow", "relu", "reshape", "sigmoid", "sign",
     "softmax", "sqrt", "stack", "stop_gradient", "sub", "sum", "swapaxes", "tanh", "transpose",
     "var", "where", "zeros", "zeros_like", "PRIMS",
+    # shape, indexing and contraction functions
+    "array_split", "chunk", "expand", "flatten", "flip", "meshgrid", "movedim", "moveaxis",
+    "permute", "repeat", "repeat_interleave", "roll", "split", "squeeze", "tile", "tril", "triu",
+    "unflatten", "unsqueeze", "view", "np_pad", "pad", "gather", "index_select", "masked_fill",
+    "scatter", "scatter_add", "scatter_reduce", "take_along_axis", "dot", "einsum", "inner",
+    "outer", "tensordot", "vdot",
     # transforms
     "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "vmap",
     "make_graph",
