@@ -1,7 +1,23 @@
-"""Shared fixtures: the `mode` every numerical check runs in (see modes.py)."""
+"""Shared fixtures: the `mode` every numerical check runs in (see modes.py).
+
+TRACEAD_* variables of the calling shell (TRACEAD_DISABLE=1, TRACEAD_CHECK,
+TRACEAD_DEBUG, TRACEAD_MAX_VARIANTS, ...) would change what the suite tests,
+so they are cleared when the session starts; kept are the explicit test-mode
+overrides (TRACEAD_TEST_MODES; TRACEAD_PARALLEL_THRESHOLD=0 runs every kernel
+parallel, see test_parallel.py), the kernel cache location and the opt-in
+test knobs.
+"""
+import os
+
 import pytest
 
-from modes import MODES
+KEPT_ENVIRONMENT = ("TRACEAD_TEST_MODES", "TRACEAD_PARALLEL_THRESHOLD", "TRACEAD_CACHE_DIR",
+                    "TRACEAD_HYPOTHESIS_EXAMPLES", "TRACEAD_HYPOTHESIS_RANDOM", "TRACEAD_FUZZ_EXAMPLES",
+                    "TRACEAD_SLOW_EXAMPLES", "TRACEAD_KEEP_SCREENSHOT")
+for _name in [n for n in os.environ if n.startswith("TRACEAD_") and n not in KEPT_ENVIRONMENT]:
+    del os.environ[_name]
+
+from modes import MODES  # noqa: E402 - after the environment is clean
 
 
 def pytest_configure(config):
