@@ -57,7 +57,7 @@ __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "vmap",
     "make_graph",
     # compile and its tools
-    "compile", "CompiledFunction", "RecompileWarning", "explain", "profile",
+    "compile", "CompiledFunction", "RecompileWarning", "CheckError", "explain", "profile",
     # pytrees
     "register_dataclass", "register_pytree_node", "tree_flatten", "tree_leaves", "tree_map",
     "tree_structure", "tree_unflatten",
