@@ -61,8 +61,8 @@ UNARY: dict[str, tuple[Callable, Callable]] = {
     "flip": (ta.flip, np.flip),
     "roll": (lambda x: ta.roll(x, 1), lambda x: np.roll(x, 1)),
     "tril": (lambda x: ta.tril(x) if x.ndim >= 2 else x, lambda x: np.tril(x) if x.ndim >= 2 else x),
-    "pad_crop": (lambda x: ta.pad(x, (1, 2), mode="replicate")[..., 2:] if x.ndim else x,
-                 lambda x: np.pad(x, [(0, 0)] * (x.ndim - 1) + [(1, 2)], mode="edge")[..., 2:]
+    "pad_crop": (lambda x: ta.pad(x, (1, 2), mode="replicate")[..., 3:] if x.ndim else x,
+                 lambda x: np.pad(x, [(0, 0)] * (x.ndim - 1) + [(1, 2)], mode="edge")[..., 3:]
                  if x.ndim else x),
     "at_mul": (lambda x: x.at[..., :1].mul(x[..., -1:]) if x.ndim else x * x, _at_mul_ref),
 }
