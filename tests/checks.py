@@ -145,3 +145,12 @@ def run_in_threads(work, n: int = 4) -> None:
         t.join()
     if errors:
         raise errors[0]
+
+
+def compile_in(fn, mode: str):
+    """fn compiled with backend `mode`, or fn itself for "eager"."""
+    return ta.compile(fn, backend=mode) if mode != "eager" else fn
+
+
+def assert_close(a, b, tol: float = 1e-12) -> None:
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=tol, atol=tol)

@@ -28,3 +28,20 @@ def pytest_configure(config):
 def mode(request):
     """eager, and the compiled backends once `tracead.compile` exists."""
     return request.param
+
+
+@pytest.fixture(params=["interpret", "numba"])
+def backend(request):
+    """A compiled backend (for tests of compile semantics rather than of ops)."""
+    return request.param
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    """An empty on-disk kernel cache in tmp_path, and no kernel modules in memory."""
+    from tracead.backends.numba import cache
+
+    monkeypatch.setenv("TRACEAD_CACHE_DIR", str(tmp_path))
+    cache.clear_memory()
+    yield tmp_path
+    cache.clear_memory()

@@ -307,14 +307,6 @@ def _cache_case():
     return one_kernel(f, args, "elementwise"), args
 
 
-@pytest.fixture
-def fresh_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("TRACEAD_CACHE_DIR", str(tmp_path))
-    cache.clear_memory()
-    yield tmp_path
-    cache.clear_memory()
-
-
 def test_second_compile_hits_disk_cache_and_source_names_nodes(fresh_cache):
     sched, args = _cache_case()
     first = check(sched, args).kernels[0]
