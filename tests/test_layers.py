@@ -286,3 +286,11 @@ def test_every_name_the_package_imports_is_in_all():
     public = {n for n in imported if not n.startswith("_") and not _is_package(n)
               and not (PACKAGE / f"{n}.py").exists()}
     assert not public - set(ta.__all__), f"add to __all__: {sorted(public - set(ta.__all__))}"
+
+
+def test_every_primitive_has_its_function_in_the_primitive_layer():
+    """One `tracead.lax` function per primitive: what rules (and batching rules) call."""
+    from tracead import lax
+
+    missing = [name for name in ta.PRIMS if not callable(getattr(lax, name, None))]
+    assert not missing, f"add these to tracead/lax.py (one line each over bind): {missing}"
