@@ -251,6 +251,12 @@ def test_vjp_rules_use_only_the_primitive_layer():
         above = [d for d in graph[module] if _layer_of(d) > lax_layer and not d.startswith("ops")]
         assert not above, f"tracead.{module} imports {above}"
         assert "sum_to" not in path.read_text(encoding="utf-8"), f"{path.name} calls sum_to"
+    # Rules write `g * b`, `1 - out`, `x == 0`: those operators are primitive-layer functions.
+    from tracead import lax
+
+    for dunder, name in [("add", "add"), ("sub", "sub"), ("mul", "mul"), ("truediv", "div"),
+                         ("neg", "neg"), ("eq", "eq"), ("gt", "gt"), ("matmul", "matmul")]:
+        assert getattr(ta.Tensor, f"__{dunder}__") is getattr(lax, name), dunder
 
 
 def test_import_tracead_does_not_load_the_optional_plotting_packages():
