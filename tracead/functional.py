@@ -8,14 +8,20 @@ primitive layer below, `tracead.lax`, has one function per primitive.)
 """
 from __future__ import annotations
 
-from . import autograd, shape_api
+import sys
+
+from . import autograd, shape_api, tensor_api
 from .basic_functions import *  # noqa: F401,F403
 from .basic_functions import _lift, _pair  # noqa: F401  (used by the NumPy adapters)
 from .basic_functions import (abs, add, div, eq, ge, getitem, gt, le, lt, matmul, mul, ne, neg,
                               pow, reshape, stop_gradient, sub, transpose)
+from .creation import *  # noqa: F401,F403
 from .indexing import *  # noqa: F401,F403
 from .linalg import *  # noqa: F401,F403
+from .math_functions import *  # noqa: F401,F403
 from .padding import *  # noqa: F401,F403
+from .reductions import *  # noqa: F401,F403
+from .scans import *  # noqa: F401,F403
 from .shape_functions import *  # noqa: F401,F403
 from .tensor import Tensor
 
@@ -55,4 +61,5 @@ def _install_methods() -> None:
 
 
 _install_methods()
+tensor_api.install(sys.modules[__name__])  # wraps this module's sum, mean, max, ... for dim=
 shape_api.install()

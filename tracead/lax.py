@@ -170,3 +170,56 @@ def sum_to(g: Tensor, shape) -> Tensor:
     axes = tuple(range(lead)) + tuple(
         i + lead for i, d in enumerate(shape) if d == 1 and g.shape[i + lead] != 1)
     return reshape(sum(g, axes, keepdims=True), shape)
+
+
+# -- math (ops/math.py) and scans (ops/scan.py) --------------------------------------------
+sin, cos, tan = _unary("sin"), _unary("cos"), _unary("tan")
+asin, acos, atan = _unary("asin"), _unary("acos"), _unary("atan")
+sinh, cosh = _unary("sinh"), _unary("cosh")
+asinh, acosh, atanh = _unary("asinh"), _unary("acosh"), _unary("atanh")
+log1p, expm1, log2, log10, exp2 = (_unary(n) for n in ("log1p", "expm1", "log2", "log10", "exp2"))
+erf, erfc, softplus = _unary("erf"), _unary("erfc"), _unary("softplus")
+floor, ceil, trunc, round = _unary("floor"), _unary("ceil"), _unary("trunc"), _unary("round")
+isnan, isinf, isfinite = _unary("isnan"), _unary("isinf"), _unary("isfinite")
+atan2, copysign = _binary("atan2"), _binary("copysign")
+floor_divide, remainder, fmod = _binary("floor_divide"), _binary("remainder"), _binary("fmod")
+
+
+def cumsum(x: Tensor, axis: int, reverse: bool = False) -> Tensor:
+    """Running sum along the non-negative `axis` (from the end if `reverse`)."""
+    return bind(PRIMS["cumsum"], x, axis=axis, reverse=bool(reverse))
+
+
+def cumprod(x: Tensor, axis: int, reverse: bool = False) -> Tensor:
+    """Running product along the non-negative `axis` (from the end if `reverse`)."""
+    return bind(PRIMS["cumprod"], x, axis=axis, reverse=bool(reverse))
+
+
+def cummax_index(x: Tensor, axis: int) -> Tensor:
+    """Index of the running maximum along `axis` (torch.cummax's indices)."""
+    return bind(PRIMS["cummax_index"], x, axis=axis)
+
+
+def cummin_index(x: Tensor, axis: int) -> Tensor:
+    """Index of the running minimum along `axis` (torch.cummin's indices)."""
+    return bind(PRIMS["cummin_index"], x, axis=axis)
+
+
+def prod(x: Tensor, axes: tuple[int, ...], keepdims: bool = False) -> Tensor:
+    """Product over the canonical `axes`."""
+    return bind(PRIMS["prod"], x, axes=tuple(axes), keepdims=bool(keepdims))
+
+
+def argsort(x: Tensor, axis: int, descending: bool = False) -> Tensor:
+    """The stable sorting permutation along `axis`."""
+    return bind(PRIMS["argsort"], x, axis=axis, descending=bool(descending))
+
+
+def argmax(x: Tensor, axis: int, keepdims: bool = False) -> Tensor:
+    """Index of the first maximum along `axis`."""
+    return bind(PRIMS["argmax"], x, axis=axis, keepdims=bool(keepdims))
+
+
+def argmin(x: Tensor, axis: int, keepdims: bool = False) -> Tensor:
+    """Index of the first minimum along `axis`."""
+    return bind(PRIMS["argmin"], x, axis=axis, keepdims=bool(keepdims))

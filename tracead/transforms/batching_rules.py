@@ -165,9 +165,18 @@ def scatter_add(node, args, batched, size):
     return bind(node.prim, g, *new_arrays, index=index, shape=(size,) + shape)
 
 
+def shifted_axis(node, args, batched, size):
+    """Ops along one `axis` (scans, sorting, argmax): the axis moves past the batch axis."""
+    params = dict(node.kwargs)
+    params["axis"] += 1
+    return bind(node.prim, args[0], **params)
+
+
 RULES = {"reshape": reshape, "transpose": transpose, "broadcast_to": broadcast_to,
          "concatenate": concatenate, "matmul": matmul, "getitem": getitem,
-         "scatter_add": scatter_add}
+         "scatter_add": scatter_add, "prod": reduce,
+         **dict.fromkeys(("cumsum", "cumprod", "cummax_index", "cummin_index", "argsort",
+                          "argmax", "argmin"), shifted_axis)}
 KIND_RULES = {"elementwise": elementwise, "reduce": reduce}
 
 
