@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import state
-from .autograd import TapeNode
-from .ops.prim import Prim
+from .prim import Prim
+from .tape import TapeNode
 from .tensor import Tensor, as_tensor
 from .trace.scalars import plain_params
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import functional as F
+from . import basic_functions as F
 from .errors import op_error
 from .ops import PRIMS as P
 from .tensor import Tensor

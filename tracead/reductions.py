@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import functional as F
+from . import basic_functions as F
 from .errors import op_error
 from .ops import PRIMS as P
 from .ops.shapes import normalize_axes

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import basic_functions as F
 from . import creation, math_functions as M, reductions as R, scans as S
 from .errors import op_error
 from .tensor import Tensor
@@ -60,8 +61,6 @@ def _dtype_of(op: str, target) -> np.dtype | None:
 
 def to(self, *args, dtype=None, device=None, copy: bool = False) -> Tensor:
     """This tensor as `dtype` (`t.to(ta.float32)`, `t.to(other)`); 'cpu' is accepted and changes nothing."""
-    from . import functional as F
-
     targets = [a for a in (*args, dtype) if a is not None]
     out = self
     for target in targets:
@@ -75,8 +74,6 @@ def to(self, *args, dtype=None, device=None, copy: bool = False) -> Tensor:
 
 def _converter(name: str, dtype):
     def convert(self) -> Tensor:
-        from . import functional as F
-
         return F.cast(self, dtype)
     convert.__name__ = name
     convert.__doc__ = f"This tensor as {np.dtype(dtype).name} (torch's `.{name}()`)."
@@ -85,8 +82,6 @@ def _converter(name: str, dtype):
 
 def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Dimensions start_dim..end_dim merged into one (`torch.flatten`); a 0-d tensor becomes 1-d."""
-    from . import functional as F
-
     if self.ndim == 0:
         return F.reshape(self, 1)
     start, end = (F.normalize_axes("flatten", d, self.ndim, self)[0] for d in (start_dim, end_dim))
@@ -122,17 +117,15 @@ def _swap(fn):
     return reflected
 
 
-def install() -> None:
-    from . import functional as F
-
+def install(functional) -> None:
     for name in TORCH_NAMED:
-        wrapped = R.torch_names(getattr(F, name))
-        setattr(F, name, wrapped)
+        wrapped = R.torch_names(getattr(functional, name))
+        setattr(functional, name, wrapped)
         setattr(Tensor, name, wrapped)
     for name in ("max", "min"):
         index_fn = S.argmax if name == "max" else S.argmin
-        wrapped = R._extreme_with_dim(name, getattr(F, name), index_fn)
-        setattr(F, name, wrapped)
+        wrapped = R._extreme_with_dim(name, getattr(functional, name), index_fn)
+        setattr(functional, name, wrapped)
         setattr(Tensor, name, wrapped)
     for name, fn in METHODS.items():
         setattr(Tensor, name, fn)

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import functional as F
+from .. import lax, shapes
 from ..errors import op_error
-from . import shapes
-from .prim import Aval, Prim, register
+from ..prim import Aval, Prim, register
 
 
 def _accumulate_dtype(dtype: np.dtype) -> np.dtype:
@@ -53,23 +52,23 @@ def _scan_impl(ufunc):
 
 
 def _cumsum_vjp(g, out, x, *, axis, reverse):
-    return (F.cumsum(g, axis, reverse=not reverse),)
+    return (lax.cumsum(g, axis, not reverse),)
 
 
 def _cumprod_vjp(g, out, x, *, axis, reverse):
-    is_zero = F.eq(x, 0)
-    zeros_so_far = F.cumsum(F.cast(is_zero, np.int64), axis, reverse=reverse)
-    before_zero = F.eq(zeros_so_far, 0)
-    first_zero = F.where(is_zero, F.eq(zeros_so_far, 1), False)
-    one = F.ones_like(x)
+    is_zero = lax.eq(x, 0)
+    zeros_so_far = lax.cumsum(lax.cast(is_zero, np.int64), axis, reverse)
+    before_zero = lax.eq(zeros_so_far, 0)
+    first_zero = lax.where(is_zero, lax.eq(zeros_so_far, 1), False)
+    one = lax.ones_like(x)
     # Before the first zero: sum over later j of g_j * out_j / x_i (x_i != 0 there).
-    safe_x = F.where(before_zero, x, one)
-    before = F.cumsum(g * out, axis, reverse=not reverse) / safe_x
+    safe_x = lax.where(before_zero, x, one)
+    before = lax.cumsum(g * out, axis, not reverse) / safe_x
     # At the first zero: the products with that zero taken out.
-    without = F.cumprod(F.where(first_zero, one, x), axis, reverse=reverse)
-    at_zero = F.cumsum(g * without, axis, reverse=not reverse)
-    zero = F.zeros_like(before)
-    return (F.where(before_zero, before, F.where(first_zero, at_zero, zero)),)
+    without = lax.cumprod(lax.where(first_zero, one, x), axis, reverse)
+    at_zero = lax.cumsum(g * without, axis, not reverse)
+    zero = lax.zeros_like(before)
+    return (lax.where(before_zero, before, lax.where(first_zero, at_zero, zero)),)
 
 
 cumsum_p = register(Prim("cumsum", "opaque", _scan_impl(np.add), _scan_shape("cumsum"),
@@ -128,27 +127,32 @@ def _prod_impl(x, *, axes, keepdims):
 
 def _exclusive_cumprod(flat, reverse: bool):
     """Products of the elements strictly before (after, if reverse) each one, on the last axis."""
-    one = F.ones_like(F.getitem(flat, (Ellipsis, slice(0, 1))))
+    last = flat.ndim - 1
+
+    def cols(start, stop):  # flat[..., start:stop] in getitem's param form
+        return lax.getitem(flat, (), (("e",), ("s", start, stop, None)))
+
+    one = lax.ones_like(cols(0, 1))
     if reverse:
-        shifted = F.concatenate([F.getitem(flat, (Ellipsis, slice(1, None))), one], axis=-1)
+        shifted = lax.concatenate([cols(1, None), one], last)
     else:
-        shifted = F.concatenate([one, F.getitem(flat, (Ellipsis, slice(None, -1)))], axis=-1)
-    return F.cumprod(shifted, -1, reverse=reverse)
+        shifted = lax.concatenate([one, cols(None, -1)], last)
+    return lax.cumprod(shifted, last, reverse)
 
 
 def _prod_vjp(g, out, x, *, axes, keepdims):
     # d prod / d x_i = the product of all the other elements (exact with zeros).
     if x.size == 0:
-        return (F.zeros_like(x),)
+        return (lax.zeros_like(x),)
     kept = shapes.reduced_shape(x.shape, axes, True)
     rest = [i for i in range(x.ndim) if i not in axes]
     perm = tuple(rest) + tuple(axes)
-    moved = F.transpose(x, perm)
+    moved = lax.transpose(x, perm)
     lead = moved.shape[:len(rest)]
-    flat = F.reshape(moved, lead + (-1,))
+    flat = lax.reshape(moved, lead + (int(np.prod(moved.shape[len(rest):], dtype=np.int64)),))
     others = _exclusive_cumprod(flat, False) * _exclusive_cumprod(flat, True)
-    others = F.transpose(F.reshape(others, moved.shape), tuple(int(i) for i in np.argsort(perm)))
-    return (others * F.reshape(g, kept),)
+    others = lax.transpose(lax.reshape(others, moved.shape), tuple(int(i) for i in np.argsort(perm)))
+    return (others * lax.reshape(g, kept),)
 
 
 prod_p = register(Prim("prod", "opaque", _prod_impl, _prod_shape, _prod_vjp,

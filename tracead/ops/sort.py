@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import shapes
 from ..errors import op_error
-from . import shapes
-from .prim import Aval, Prim, register
+from ..prim import Aval, Prim, register
 
 
 def _argsort_impl(x, *, axis, descending):

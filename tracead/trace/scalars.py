@@ -21,6 +21,7 @@ somewhere and used later) a stand-in acts as its plain value.
 """
 from __future__ import annotations
 
+import math
 import operator
 import os
 import sys
@@ -118,11 +119,9 @@ class ScalarInput:
         return int(self.concrete("math.trunc()"))
 
     def __floor__(self) -> int:
-        import math
         return math.floor(self.concrete("math.floor()"))
 
     def __ceil__(self) -> int:
-        import math
         return math.ceil(self.concrete("math.ceil()"))
 
     def __getattr__(self, name):  # float's other methods (is_integer, hex, real, ...)

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import state
-from ..errors import SourceLoc, user_source
+from ..errors import SourceLoc, UnsupportedInCompile, user_source
 from ..ir.graph import Graph, Node, Var, VarFactory, freeze_params
 from .sources import Source, SourceFinder, by_reference
 
@@ -150,8 +149,6 @@ class Tracer:
         if id(tensor) in self.born and id(tensor) not in self.vars:
             return  # a constant: nothing to guard
         if not self.concrete:
-            from ..errors import UnsupportedInCompile
-
             raise UnsupportedInCompile(f"{how} needs a concrete value, but this trace is abstract")
         var = self.var_of(tensor)
         self.value_guards.append(
@@ -213,8 +210,3 @@ class Tracer:
     def graph(self, outputs: list[Var]) -> Graph:
         inputs = tuple(self.inputs) + tuple(var for _, var in self.free)
         return Graph(inputs, tuple(self.nodes), tuple(outputs), dict(self.constants))
-
-
-def current_concrete_tracer():
-    tracer = state.current_tracer()
-    return tracer if tracer is not None and tracer.concrete else None
