@@ -1,5 +1,5 @@
 """The primitive table. Importing this package declares every primitive."""
-from . import elementwise, index, matmul, movement, reduce  # noqa: F401  (registration)
+from . import elementwise, index, matmul, movement, random, reduce, window  # noqa: F401  (registration)
 from .prim import KINDS, PRIMS, Aval, Prim
 
 __all__ = ["PRIMS", "Prim", "Aval", "KINDS"]
