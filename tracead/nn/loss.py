@@ -208,9 +208,9 @@ def cross_entropy(input, target, ignore_index: int = -100, reduction: str = "mea
     classes = flat.shape[1]
     logp = F.log_softmax(flat, axis=-1)
     shape = (logits.shape[0],) + logits.shape[2:]
-    is_float = (target.dtype.kind == "f") if isinstance(target, (Tensor, np.ndarray)) else \
-        np.asarray(target).dtype.kind == "f"
-    if is_float:  # class probabilities
+    if not isinstance(target, Tensor):
+        target = np.asarray(target)
+    if target.dtype.kind == "f" and target.ndim == logits.ndim:  # class probabilities
         target = as_tensor(target, op="cross_entropy")
         if target.shape != logits.shape:
             raise op_error("cross_entropy", f"probability targets must have the input's shape "
