@@ -113,10 +113,9 @@ def next_key(key: Tensor | None = None) -> Tensor:
 
 def uniform(key, shape, dtype=np.float32) -> Tensor:
     """U[0, 1) numbers of `shape`, a pure function of the integer `key` (see ops/random.py)."""
-    from ..dispatch import bind
     from ..ops import PRIMS
 
-    return bind(PRIMS["uniform"], as_tensor(key), shape=tuple(int(s) for s in shape),
+    return _ops.bind(PRIMS["uniform"], as_tensor(key), shape=tuple(int(s) for s in shape),
                 dtype=np.dtype(dtype).name)
 
 

@@ -105,17 +105,17 @@ def _col2im_vjp(ct, out, cols, *, image, kernel, stride, padding, dilation):
 
 def im2col(x, *, kernel, stride, padding, dilation, pad_value: float = 0.0):
     """Bind im2col with canonical params (int tuples, a float pad value)."""
-    from ..dispatch import bind
+    from .. import functional as F  # (F.bind: the one dispatch point, patchable in tests)
 
-    return bind(im2col_p, x, kernel=_ints(kernel), stride=_ints(stride),
+    return F.bind(im2col_p, x, kernel=_ints(kernel), stride=_ints(stride),
                 padding=_ints(padding), dilation=_ints(dilation), pad_value=float(pad_value))
 
 
 def col2im(cols, *, image, kernel, stride, padding, dilation):
     """Bind col2im with canonical params."""
-    from ..dispatch import bind
+    from .. import functional as F
 
-    return bind(col2im_p, cols, image=_ints(image), kernel=_ints(kernel), stride=_ints(stride),
+    return F.bind(col2im_p, cols, image=_ints(image), kernel=_ints(kernel), stride=_ints(stride),
                 padding=_ints(padding), dilation=_ints(dilation))
 
 
