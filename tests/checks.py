@@ -114,9 +114,20 @@ def check_second_order(mode, fn, arrays, argnums, rng, eps=1e-5, tol=1e-5, msg="
 
 
 def run_in_threads(work, n: int = 4) -> None:
-    """Run `work(seed)` for seeds 0..n-1 in n threads at once and wait for all."""
-    threads = [threading.Thread(target=work, args=(s,)) for s in range(n)]
+    """Run `work(seed)` for seeds 0..n-1 in n threads at once and wait for all; the
+    first exception a worker raised is raised here (a crashed worker fails the test)."""
+    errors: list[BaseException] = []
+
+    def guarded(seed):
+        try:
+            work(seed)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(s,)) for s in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    if errors:
+        raise errors[0]

@@ -257,7 +257,7 @@ def test_inputs_are_not_modified(mode):
     a0, operand0 = a.copy(), operand.copy()
     t = ta.tensor(a, requires_grad=True)
     loss = ((t * operand + operand) ** 2 / operand - operand @ t).sum() + t[[0, 0]].sum()
-    loss.backward()
+    loss.backward(retain_graph=True)
     loss.backward()
     np.testing.assert_array_equal(a, a0)
     np.testing.assert_array_equal(operand, operand0)

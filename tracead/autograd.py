@@ -4,6 +4,11 @@ A tape entry is data, not a closure: `(prim, inputs, params, outputs)`. The
 backward pass looks up `prim.vjp`, so eager backward, traced backward (the
 same code running under a tracer) and graph-to-graph autodiff share one set
 of rules. The walk is iterative, so a 100,000-op chain needs no recursion.
+
+As in PyTorch, `t.backward()` frees the graph it walked: a second backward
+through any of its nodes raises instead of silently accumulating again,
+unless the first one passed `retain_graph=True`. (`grad_of`, the functional
+form behind `ta.grad`, never frees: it is pure.)
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ class TapeNode:
     # from an output that is still alive, so its outputs are alive then too.
     outputs: tuple
     source: object = None  # user source line, recorded only while tracing
+    freed: bool = False  # walked by a backward() without retain_graph
 
     @classmethod
     def single(cls, prim, inputs, params, out) -> "TapeNode":
@@ -72,11 +78,14 @@ def _accumulate(cts: dict, keep: dict, tensor, ct) -> None:
     cts[key] = ct if key not in cts else add(cts[key], ct)
 
 
-def run_backward(roots, seeds, create_graph: bool, stop_at=()) -> tuple[dict, dict]:
+def run_backward(roots, seeds, create_graph: bool, stop_at=(), free_graph: bool = False
+                 ) -> tuple[dict, dict]:
     """Propagate cotangents from `roots`; returns ({id: ct}, {id: tensor}).
 
     Tensors in `stop_at` keep their cotangent and are not differentiated
     further (they are the `wrt` of a nested `grad`, possibly non-leaves).
+    With `free_graph` the walked nodes are marked freed (and their saved
+    values dropped) afterwards.
     """
     stop = {id(t) for t in stop_at}
     cts: dict[int, object] = {}
@@ -84,20 +93,32 @@ def run_backward(roots, seeds, create_graph: bool, stop_at=()) -> tuple[dict, di
     tracer = state.current_tracer()
     hint = tracer.source_hint if tracer is not None else None
     try:
-        _backward_loop(roots, seeds, create_graph, stop, cts, keep, tracer)
+        nodes = _backward_loop(roots, seeds, create_graph, stop, cts, keep, tracer)
+        if free_graph:
+            for node in nodes:
+                node.freed = True
+                node.params = {}  # what a node saved for its vjp (a compiled call's saved values)
     finally:
         if tracer is not None:
             tracer.source_hint = hint
     return cts, keep
 
 
-def _backward_loop(roots, seeds, create_graph, stop, cts, keep, tracer) -> None:
+def _backward_loop(roots, seeds, create_graph, stop, cts, keep, tracer) -> list[TapeNode]:
     from .tensor import as_tensor
 
+    order = _topological_nodes(roots)
+    for node in order:
+        if node.freed:
+            raise OpError(
+                f"backward: trying to backward through the graph a second time (through a "
+                f"{getattr(node.prim, 'name', node.prim)} node); its values were freed by the "
+                f"first .backward(). Pass .backward(retain_graph=True) to the first call if you "
+                f"need to backward twice" + (f" (at {user_source(4)})" if user_source(4) else ""))
     with state.set_grad_enabled(create_graph), np.errstate(all="ignore"):
         for root, seed in zip(roots, seeds):
             _accumulate(cts, keep, root, as_tensor(seed))
-        for node in reversed(_topological_nodes(roots)):
+        for node in reversed(order):
             outs = [ref() for ref in node.outputs]
             if any(o is not None and id(o) in stop for o in outs):
                 continue
@@ -114,6 +135,7 @@ def _backward_loop(roots, seeds, create_graph, stop, cts, keep, tracer) -> None:
             for inp, g in zip(node.inputs, grads):
                 if g is not None and inp.requires_grad:
                     _accumulate(cts, keep, inp, g)
+    return order
 
 
 def _seed_for(out, grad):
@@ -134,13 +156,14 @@ def _seed_for(out, grad):
     return seed
 
 
-def backward(out, grad=None) -> None:
-    """`t.backward()`: accumulate d out / d leaf into every leaf's `.grad`."""
+def backward(out, grad=None, retain_graph: bool = False) -> None:
+    """`t.backward()`: accumulate d out / d leaf into every leaf's `.grad`; frees the
+    graph unless `retain_graph` (a second backward through it then raises)."""
     if not out.requires_grad:
         raise OpError("backward: the tensor does not require grad (no input had "
                       "requires_grad=True, or it was computed under no_grad)")
     seed = _seed_for(out, grad)
-    cts, keep = run_backward([out], [seed], create_graph=False)
+    cts, keep = run_backward([out], [seed], create_graph=False, free_graph=not retain_graph)
     from .functional import add
 
     with state.no_grad():

@@ -4,7 +4,12 @@ TRACEAD_DISABLE=1   every compiled function runs eagerly
 TRACEAD_DEBUG=N     1 logs compiles, 2 prints the graph after each pass,
                     3 prints generated kernel source
 TRACEAD_MAX_VARIANTS  default variant limit per compiled function (8)
-TRACEAD_CACHE_DIR   where the on-disk kernel cache lives
+TRACEAD_PARALLEL_THRESHOLD  work above which a kernel runs parallel (default: the
+                    measured codegen.PARALLEL_THRESHOLD; 0 makes every kernel
+                    parallel, e.g. to test the parallel loops on small inputs;
+                    the `parallel_threshold=` option of compile wins)
+TRACEAD_CACHE_DIR   where the on-disk kernel cache lives (default ~/.cache/tracead;
+                    unwritable: a private temporary directory, with a warning)
 """
 from __future__ import annotations
 
@@ -32,6 +37,15 @@ def max_variants() -> int:
     return int(os.environ.get("TRACEAD_MAX_VARIANTS", "8"))
 
 
+def parallel_threshold() -> int | None:
+    value = os.environ.get("TRACEAD_PARALLEL_THRESHOLD", "")
+    return int(value) if value else None
+
+
 def cache_dir() -> str:
-    default = os.path.join(os.path.expanduser("~"), ".cache", "tracead")
-    return os.environ.get("TRACEAD_CACHE_DIR", default)
+    """An absolute path; TRACEAD_CACHE_DIR unset or empty means ~/.cache/tracead (an
+    empty value must not mean the working directory)."""
+    configured = os.environ.get("TRACEAD_CACHE_DIR", "")
+    if not configured:
+        configured = os.path.join(os.path.expanduser("~"), ".cache", "tracead")
+    return os.path.abspath(configured)

@@ -157,14 +157,16 @@ class Tensor:
             tracer.write_grad(self, value)
         self._grad = value
 
-    def backward(self, grad=None) -> None:
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
         """Reverse-mode autodiff from this tensor: accumulate d(self)/d(leaf) into each leaf's `.grad`.
 
         `grad` is the seed (default ones for a one-element tensor; required otherwise, as in PyTorch).
+        Frees the graph, as PyTorch: backward through it again raises unless this call passes
+        `retain_graph=True`.
         """
         from .autograd import backward
 
-        backward(self, grad)
+        backward(self, grad, retain_graph)
 
     def assign_(self, value) -> "Tensor":
         """Replace this tensor's value in place (optimizer updates).

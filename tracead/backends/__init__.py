@@ -3,22 +3,46 @@
 An executable is called with a list of NumPy arrays (the graph inputs) and
 returns a list of NumPy arrays (the graph outputs). `interpret` runs the
 graph op by op with NumPy (the reference); `numba` fuses it into kernels.
+
+The Numba backend is imported on first use (importing Numba takes about a
+second). An import that stops half-way (Ctrl-C during the first compile, an
+error in a Numba submodule) leaves half-initialised modules in sys.modules,
+and every later import would fail on them ("partially initialized module
+'numba.core.types'"); `_import_numba_backend` removes every module the failed
+attempt added, so the next compile imports from scratch.
 """
 from __future__ import annotations
+
+import sys
+import warnings
 
 from .interpret import InterpretBackend
 
 BACKENDS = {"interpret": InterpretBackend}
 
 
+def _import_numba_backend():
+    before = set(sys.modules)
+    try:
+        from .numba.backend import NumbaBackend
+    except BaseException:
+        for name in set(sys.modules) - before:
+            del sys.modules[name]
+        # A failed import may still have bound the half-imported subpackage here.
+        if "tracead.backends.numba" not in sys.modules:
+            globals().pop("numba", None)
+        raise
+    return NumbaBackend
+
+
 def get_backend(name: str, options: dict):
     if name == "numba" and "numba" not in BACKENDS:
         try:
-            from .numba.backend import NumbaBackend
-
-            BACKENDS["numba"] = NumbaBackend
-        except ImportError:
-            BACKENDS["numba"] = InterpretBackend  # until the code generator lands
+            BACKENDS["numba"] = _import_numba_backend()
+        except ImportError as exc:  # not cached: the next compile tries again
+            warnings.warn(f"tracead: the numba backend is unavailable ({exc}); running the "
+                          f"interpret backend", RuntimeWarning, stacklevel=3)
+            return InterpretBackend(options)
     try:
         return BACKENDS[name](options)
     except KeyError:

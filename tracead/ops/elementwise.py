@@ -87,8 +87,13 @@ def _pow_scalar_shape(x, *, exponent):
     return shapes.elementwise("pow_scalar", x, dtype=np.result_type(x.dtype, exponent))
 
 
+# NumPy's power with a scalar exponent 0.5 is sqrt: sqrt(-0.0) = -0.0 and sqrt(-inf) = nan,
+# where C's pow (and LLVM's lowering of x ** 0.5) gives +0.0 and inf. The exponent is a
+# literal, so the compiler folds the choice. (Its other fast paths, 2 -> x*x and -1 -> 1/x,
+# are what LLVM makes of pow(x, 2.0) and pow(x, -1.0) too.)
+_POW_SCALAR_TEMPLATE = "(math.sqrt({0}) if {exponent} == 0.5 else {0} ** {exponent})"
 pow_scalar_p = register(Prim("pow_scalar", "elementwise", _pow_scalar_impl, _pow_scalar_shape,
-                           _pow_scalar_vjp, "({0} ** {exponent})",
+                           _pow_scalar_vjp, _POW_SCALAR_TEMPLATE,
                            doc="x ** c for a Python number c (a static param)"))
 
 neg_p = _unary("neg", np.negative, lambda g, out, x: (F.neg(g),), "(-{0})", float_result=False)
@@ -116,7 +121,8 @@ relu_p = _unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)),
 abs_p = _unary("abs", np.abs, lambda g, out, x: (g * F.sign(x),), "abs({0})", float_result=False)
 # Zero gradient, as torch: a tape entry that contributes zeros, so eager
 # backward, grad and compiled gradients all agree through sign.
-sign_p = _unary("sign", np.sign, lambda g, out, x: (F.zeros_like(x),), "np.sign({0})",
+# `+ 0`: NumPy's sign(-0.0) is +0.0, Numba's np.sign gives -0.0 (and -0.0 + 0 is +0.0).
+sign_p = _unary("sign", np.sign, lambda g, out, x: (F.zeros_like(x),), "(np.sign({0}) + 0)",
               float_result=False)
 
 
@@ -129,8 +135,13 @@ def _select_vjp(pick_first):
     return rule
 
 
-maximum_p = _binary("maximum", np.maximum, _select_vjp(lambda a, b: a > b), "max({0}, {1})")
-minimum_p = _binary("minimum", np.minimum, _select_vjp(lambda a, b: a < b), "min({0}, {1})")
+# As NumPy's loops: NaN if either is NaN, else the first if strictly larger, else the
+# second, so maximum(0.0, -0.0) is -0.0 and maximum(-0.0, 0.0) is 0.0 (Python's max and
+# Numba's np.maximum keep the first on ties).
+maximum_p = _binary("maximum", np.maximum, _select_vjp(lambda a, b: a > b),
+                    "({0} if {0} > {1} or {0} != {0} else {1})")
+minimum_p = _binary("minimum", np.minimum, _select_vjp(lambda a, b: a < b),
+                    "({0} if {0} < {1} or {0} != {0} else {1})")
 
 
 def _where_shape(c, a, b):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from .. import config
 from ..ir.graph import Graph
+from .alias import keep_eager_aliasing
 from .cse import cse
 from .dce import dce
 from .fold import fold
@@ -50,7 +51,9 @@ def resolve(passes=None, disable=()) -> list[tuple[str, object]]:
 
 
 def run_pipeline(graph: Graph, passes=None, disable=(), verify: bool = False) -> tuple[Graph, list[PassRecord]]:
-    records = []
+    """The passes, then copies of outputs the rewrites made share memory that eager's
+    did not (alias.py; not a pass one may disable: it keeps results correct)."""
+    records, original = [], graph
     for name, fn in resolve(passes, disable):
         start = time.perf_counter()
         new = fn(graph)
@@ -63,4 +66,10 @@ def run_pipeline(graph: Graph, passes=None, disable=(), verify: bool = False) ->
         if config.debug_level() >= 2:
             config.debug_log(2, f"-- after {name}: {len(graph.nodes)} -> {len(new.nodes)} nodes\n{new}")
         graph = new
-    return graph, records
+    start = time.perf_counter()
+    new = keep_eager_aliasing(original, graph)
+    if new is not graph:
+        records.append(PassRecord("unalias", len(graph.nodes), len(new.nodes),
+                                  time.perf_counter() - start, new))
+        config.debug_log(2, f"-- after unalias: outputs copied\n{new}")
+    return new, records

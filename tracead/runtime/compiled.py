@@ -5,7 +5,14 @@ mode), looks the variants up by that key, and runs the first one whose value
 guards hold. Otherwise it traces: the traced run is a real eager run, so its
 result is returned, and the new variant serves the following calls. After
 `max_variants` traces it warns once, naming the guard that keeps failing, and
-runs eagerly from then on.
+runs eagerly from then on. Threads that miss at the same time compile one
+after the other; each first looks again for a variant another thread built.
+
+Every call is counted once in `stats`: a hit, a miss (a trace) or an eager call
+(eager backend, TRACEAD_DISABLE, inside another trace, after giving up).
+
+The eager modes call the function exactly as a traced call does (NumPy array
+arguments become Tensors), so switching backends changes no types.
 """
 from __future__ import annotations
 
@@ -17,8 +24,9 @@ import warnings
 from .. import config, state
 from ..backends import get_backend
 from ..trace import pytree
-from ..trace.capture import capture
-from .guards import call_key, describe_guards, explain_mismatch, positional_key
+from ..trace.capture import capture, tensor_args
+from .guards import (call_key, describe_guards, describe_leaf_key, explain_mismatch, object_guards,
+                     positional_key)
 from .variant import MISS, Variant
 
 
@@ -60,6 +68,7 @@ class CompiledFunction:
         self.stats = {"hits": 0, "misses": 0, "eager_calls": 0}
         self.recompile_reasons: list[str] = []
         self._backend = None
+        self.snapshot = None  # set by explain/profile: notes the outside tensors a trace touches
 
     @property
     def backend(self):
@@ -72,8 +81,7 @@ class CompiledFunction:
         st = state.STATE
         if self.gave_up or self.backend_name == "eager" or st.tracers or _disabled():
             # Inside another trace we inline: the outer graph records our ops.
-            self.stats["eager_calls"] += 1
-            return self.fn(*args, **kwargs)
+            return self._eager(args, kwargs)
         key = None if kwargs else positional_key(args, st.grad_enabled)
         if key is None:
             leaves, treedef = pytree.flatten_args(args, kwargs)
@@ -85,7 +93,12 @@ class CompiledFunction:
             if out is not MISS:
                 self.stats["hits"] += 1
                 return out
-        return self._recompile(args, kwargs, key)
+        return self._recompile(args, kwargs, key, leaves)
+
+    def _eager(self, args, kwargs):
+        self.stats["eager_calls"] += 1
+        call_args, call_kwargs, _, _ = tensor_args(args, kwargs)
+        return self.fn(*call_args, **call_kwargs)
 
     def _reason(self, key) -> str:
         if not self.order:
@@ -95,20 +108,32 @@ class CompiledFunction:
             return same[-1].last_failure or "a guard failed"
         return explain_mismatch(self.order[-1].key, key)
 
-    def _recompile(self, args, kwargs, key):
+    def _recompile(self, args, kwargs, key, leaves):
         with self.lock:
+            # Another thread may have compiled this variant while we waited for the lock.
+            for variant in self.variants.get(key, ()):
+                out = variant.run(leaves)
+                if out is not MISS:
+                    self.stats["hits"] += 1
+                    return out
+            if self.gave_up:
+                return self._eager(args, kwargs)
             reason = self._reason(key)
             if len(self.order) >= self.max_variants:
                 self._give_up(reason)
-                return self.fn(*args, **kwargs)
+                return self._eager(args, kwargs)
             self.stats["misses"] += 1
             self.recompile_reasons.append(reason)
             config.debug_log(1, f"tracead: compiling {self.__name__} ({reason})")
-            cap = capture(self.fn, args, kwargs)
-            variant = Variant(cap, key, self.backend, self.options).build(key[1])
+            cap = capture(self.fn, args, kwargs, self.snapshot)
+            variant = Variant(cap, key, self.backend, self.options)
+            variant.object_guards = object_guards(leaves, key[2])
+            variant.build(key[1])
+            if config.debug_level() >= 1:
+                config.debug_log(1, f"tracead: {self.__name__} {variant.ledger}")
             self.variants.setdefault(key, []).append(variant)
             self.order.append(variant)
-            return cap.result
+            return cap.take_result()
 
     def _give_up(self, reason: str) -> None:
         self.gave_up = True
@@ -124,9 +149,13 @@ class CompiledFunction:
             return []
         v = self.order[-1]
         lines = describe_guards(v.key)
-        for t, var in zip(v.capture.free, v.capture.graph.inputs[len(v.capture.arg_positions):]):
+        n_args = len(v.capture.arg_positions)
+        for src, var, rg in zip(v.capture.free, v.capture.graph.inputs[n_args:],
+                                v.capture.requires_grad[n_args:]):
+            how = "by reference" if src.by_reference else f"at {src.describe()}"
             lines.append(f"tensor read from outside the function: {var.dtype.name}{list(var.shape)}"
-                         + (" requires_grad" if t.requires_grad else ""))
+                         + (" requires_grad" if rg else "") + f" ({how})")
+        lines += [f"{src.describe()} == {describe_leaf_key(key)}" for src, key in v.plan.free.scalars]
         lines += [g.describe() for g in v.capture.value_guards]
         lines += [g.describe() for g in v.capture.grad_guards]
         return lines

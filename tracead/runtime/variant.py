@@ -30,6 +30,8 @@ from ..tensor import Tensor, as_tensor
 from ..trace import pytree
 from ..trace.backward import joint_graph, partition, replay
 from ..trace.capture import Capture
+from .free_inputs import FreeInputs
+from .guards import object_guard_failure
 
 MISS = object()
 
@@ -65,6 +67,15 @@ class Variant:
     last_failure: str = ""
     backward_wanted: bool = False
     plan: "CallPlan" = None
+    first_call_seconds: float | None = None  # the first compiled call (the ledger's break-even)
+
+    @property
+    def ledger(self):
+        """What compiling this variant cost, per stage and kernel (runtime/ledger.py)."""
+        from .ledger import build_ledger
+
+        return build_ledger(self)
+    object_guards: tuple = ()  # guards.object_guards of the traced call's leaves
 
     # -- building -----------------------------------------------------------------
     def build(self, grad_mode: bool) -> "Variant":
@@ -118,42 +129,51 @@ class Variant:
         self.plan = CallPlan(self)
 
     # -- running ------------------------------------------------------------------------
-    def free_guards_hold(self) -> bool:
-        """Tensors read from outside still look as traced; `.grad` reads agree."""
-        cap = self.capture
-        n_args = len(cap.arg_positions)
-        for i, t in enumerate(cap.free):
-            var = cap.graph.inputs[n_args + i]
-            if t._aval.shape != var.shape or t._aval.dtype != var.dtype:
-                self.last_failure = (f"a tensor read from outside the function changed from "
-                                     f"{var.dtype}{list(var.shape)} to {t.dtype}{list(t.shape)}")
-                return False
-            if t.requires_grad != cap.requires_grad[n_args + i]:
-                self.last_failure = "requires_grad of a tensor read from outside the function changed"
-                return False
-        for g in cap.grad_guards:
-            if not g.holds():
-                self.last_failure = f"guard failed: {g.describe()}"
-                return False
-        return True
+    def free_tensors(self, leaves):
+        """The tensors read from outside, looked up along their paths for this call;
+        MISS (with `last_failure` set) if a path broke or its tensor changed aval."""
+        plan = self.plan
+        if plan.objects:
+            failure = object_guard_failure(plan.objects, leaves)
+            if failure is not None:
+                self.last_failure = failure
+                return MISS
+        if not plan.guarded:
+            return ()
+        free = plan.free.resolve(leaves)
+        if free is None:
+            self.last_failure = plan.free.explain_failure(leaves)
+            return MISS
+        return free
 
-    def input_arrays(self, arg_leaves) -> list:
-        """The forward executable's inputs: argument arrays, then free tensors."""
+    def input_arrays(self, leaves) -> list:
+        """The forward executable's inputs for a call with these flat leaves:
+        argument arrays, then free tensors."""
+        arg_leaves = [leaves[i] for i in self.plan.positions]
         arrays = [x._data if isinstance(x, Tensor) else x for x in arg_leaves]
-        return arrays + [t._data for t in self.capture.free]
+        free = self.free_tensors(leaves)
+        if free is MISS:
+            raise RuntimeError(f"input_arrays: the variant does not apply ({self.last_failure})")
+        return arrays + [t._data for t in free]
 
     def run(self, leaves):
         plan = self.plan
-        if plan.guarded and not self.free_guards_hold():
+        free = self.free_tensors(leaves) if plan.checked else ()
+        if free is MISS:
             return MISS
         if self.backward_wanted and self.backward_graph is None:
             self.build_joint()
             plan = self.plan
         arg_leaves = leaves if plan.all_args else [leaves[i] for i in plan.positions]
         arrays = [x._data if isinstance(x, Tensor) else x for x in arg_leaves]
-        if plan.free:
-            arrays += [t._data for t in plan.free]
-        outs = plan.forward(arrays)
+        if free:
+            arrays += [t._data for t in free]
+        if self.calls:
+            outs = plan.forward(arrays)
+        else:
+            start = time.perf_counter()
+            outs = plan.forward(arrays)
+            self.first_call_seconds = time.perf_counter() - start
         n_out = plan.n_out
         if plan.value_guards:
             for guard, value in zip(plan.value_guards, outs[n_out:]):
@@ -161,7 +181,7 @@ class Variant:
                     self.last_failure = f"value guard failed: {guard.explain_failure(np.asarray(value))}"
                     return MISS
         if plan.effects:
-            self._apply_effects(leaves, outs[n_out + len(plan.value_guards):])
+            self._apply_effects(leaves, free, outs[n_out + len(plan.value_guards):])
         self.calls += 1
         if plan.exact:  # the executable guarantees its outputs have the graph's avals
             results = list(map(Tensor._from_op, outs, plan.avals))
@@ -169,22 +189,22 @@ class Variant:
             results = [Tensor._from_op(v, aval if v.shape == aval.shape and v.dtype == aval.dtype
                                        else Aval(v.shape, v.dtype)) for v, aval in zip(outs, plan.avals)]
         if plan.differentiable and state.STATE.grad_enabled:
-            self._attach_tape(results, arg_leaves, outs, len(outs) - self.n_saved)
+            self._attach_tape(results, arg_leaves, free, outs, len(outs) - self.n_saved)
         return plan.build(results)
 
-    def _apply_effects(self, leaves, values) -> None:
+    def _apply_effects(self, leaves, free, values) -> None:
         values = iter(values)
         for effect in self.capture.effects:
-            target = leaves[effect.target[1]] if effect.target[0] == "arg" else effect.target[1]
+            where, which = effect.target
+            target = leaves[which] if where == "arg" else free[which] if where == "free" else which
             value = next(values) if effect.var is not None else None
             if effect.kind == "assign":
                 target._data = value
             else:
                 target._grad = None if value is None else Tensor._from_op(value, Aval(value.shape, value.dtype))
 
-    def _attach_tape(self, results, arg_leaves, outs, saved_start) -> None:
-        cap = self.capture
-        inputs = [as_tensor(x) for x in arg_leaves] + list(cap.free)
+    def _attach_tape(self, results, arg_leaves, free, outs, saved_start) -> None:
+        inputs = [as_tensor(x) for x in arg_leaves] + list(free)
         diff = [results[k] for k in self.diff_outputs]
         for t in diff:
             t.requires_grad = True
@@ -232,15 +252,20 @@ class Variant:
 class CallPlan:
     """What a call of a built variant needs, worked out once (see the module docstring)."""
 
-    __slots__ = ("positions", "all_args", "free", "guarded", "value_guards", "effects", "n_out",
-                 "avals", "exact", "differentiable", "build", "forward")
+    __slots__ = ("positions", "all_args", "free", "guarded", "objects", "checked", "value_guards",
+                 "effects", "n_out", "avals", "exact", "differentiable", "build", "forward")
 
     def __init__(self, variant: Variant) -> None:
         cap = variant.capture
         self.positions = tuple(cap.arg_positions)
         self.all_args = self.positions == tuple(range(_count_leaves(cap.in_treedef)))
-        self.free = tuple(cap.free)
-        self.guarded = bool(cap.free or cap.grad_guards)
+        n_args = len(cap.arg_positions)
+        free_vars = cap.graph.inputs[n_args:]
+        specs = [(v.shape, v.dtype, rg) for v, rg in zip(free_vars, cap.requires_grad[n_args:])]
+        self.free = FreeInputs(cap.free, specs, [g.path for g in cap.grad_guards], cap.scalars)
+        self.guarded = bool(cap.free or cap.grad_guards or cap.scalars)
+        self.objects = variant.object_guards
+        self.checked = self.guarded or bool(self.objects)
         self.value_guards = tuple(cap.value_guards)
         self.effects = bool(cap.effects)
         self.n_out = cap.n_tensor_outputs

@@ -7,8 +7,9 @@ cost. The long forms are methods: `graphs()`, `kernels()`, `fusion()`,
 `memory()`, `kernels_source()`; `explain(..., verbose=1..3)` prints them too,
 and `to_html(path)` writes all of it into one file.
 
-`explain` calls `fn` once (any effects, e.g. an optimizer step, happen once,
-as with torch._dynamo.explain). For a function already compiled with
+`explain` calls `fn` once and then puts back the tensors that call touched
+(parameters an optimizer step updates, `.grad`s: explaining a training step
+takes no step; other Python state it changes stays changed). For a function already compiled with
 `ta.compile` that call goes through the function itself, so the report
 describes the variant your calls run, with the compile cost it had; a plain
 function is compiled for the occasion.
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 
 from ..ir.graph import Graph
 from ..runtime.compiled import CompiledFunction
+from ..runtime.restore import preserved_state
 from .fusion_report import FusionReport, fusion_report
 from .memory_view import MemoryView, memory_view
 from .pass_changes import PassChange, pass_changes
@@ -284,7 +286,8 @@ def explain(fn, *args, verbose: int = 0, backward: bool = False, **kwargs) -> Ex
     """
     compiled = _wrapper(fn, backward)
     calls_before = {id(v): v.calls for v in compiled.order}
-    compiled(*args, **kwargs)
+    with preserved_state(compiled, args, kwargs):
+        compiled(*args, **kwargs)
     variant = _variant_that_ran(compiled, calls_before)
     cap = variant.capture
     parts, joint_nodes = [], None

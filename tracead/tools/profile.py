@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..runtime.compiled import CompiledFunction
+from ..runtime.restore import preserved_state
 from ..trace import pytree
 
 
@@ -156,7 +157,8 @@ def profile(fn, *args, repeat: int = 9, bandwidth: bool = True, **kwargs) -> Pro
     speedup, the compile cost and after how many calls compiling pays off
     (`break_even_calls`), and each kernel's time, bytes moved and share of
     this machine's memory bandwidth (measured once and cached; pass
-    `bandwidth=False` to skip). `fn` runs many times: its effects repeat.
+    `bandwidth=False` to skip). `fn` runs many times; the tensors it changes
+(parameters, `.grad`s) are put back afterwards, other Python state is not.
     """
     if isinstance(fn, CompiledFunction):
         python_fn, backend, options = fn.fn, fn.backend_name, fn.options
@@ -164,15 +166,21 @@ def profile(fn, *args, repeat: int = 9, bandwidth: bool = True, **kwargs) -> Pro
         python_fn, backend, options = fn, "numba", {}
     if backend == "eager":
         backend = "interpret"
-    eager = median_seconds(lambda: python_fn(*args, **kwargs))
     compiled = CompiledFunction(python_fn, backend, **options)
-    start = time.perf_counter()
-    compiled(*args, **kwargs)
-    first = time.perf_counter() - start
-    compiled_time = median_seconds(lambda: compiled(*args, **kwargs))
+    # The traced first call notes every tensor the function touches; all the runs
+    # below (eager, compiled) are undone (training steps take no step).
+    with preserved_state(compiled, args, kwargs) as snapshot:
+        start = time.perf_counter()
+        compiled(*args, **kwargs)
+        first = time.perf_counter() - start
+        snapshot.restore()
+        eager_fn = CompiledFunction(python_fn, "eager")  # the arguments the compiled calls see
+        eager = median_seconds(lambda: eager_fn(*args, **kwargs))
+        snapshot.restore()
+        compiled_time = median_seconds(lambda: compiled(*args, **kwargs))
     variant = compiled.order[-1]
     leaves, _ = pytree.flatten((args, kwargs))
-    arrays = variant.input_arrays([leaves[i] for i in variant.capture.arg_positions])
+    arrays = variant.input_arrays(leaves)
     rows, outs = _kernel_timings("forward", variant.forward_exec, arrays, repeat)
     if variant.backward_exec is not None:
         saved = outs[len(outs) - variant.n_saved:]

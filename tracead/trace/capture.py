@@ -16,6 +16,7 @@ from .. import state
 from ..ir.graph import Graph
 from ..tensor import Tensor, as_tensor
 from . import pytree
+from .sources import Source, SourceFinder, scalar_sources
 from .tracer import Effect, GradGuard, Tracer, ValueGuard
 
 
@@ -24,27 +25,50 @@ class Capture:
     graph: Graph  # inputs: tensor args, then free tensors; outputs: see layout
     in_treedef: tuple
     arg_positions: list[int]  # flat argument positions that are graph inputs
-    free: list  # tensors read by reference
+    free: list[Source]  # where each free input (graph input after the args) is found
     out_treedef: tuple
     out_layout: list  # per output leaf: ("var", k) or ("static", value)
     n_tensor_outputs: int
     value_guards: list[ValueGuard]
     grad_guards: list[GradGuard]
     effects: list[Effect]
-    result: object  # the eager result of the traced run
+    result: object  # the eager result of the traced run; the caller takes it (see `take_result`)
     seconds: float
     requires_grad: list[bool] = field(default_factory=list)  # per graph input
+    scalars: list = field(default_factory=list)  # (Source, value) of outside scalars, before the run
     out_requires_grad: list[bool] = field(default_factory=list)  # per tensor output
 
+    def take_result(self):
+        """The traced run's result, dropped from the capture: a variant must not keep the
+        eager result (and through it the run's whole autograd tape) alive."""
+        result, self.result = self.result, None
+        return result
 
-def capture(fn, args, kwargs) -> Capture:
-    start = time.perf_counter()
+
+def tensor_args(args, kwargs) -> tuple[tuple, dict, list, tuple]:
+    """The arguments a traced (or eager-mode) call passes the function: NumPy arrays
+    become Tensors, everything else as given. Also returns the original flat leaves
+    and the argument treedef."""
     leaves, treedef = pytree.flatten_args(args, kwargs)
-    tracer = Tracer(concrete=True)
+    if not any(isinstance(leaf, np.ndarray) for leaf in leaves):
+        return args, kwargs, leaves, treedef
+    call_leaves = [as_tensor(leaf) if isinstance(leaf, np.ndarray) else leaf for leaf in leaves]
+    call_args, call_kwargs = pytree.unflatten(treedef, call_leaves)
+    return call_args, call_kwargs, leaves, treedef
+
+
+def capture(fn, args, kwargs, snapshot=None) -> Capture:
+    """`snapshot`, if given, is told (`.note(tensor)`) about every outside tensor the run
+    reads or writes before it is written (explain/profile restore them afterwards)."""
+    start = time.perf_counter()
+    scalars = scalar_sources(fn)
+    leaves, treedef = pytree.flatten_args(args, kwargs)
+    tracer = Tracer(concrete=True, finder=SourceFinder(fn, leaves), snapshot=snapshot)
     call_leaves, positions = list(leaves), []
     for i, leaf in enumerate(leaves):
         if isinstance(leaf, np.ndarray):
             call_leaves[i] = leaf = as_tensor(leaf, op=f"compile argument {i}")
+            tracer.array_args.add(i)
         if isinstance(leaf, Tensor):
             tracer.add_input(leaf, i)
             positions.append(i)
@@ -64,6 +88,6 @@ def capture(fn, args, kwargs) -> Capture:
     extra = [g.var for g in tracer.value_guards] + [e.var for e in tracer.effects if e.var is not None]
     graph = tracer.graph(out_vars + extra)
     inputs_rg = [call_leaves[i].requires_grad for i in positions] + [t.requires_grad for t, _ in tracer.free]
-    return Capture(graph, treedef, positions, [t for t, _ in tracer.free], out_treedef, layout,
+    return Capture(graph, treedef, positions, list(tracer.free_sources), out_treedef, layout,
                    n_tensor_outputs, tracer.value_guards, tracer.grad_guards, tracer.effects,
-                   result, time.perf_counter() - start, inputs_rg, out_rg)
+                   result, time.perf_counter() - start, inputs_rg, out_requires_grad=out_rg, scalars=scalars)

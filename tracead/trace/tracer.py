@@ -6,8 +6,11 @@ mapped to Vars by identity:
   * tensors created during the trace from Python numbers or arrays become
     constants (their values are baked in, copied);
   * tensors from outside (closures, model parameters, optimizer state) become
-    *free* inputs read by reference on every call, so parameter updates
-    between calls are seen (torch.compile lifts module parameters the same way).
+    *free* inputs, looked up again on every call along the path the function
+    reached them by (`sources.py`), so both in-place updates and rebinding
+    (`w = w - lr * g`, `model.fc.weight = ...`) are seen (torch.compile lifts
+    module parameters the same way); `.grad` read from outside is a free input
+    too, reached as `<owner's path>.grad`.
 Points where a value leaves the graph (`item()`, `bool()`, ...) become value
 guards; writes to the outside world (`assign_`, `.grad = ...`) become effects
 that the compiled call replays.
@@ -21,6 +24,7 @@ import numpy as np
 from .. import state
 from ..errors import SourceLoc, user_source
 from ..ir.graph import Graph, Node, Var, VarFactory, freeze_params
+from .sources import Source, SourceFinder, by_reference
 
 
 @dataclass(slots=True)
@@ -47,24 +51,20 @@ class ValueGuard:
 
 @dataclass(slots=True)
 class GradGuard:
-    """`owner.grad` was read during the trace and came from outside it."""
+    """`.grad` was read during the trace and was None; later calls need None there too
+    (a `.grad` that was a tensor is a free input instead, see `read_grad`)."""
 
-    owner: object
-    expected: object  # None or the exact Tensor object read
+    path: Source  # the owner's path, then ("grad",)
     source: SourceLoc | None
 
-    def holds(self) -> bool:
-        return self.owner._grad is self.expected
-
     def describe(self) -> str:
-        what = "None" if self.expected is None else "the same tensor"
-        return f".grad of a {list(self.owner.shape)} tensor is {what}" + (
-            f" (read at {self.source})" if self.source else "")
+        return f"{self.path.describe()} is None" + (f" (read at {self.source})" if self.source else "")
 
 
 @dataclass(slots=True)
 class Effect:
-    """A write the compiled call must replay: target is ('arg', k) or ('obj', tensor)."""
+    """A write the compiled call must replay: target is ('arg', flat position),
+    ('free', index into the free inputs) or ('const', tensor)."""
 
     kind: str  # "assign" | "grad"
     target: tuple
@@ -76,7 +76,8 @@ def _short(value: np.ndarray) -> str:
 
 
 class Tracer:
-    def __init__(self, concrete: bool = True) -> None:
+    def __init__(self, concrete: bool = True, finder: SourceFinder | None = None,
+                 snapshot=None) -> None:
         self.concrete = concrete
         self.factory = VarFactory()
         self.vars: dict[int, Var] = {}
@@ -86,6 +87,12 @@ class Tracer:
         self.inputs: list[Var] = []
         self.arg_index: dict[int, int] = {}  # id(tensor) -> argument position
         self.free: list[tuple[object, Var]] = []
+        self.free_sources: list[Source] = []
+        self.free_slot: dict[int, int] = {}  # id(tensor) -> index into free
+        self.finder = finder  # None: free tensors are read by reference
+        self.pending: dict[int, Source] = {}  # id(grad tensor) -> owner's path + .grad
+        self.array_args: set[int] = set()  # positions whose tensor was made from an ndarray
+        self.snapshot = snapshot  # notes the state of every outside tensor touched
         self.born: set[int] = set()
         self.value_guards: list[ValueGuard] = []
         self.grad_guards: list[GradGuard] = []
@@ -114,7 +121,14 @@ class Tracer:
         if id(tensor) in self.born:
             self.constants[var.id] = np.array(tensor._data, copy=True)
         else:
+            source = self.pending.pop(id(tensor), None)
+            if source is None:
+                source = self.finder.find(tensor) if self.finder is not None else by_reference(tensor)
+            self.free_slot[id(tensor)] = len(self.free)
             self.free.append((tensor, var))
+            self.free_sources.append(source)
+            if self.snapshot is not None:
+                self.snapshot.note(tensor)
         self.vars[id(tensor)] = var
         self.keep.append(tensor)
         return var
@@ -144,21 +158,51 @@ class Tracer:
             ValueGuard(var, how, np.array(tensor._data, copy=True), user_source(3)))
 
     def _target(self, tensor) -> tuple:
+        if self.snapshot is not None:
+            self.snapshot.note(tensor)
         if id(tensor) in self.arg_index:
             return ("arg", self.arg_index[id(tensor)])
         self.var_of(tensor)  # make sure it is known (free input) before the write
-        return ("obj", tensor)
+        slot = self.free_slot.get(id(tensor))
+        return ("free", slot) if slot is not None else ("const", tensor)
 
     def mutate(self, target, new) -> None:
         new_var = self.var_of(new)
         self.effects.append(Effect("assign", self._target(target), new_var))
         self.vars[id(target)] = new_var  # later reads see the new value
 
+    def _path_of(self, tensor) -> Source | None:
+        """How a later call finds `tensor` again; None for tensors local to the run."""
+        position = self.arg_index.get(id(tensor))
+        if position is not None:
+            return None if position in self.array_args else Source(("arg", position))
+        if id(tensor) in self.born:
+            return None
+        self.var_of(tensor)
+        slot = self.free_slot.get(id(tensor))
+        return None if slot is None else self.free_sources[slot]
+
     def read_grad(self, owner, grad) -> None:
+        """`owner.grad` read from outside the run: a None is guarded, a tensor becomes a
+        free input reached through the owner, so each call reads the current `.grad`."""
         if id(owner) in self.grad_written:
             return
-        self.grad_guards.append(GradGuard(owner, grad, user_source(3)))
-        self.grad_written.add(id(owner))  # one guard per owner is enough
+        self.grad_written.add(id(owner))  # one read per owner is enough
+        path = self._path_of(owner)
+        if path is None:
+            return
+        if self.snapshot is not None:
+            self.snapshot.note(owner)
+        if grad is None:
+            self.grad_guards.append(GradGuard(path.then(("grad",)), user_source(3)))
+        elif id(grad) not in self.vars and id(grad) not in self.born:
+            self.pending[id(grad)] = path.then(("grad",))
+            self.var_of(grad)
+        elif id(grad) in self.free_slot:  # also reached another way: both must agree per call
+            slot = self.free_slot[id(grad)]
+            known = self.free_sources[slot]
+            self.free_sources[slot] = Source(known.root, known.steps,
+                                             known.also + (path.then(("grad",)),))
 
     def write_grad(self, owner, value) -> None:
         var = None if value is None else self.var_of(value)
