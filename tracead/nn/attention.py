@@ -40,7 +40,8 @@ class MultiheadAttention(Module):
         self.out_proj = Linear(embed_dim, embed_dim, bias=bias, dtype=dtype, rng=rng, init="glorot")
         if bias:
             self.out_proj.bias.assign_(np.zeros(embed_dim, dtype))
-        self.register_buffer("dropout_key", Tensor(np.uint64(rng.integers(0, 2 ** 63))))
+        # RNG state, not model state (not in state_dict, as torch's generator is not).
+        self.dropout_key = Tensor(np.uint64(rng.integers(0, 2 ** 63)))
 
     def _heads(self, x: Tensor, which: int) -> Tensor:
         """(B, L, E) -> (B, heads, L, head_dim) projection number `which` of Q, K, V."""

@@ -107,7 +107,8 @@ class Dropout(Module):
             raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = float(p)
         key = rng_from(seed=seed).integers(0, 2 ** 63, dtype=np.uint64)
-        self.register_buffer("key", Tensor(np.uint64(key)))
+        # RNG state, not model state: not in state_dict (torch's generator is not either).
+        self.key = Tensor(np.uint64(key))
 
     def forward(self, x):
         return F.dropout(x, self.p, self.is_training(), key=self.key)
