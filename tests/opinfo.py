@@ -261,6 +261,10 @@ CASES: list[OpCase] = [
            prim="scatter_add"),
 ]
 
+from opinfo_shapes import SHAPE_CASES  # noqa: E402  (uses the classes above)
+
+CASES += SHAPE_CASES
+
 
 # -- sliding windows and random numbers ----------------------------------------------------
 def _im2col_ref(x, k=(2, 3), s=(1, 2), p=(1, 0, 1, 1), d=(1, 1), fill=0.0):
