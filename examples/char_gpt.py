@@ -102,7 +102,7 @@ def sample(model, stoi, itos, prompt: str, length: int, rng, temperature: float 
     return "".join(itos[i] for i in ids)
 
 
-def main(compiled: bool, steps: int = 300, batch: int = 32, context: int = 64) -> list[float]:
+def main(compiled: bool, steps: int = 200, batch: int = 32, context: int = 64) -> list[float]:
     text = corpus()
     chars = sorted(set(text))
     stoi = {c: i for i, c in enumerate(chars)}

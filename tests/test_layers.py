@@ -376,3 +376,12 @@ def test_containers_state_dict_and_npz_roundtrip(tmp_path):
     np.testing.assert_array_equal(other(x).numpy(), model(x).numpy())
     with pytest.raises(ValueError, match="shape"):
         other.load_state_dict({**state, "0.bias": np.zeros(5)})
+
+
+@pytest.mark.skipif(not hasattr(ta, "erf"), reason="ta.erf not available yet")
+def test_gelu_exact_uses_erf():
+    import math
+
+    x = np.linspace(-4, 4, 9)
+    want = [0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x]
+    np.testing.assert_allclose(nn.GELU()(x).numpy(), want, rtol=1e-12, atol=1e-15)
