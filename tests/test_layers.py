@@ -385,3 +385,17 @@ def test_gelu_exact_uses_erf():
     x = np.linspace(-4, 4, 9)
     want = [0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x]
     np.testing.assert_allclose(nn.GELU()(x).numpy(), want, rtol=1e-12, atol=1e-15)
+
+
+def test_compiled_cross_entropy_with_and_without_ignored_labels():
+    z = RNG.normal(size=(4, 3))
+    f = ta.compile(lambda z, y: F.cross_entropy(z, y))
+    for labels in ([0, 2, 1, 1], [0, -100, 1, -100], [2, 2, 0, 1], [-100, 1, 1, 0]):
+        labels = np.array(labels)
+        f(z, labels)
+        got = float(f(z, labels))  # the second call of this variant runs compiled
+        loss, keep = _ref_ce(z, labels)
+        assert np.isclose(got, loss.sum() / keep.sum(), rtol=1e-12), labels
+    assert f.stats["hits"] >= 4 and f.stats["eager_calls"] == 0
+    with pytest.raises(IndexError, match="label 3"):
+        f(z, np.array([0, 3, 1, 1]))

@@ -105,35 +105,37 @@ def _int_labels(op: str, labels, shape: tuple, logits):
     return labels
 
 
-def _check_label_range(op: str, labels, n_classes: int, *avals, ignore_index=None) -> None:
-    """Every label in [0, n_classes) (or == ignore_index): -1 would silently pick the last class.
+def _check_label_range(op: str, labels, n_classes: int, *avals, ignore_index=None) -> bool:
+    """Every label in [0, n_classes) or == ignore_index, else a clear error (-1 would
+    silently pick the last class). Returns whether any label is ignored.
 
-    A label Tensor is checked with one bool ("any label out of range");
-    inside `compile` that bool is a value guard that holds for every valid
-    batch, so a bad batch re-traces and lands here with its values.
+    A label Tensor is checked with one bool ("any label out of range"; read
+    as unsigned, a negative label is huge, so one fused reduction checks both
+    ends); only when that is True, a second one tells ignored labels from bad
+    ones. Inside `compile` each bool is a value guard: batches without
+    ignored labels keep the lean graph, a bad batch re-traces and lands here.
     """
     if labels.size == 0:
-        return
+        return False
     if isinstance(labels, Tensor):
         if labels._data is None:
-            return  # an abstract trace (vmap) has no values to check
-        # Read as unsigned, a negative label is huge: one fused reduction
-        # checks both ends.
-        bad = F.cast(labels, np.uint64) >= n_classes
-        if ignore_index is not None:
-            bad = F.where(F.eq(labels, ignore_index), False, bad)
-        if not bool(F.max(bad)):
-            return
+            return ignore_index is not None  # an abstract trace (vmap) has no values to check
+        outside = F.cast(labels, np.uint64) >= n_classes
+        if not bool(F.max(outside)):
+            return False
+        if ignore_index is not None and not bool(
+                F.max(F.where(F.eq(labels, ignore_index), False, outside))):
+            return True
         labels = labels.numpy()
     bad = (labels < 0) | (labels >= n_classes)
-    if ignore_index is not None:
-        bad &= labels != ignore_index
-    bad = np.flatnonzero(bad)
+    ignored = labels == ignore_index if ignore_index is not None else np.zeros(labels.shape, bool)
+    bad = np.flatnonzero(bad & ~ignored)
     if bad.size:
         i = int(bad[0])
         raise op_error(op, f"label {labels.reshape(-1)[i]} at position {i} is out of range for "
                        f"{n_classes} classes (labels must be in [0, {n_classes}))", *avals,
                        index_error=True)
+    return bool(ignored.any())
 
 
 def _class_last(op: str, logits: Tensor) -> Tensor:
@@ -151,21 +153,18 @@ def _picked(op: str, logp: Tensor, labels, shape: tuple, ignore_index: int):
     """(-logp[i, label_i] as a flat tensor, valid mask or None) for integer labels."""
     n, classes = logp.shape
     labels = _int_labels(op, labels, shape, logp)
-    _check_label_range(op, labels, classes, logp, labels, ignore_index=ignore_index)
+    some_ignored = _check_label_range(op, labels, classes, logp, labels, ignore_index=ignore_index)
     flat = F.reshape(labels, (n,)) if isinstance(labels, Tensor) else labels.reshape(n)
+    valid = None
+    if some_ignored:
+        valid = F.ne(flat, ignore_index) if isinstance(flat, Tensor) else flat != ignore_index
+        flat = F.where(valid, flat, 0) if isinstance(flat, Tensor) else np.where(valid, flat, 0)
     if isinstance(flat, Tensor):
-        valid = F.ne(flat, ignore_index)
         # Inside `compile` the range check is a value guard read after the
         # graph has run: clamping keeps that run in bounds so the guard (not a
         # bare IndexError from the gather) reports a bad batch.
-        safe = F.clip(F.where(valid, flat, 0), 0, classes - 1)
-        any_ignored = True
-    else:
-        valid = flat != ignore_index
-        safe = np.where(valid, flat, 0)
-        any_ignored = not bool(valid.all())
-    nll = -logp[np.arange(n), safe]
-    return nll, (valid if any_ignored else None)
+        flat = F.clip(flat, 0, classes - 1)
+    return -logp[np.arange(n), flat], valid
 
 
 def _masked_reduce(op: str, loss: Tensor, valid, reduction: str, out_shape: tuple) -> Tensor:
