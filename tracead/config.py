@@ -10,6 +10,8 @@ TRACEAD_PARALLEL_THRESHOLD  work above which a kernel runs parallel (default: th
                     the `parallel_threshold=` option of compile wins)
 TRACEAD_CACHE_DIR   where the on-disk kernel cache lives (default ~/.cache/tracead;
                     unwritable: a private temporary directory, with a warning)
+TRACEAD_CHECK=1|grad  check mode for every compiled function (runtime/check.py);
+                    TRACEAD_CHECK_CALLS=N checks N calls per variant (default 3)
 """
 from __future__ import annotations
 
