@@ -13,6 +13,13 @@ from .functional import (abs, add, broadcast_to, cast, clip, concatenate, div, e
                          minimum, mul, neg, ones, ones_like, pow, relu, reshape, sigmoid, sign,
                          softmax, sqrt, stack, stop_gradient, sub, sum, swapaxes, tanh,
                          transpose, var, where, zeros, zeros_like)
+from .creation import *  # noqa: F401,F403  (arange, linspace, eye, full, rand, randn, randint)
+from .math_functions import *  # noqa: F401,F403  (sin, floor_divide, isclose, logical_and, ...)
+from .math_functions import round
+from .reductions import *  # noqa: F401,F403  (prod, std, norm, vector_norm, ...)
+from .reductions import all, any
+from .scans import *  # noqa: F401,F403  (cumsum, argmax, sort, topk, ...)
+from .functional import full_like
 from .errors import CheckError
 from .indexing import (gather, index_select, masked_fill, scatter, scatter_add, scatter_reduce,
                        take_along_axis)
@@ -33,8 +40,10 @@ from .trace.pytree import (register_dataclass, register_pytree_node, tree_flatte
 from .transforms import (grad, hessian, jacfwd, jacrev, jvp, linearize, make_graph,
                          value_and_grad, vjp, vmap)
 
-float32 = "float32"
-float64 = "float64"
+# dtype names, accepted wherever a dtype is (as torch.float32 / np.float32).
+float32, float64 = "float32", "float64"
+int8, int16, int32, int64, uint8 = "int8", "int16", "int32", "int64", "uint8"
+bool = "bool"
 
 __version__ = "0.1.0"
 

@@ -428,14 +428,19 @@ def _install_methods() -> None:
     Tensor.__array_function__ = array_function
 
 
-# Shape, indexing and contraction functions, in their own modules (they
-# import this one, so they come last).
+# More ops, in their own modules (they import this one, so they come last).
+from .math_functions import *  # noqa: E402,F401,F403
+from .reductions import *  # noqa: E402,F401,F403
+from .scans import *  # noqa: E402,F401,F403
+from .creation import *  # noqa: E402,F401,F403
 from .shape_functions import *  # noqa: E402,F401,F403
 from .padding import *  # noqa: E402,F401,F403
 from .indexing import *  # noqa: E402,F401,F403
 from .linalg import *  # noqa: E402,F401,F403
 
 _install_methods()
+from .tensor_api import install as _install_tensor_api  # noqa: E402
 from .shape_api import install as _install_shape_api  # noqa: E402
 
+_install_tensor_api()
 _install_shape_api()

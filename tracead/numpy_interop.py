@@ -20,6 +20,7 @@ from . import functional as F
 from . import state
 from .errors import OpTypeError, describe, user_source
 from .numpy_functions import FUNCTIONS, METADATA, Unsupported
+from . import numpy_functions_more as _more
 from .tensor import Tensor
 
 UFUNCS = {
@@ -30,6 +31,9 @@ UFUNCS = {
     np.less: F.lt, np.less_equal: F.le, np.greater: F.gt, np.greater_equal: F.ge,
     np.equal: F.eq, np.not_equal: F.ne,
 }
+
+UFUNCS.update(_more.UFUNCS)  # sin, floor_divide, isnan, logical_and, ... (numpy_functions_more)
+FUNCTIONS = {**FUNCTIONS, **_more.FUNCTIONS}  # cumsum, sort, argmax, prod, std, linalg.norm, ...
 
 # ufunc.reduce as a tracead reduction (np.add.reduce(t, axis=0)).
 REDUCES = {np.add: F.sum, np.maximum: F.max, np.minimum: F.min}

@@ -1,6 +1,7 @@
 """The primitive table. Importing this package declares every primitive."""
 from . import elementwise, index, matmul, movement, random, reduce, window  # noqa: F401  (registration)
 from . import index_update  # noqa: F401,E402  (registration)
+from . import math, scan, sort  # noqa: F401  (registration)
 from .prim import KINDS, PRIMS, Aval, Prim
 
 __all__ = ["PRIMS", "Prim", "Aval", "KINDS"]

@@ -185,12 +185,20 @@ def _fold_batch(node, args, batched, size):
 def uniform(node, args, batched, size):
     # One stream per key: a batch of keys gives a batch of draws (independent examples).
     return bind(node.prim, args[0], **node.kwargs)
+def shifted_axis(node, args, batched, size):
+    """Ops along one `axis` (scans, sorting, argmax): the axis moves past the batch axis."""
+    params = dict(node.kwargs)
+    params["axis"] += 1
+    return bind(node.prim, args[0], **params)
 
 
 RULES = {"reshape": reshape, "transpose": transpose, "broadcast_to": broadcast_to,
          "concatenate": concatenate, "matmul": matmul, "getitem": getitem,
          "scatter_add": scatter_add, "im2col": _fold_batch, "col2im": _fold_batch,
-         "uniform": uniform}
+         "uniform": uniform,
+         "prod": reduce,
+         **dict.fromkeys(("cumsum", "cumprod", "cummax_index", "cummin_index", "argsort",
+                          "argmax", "argmin"), shifted_axis)}
 KIND_RULES = {"elementwise": elementwise, "reduce": reduce}
 
 
