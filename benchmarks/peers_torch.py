@@ -220,3 +220,57 @@ def w4_torch_compile_bwd(case: Case):
         g.backward()
         return g.detach(), a.grad, b.grad
     return fn
+
+
+# -- W6 / W7: the same models as tracead's examples, from the case's parameters --------------------
+def _params(case: Case) -> dict:
+    return {k: torch.from_numpy(v.copy()).requires_grad_() for k, v in case.data["params"].items()}
+
+
+def gpt_loss(p, x, y, d: dict):
+    B, T = x.shape
+    D, H = d["d"], d["heads"]
+    h = p["tok.weight"][x] + p["pos.weight"][:T]
+    for i in range(d["layers"]):
+        b = f"blocks.{i}."
+        a = F.layer_norm(h, (D,), p[b + "ln1.weight"], p[b + "ln1.bias"])
+        q, k, v = (a @ p[b + "attn.in_proj_weight"].T + p[b + "attn.in_proj_bias"]).split(D, dim=-1)
+        q, k, v = (t.reshape(B, T, H, D // H).transpose(1, 2) for t in (q, k, v))
+        att = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D)
+        h = h + att @ p[b + "attn.out_proj.weight"] + p[b + "attn.out_proj.bias"]
+        m = F.layer_norm(h, (D,), p[b + "ln2.weight"], p[b + "ln2.bias"])
+        m = F.gelu(m @ p[b + "mlp.0.weight"] + p[b + "mlp.0.bias"], approximate="tanh")
+        h = h + m @ p[b + "mlp.2.weight"] + p[b + "mlp.2.bias"]
+    logits = F.layer_norm(h, (D,), p["ln_f.weight"], p["ln_f.bias"]) @ p["tok.weight"].T
+    return F.cross_entropy(logits.reshape(B * T, -1), y.reshape(-1))
+
+
+def cnn_loss(p, x, y, d: dict):
+    h = F.max_pool2d(F.relu(F.conv2d(x, p["features.0.weight"], p["features.0.bias"], padding=1)), 2)
+    h = F.max_pool2d(F.relu(F.conv2d(h, p["features.3.weight"], p["features.3.bias"], padding=1)), 2)
+    return F.cross_entropy(h.flatten(1) @ p["head.weight"] + p["head.bias"], y)
+
+
+def _train_step(loss_fn, compiled: bool):
+    def factory(case: Case):
+        d = case.data
+        p = _params(case)
+        x, y = torch.from_numpy(d["x"]), torch.from_numpy(d["y"])
+        opt = torch.optim.AdamW(p.values(), lr=d["lr"], weight_decay=d["weight_decay"])
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(p, x, y, d)
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        step = torch.compile(step) if compiled else step
+        return lambda: (step(),)
+    return factory
+
+
+for _w, _loss in (("W6", gpt_loss), ("W7", cnn_loss)):
+    register(_w, "torch eager", note="autograd + torch.optim.AdamW")(_train_step(_loss, False))
+    register(_w, "torch.compile", note="torch.compile of the whole step (backward and AdamW inside)")(
+        _train_step(_loss, True))

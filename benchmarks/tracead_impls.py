@@ -97,3 +97,28 @@ for _name, _backend in BACKENDS.items():
     register("W3", f"tracead {_name}")(_w3(_backend))
     register("W4", f"tracead {_name}")(_w4(_backend))
 
+
+
+# -- W6 / W7: whole training steps of the example models, compiled into one graph --------------
+def _model_step(workload: str, backend):
+    def factory(case: Case):
+        from examples.char_gpt import CharGPT, make_step as gpt_step
+        from examples.cnn_digits import SmallCNN, make_step as cnn_step
+
+        d = case.data
+        if workload == "W6":
+            model, make_step = CharGPT(d["vocab"], d["d"], d["heads"], d["layers"], d["context"]), gpt_step
+        else:
+            model, make_step = SmallCNN(), cnn_step
+        model.load_state_dict(d["params"])
+        opt = ta.optim.AdamW(model.parameters(), lr=d["lr"], weight_decay=d["weight_decay"])
+        f = _maybe_compile(make_step(model, opt), backend)
+        x, y = d["x"], d["y"]
+        return lambda: (f(x, y),)
+    return factory
+
+
+for _name, _backend in (("eager", None), ("numba", "numba")):
+    register("W6", f"tracead {_name}", note="" if _backend is None else
+             "forward, backward and AdamW in one compiled graph")(_model_step("W6", _backend))
+    register("W7", f"tracead {_name}")(_model_step("W7", _backend))

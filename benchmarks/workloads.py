@@ -60,6 +60,8 @@ WORKLOADS = {
     "W2": "MLP 784-512-256-10 SGD step",
     "W3": "layernorm + softmax CE, fwd+bwd",
     "W4": "micrograd scalar example (call overhead)",
+    "W6": "char GPT training step (2 layers, d 128, AdamW)",
+    "W7": "CNN training step on 8x8 digits (AdamW)",
 }
 IMPLEMENTATIONS: dict[str, dict[str, Factory]] = {w: {} for w in WORKLOADS}
 SKIPPED: dict[str, str] = {}  # peer module -> reason it is unavailable
@@ -138,11 +140,14 @@ def make_w4() -> Case:
 
 
 def make_cases(quick: bool = False) -> list[Case]:
+    from .workloads_models import make_w6, make_w7  # W6/W7: benchmarks/workloads_models.py
+
     if quick:
         return [make_w1(200_000, np.float32), make_w1(200_000, np.float64),
-                make_w2(64), make_w3(256, 1024), make_w4()]
+                make_w2(64), make_w3(256, 1024), make_w4(), make_w7(Case)]
     return [make_w1(4_000_000, np.float32), make_w1(4_000_000, np.float64),
-            make_w2(1024), make_w2(64), make_w3(4096, 1024), make_w4()]
+            make_w2(1024), make_w2(64), make_w3(4096, 1024), make_w4(), make_w6(Case),
+            make_w7(Case)]
 
 
 # ---------------------------------------------------------------------------
@@ -267,7 +272,15 @@ REFERENCES: dict[str, Callable[[Case], Any]] = {
     "W2": lambda c: ref_mlp_loss_grad(c.data["X"], c.data["y"], c.data["params"]),
     "W3": lambda c: ref_w3(c.data["x"], c.data["y"], c.data["eps"]),
     "W4": _ref_w4,
+    "W6": lambda c: _models().ref_w6(c),
+    "W7": lambda c: _models().ref_w7(c),
 }
+
+
+def _models():
+    from . import workloads_models
+
+    return workloads_models
 
 
 # ---------------------------------------------------------------------------
@@ -305,6 +318,8 @@ def check(case: Case, result: Any) -> dict[str, float]:
         lr = case.data["lr"]
         grads = [(p0.astype(np.float64) - p1) / lr for p0, p1 in zip(case.data["params"], params)]
         return {"value_err": _rel(loss, ref[0]), "grad_err": max(_rel(g, r) for g, r in zip(grads, ref[1]))}
+    if case.workload in ("W6", "W7"):  # the first step's loss only (the step trains on)
+        return {"value_err": _rel(result[0], ref[0]), "grad_err": float("nan")}
     if case.workload == "W4":
         return {"value_err": _rel(result[0], ref[0]),
                 "grad_err": max(_rel(result[1], ref[1]), _rel(result[2], ref[2]))}

@@ -19,6 +19,14 @@ import numpy as np
 
 import tracead as ta
 from tracead import functional as F
+from tracead.ops import window as F_window
+
+
+def F_window_uniform(key):
+    """uniform(key) for the key given as small integer-valued floats (the "ints" domain)."""
+    from tracead.nn.functional import uniform
+
+    return uniform(ta.cast(ta.abs(key), np.uint64), (3,), np.float64)
 
 
 @dataclass(frozen=True)
@@ -256,6 +264,54 @@ CASES: list[OpCase] = [
 from opinfo_shapes import SHAPE_CASES  # noqa: E402  (uses the classes above)
 
 CASES += SHAPE_CASES
+
+
+# -- sliding windows and random numbers ----------------------------------------------------
+def _im2col_ref(x, k=(2, 3), s=(1, 2), p=(1, 0, 1, 1), d=(1, 1), fill=0.0):
+    xp = np.pad(x, ((0, 0), (0, 0), p[:2], p[2:]), constant_values=fill)
+    ho = (xp.shape[2] - d[0] * (k[0] - 1) - 1) // s[0] + 1
+    wo = (xp.shape[3] - d[1] * (k[1] - 1) - 1) // s[1] + 1
+    out = np.zeros(x.shape[:2] + k + (ho, wo), x.dtype)
+    for i in range(k[0]):
+        for j in range(k[1]):
+            for y in range(ho):
+                for z in range(wo):
+                    out[:, :, i, j, y, z] = xp[:, :, y * s[0] + i * d[0], z * s[1] + j * d[1]]
+    return out
+
+
+def _col2im_ref(cols, image=(3, 4), k=(2, 3), s=(1, 2), p=(1, 0, 1, 1), d=(1, 1)):
+    """The transpose of _im2col_ref, through its matrix (the definition)."""
+    n, c = cols.shape[:2]
+    size = n * c * image[0] * image[1]
+    basis = np.eye(size).reshape((size, n, c) + image)
+    matrix = np.stack([_im2col_ref(b, k, s, p, d).reshape(-1) for b in basis])
+    return (matrix @ cols.reshape(-1)).reshape((n, c) + image).astype(cols.dtype)
+
+
+WINDOW = dict(kernel=(2, 3), stride=(1, 2), padding=(1, 0, 1, 1), dilation=(1, 1))
+
+
+def _uniform_ref(key):
+    key = np.abs(key).astype(np.uint64)
+    out = np.empty(key.shape + (3,))
+    for idx in np.ndindex(key.shape):
+        out[idx] = np.random.Generator(np.random.Philox(key=int(key[idx]))).random(3)
+    return out
+
+
+CASES += [
+    OpCase("im2col", lambda x: F_window.im2col(x, **WINDOW), _im2col_ref, (_args((2, 1, 3, 4)),)),
+    OpCase("im2col_dilated_maxpad",
+           lambda x: F_window.im2col(x, kernel=(2, 2), stride=(2, 1), padding=(0, 1, 1, 0),
+                                     dilation=(1, 2), pad_value=-np.inf),
+           lambda x: _im2col_ref(x, (2, 2), (2, 1), (0, 1, 1, 0), (1, 2), -np.inf),
+           (_args((1, 2, 4, 3)),), prim="im2col", differentiable=False),  # -inf entries
+    OpCase("col2im", lambda c: F_window.col2im(c, image=(3, 4), **WINDOW), _col2im_ref,
+           (_args((2, 1, 2, 3, 3, 2)),)),
+    OpCase("uniform", lambda k: F_window_uniform(k), _uniform_ref,
+           (_args((), domain="ints"), _args((2,), domain="ints")), differentiable=False),
+]
 
 
 # -- edge values: +-0.0, NaN, +-inf, INT_MIN / INT_MAX and empty arrays -----------------

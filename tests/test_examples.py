@@ -45,3 +45,11 @@ def test_data_parallel_matches_one_process():
     gap = float(re.search(r"largest parameter difference (\S+)", done.stdout).group(1))
     assert gap < 1e-4  # float32 rounding over 168 Adam steps, not a different training
     assert "worker 1: compiled" in done.stdout
+
+
+def test_cnn_digits_reaches_the_mlp_accuracy():
+    root = os.path.dirname(EXAMPLES)  # this checkout's tracead (the layers are new)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    words = subprocess.run([sys.executable, os.path.join(EXAMPLES, "cnn_digits.py")], env=env,
+                           capture_output=True, text=True, timeout=300, check=True).stdout
+    assert float(re.search(r"test accuracy ([\d.]+)%", words).group(1)) >= 96.5

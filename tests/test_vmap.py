@@ -53,6 +53,13 @@ CASES = [
      lambda x, y: np.exp(x * y) / np.exp(x * y).sum(-1, keepdims=True), [(2, 3), (3,)]),
     ("basic index", lambda x, y: x[1:, None, 0] + y[..., -1],
      lambda x, y: x[1:, None, 0] + y[..., -1], [(3, 2), (2, 2)]),
+    ("im2col (conv2d)", lambda x, w: ta.nn.functional.conv2d(x, w, padding=1),
+     lambda x, w: np.einsum("nchwij,ocij->nohw", np.lib.stride_tricks.sliding_window_view(
+         np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1))), (2, 2), axis=(2, 3)), w),
+     [(1, 2, 3, 3), (3, 2, 2, 2)]),
+    ("col2im (conv_transpose2d)", lambda x, w: ta.nn.functional.conv_transpose2d(x, w, stride=2),
+     lambda x, w: np.einsum("ncyz,coij->noyizj", x, w).reshape(1, 2, 4, 4),
+     [(1, 3, 2, 2), (3, 2, 2, 2)]),
     ("scans and prod", lambda x, y: ta.cumsum(x, 1) * ta.cumprod(y, 0) + ta.prod(x, axis=0),
      lambda x, y: np.cumsum(x, 1) * np.cumprod(y, 0) + np.prod(x, axis=0), [(2, 3), (3,)]),
     ("sort argmax cummax", lambda x, y: ta.sort(x, axis=0) + ta.argmax(x, axis=-1, keepdims=True)

@@ -228,3 +228,24 @@ def argmax(x: Tensor, axis: int, keepdims: bool = False) -> Tensor:
 def argmin(x: Tensor, axis: int, keepdims: bool = False) -> Tensor:
     """Index of the first minimum along `axis`."""
     return bind(PRIMS["argmin"], x, axis=axis, keepdims=bool(keepdims))
+
+
+def _ints(values) -> tuple[int, ...]:
+    return tuple(int(v) for v in values)
+
+
+def im2col(x: Tensor, *, kernel, stride, padding, dilation, pad_value: float = 0.0) -> Tensor:
+    """The sliding windows of an NCHW image as columns (canonical int-tuple params)."""
+    return bind(PRIMS["im2col"], x, kernel=_ints(kernel), stride=_ints(stride),
+                padding=_ints(padding), dilation=_ints(dilation), pad_value=float(pad_value))
+
+
+def col2im(cols: Tensor, *, image, kernel, stride, padding, dilation) -> Tensor:
+    """The adjoint of im2col: windows summed back into an NCHW image."""
+    return bind(PRIMS["col2im"], cols, image=_ints(image), kernel=_ints(kernel),
+                stride=_ints(stride), padding=_ints(padding), dilation=_ints(dilation))
+
+
+def uniform(key: Tensor, shape, dtype) -> Tensor:
+    """U[0, 1) numbers of `shape`, a pure function of the integer `key` (Philox)."""
+    return bind(PRIMS["uniform"], key, shape=_ints(shape), dtype=np.dtype(dtype).name)

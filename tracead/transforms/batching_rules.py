@@ -165,6 +165,18 @@ def scatter_add(node, args, batched, size):
     return bind(node.prim, g, *new_arrays, index=index, shape=(size,) + shape)
 
 
+def _fold_batch(node, args, batched, size):
+    """im2col / col2im: the vmapped batch joins the image batch N (axis 0), then splits off."""
+    F = _F()
+    x = args[0] if batched[0] else F.broadcast_to(args[0], (size,) + tuple(node.inputs[0].shape))
+    folded = F.reshape(x, (size * x.shape[1],) + tuple(x.shape[2:]))
+    out = bind(node.prim, folded, **node.kwargs)
+    return F.reshape(out, (size,) + tuple(node.out.shape))
+
+
+def uniform(node, args, batched, size):
+    # One stream per key: a batch of keys gives a batch of draws (independent examples).
+    return bind(node.prim, args[0], **node.kwargs)
 def shifted_axis(node, args, batched, size):
     """Ops along one `axis` (scans, sorting, argmax): the axis moves past the batch axis."""
     params = dict(node.kwargs)
@@ -174,7 +186,9 @@ def shifted_axis(node, args, batched, size):
 
 RULES = {"reshape": reshape, "transpose": transpose, "broadcast_to": broadcast_to,
          "concatenate": concatenate, "matmul": matmul, "getitem": getitem,
-         "scatter_add": scatter_add, "prod": reduce,
+         "scatter_add": scatter_add, "im2col": _fold_batch, "col2im": _fold_batch,
+         "uniform": uniform,
+         "prod": reduce,
          **dict.fromkeys(("cumsum", "cumprod", "cummax_index", "cummin_index", "argsort",
                           "argmax", "argmin"), shifted_axis)}
 KIND_RULES = {"elementwise": elementwise, "reduce": reduce}

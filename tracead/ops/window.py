@@ -1,0 +1,115 @@
+"""Sliding-window primitives: im2col and its transpose col2im (NCHW).
+
+Convolution, transposed convolution and pooling are composites over these
+two and matmul / reductions (`tracead/nn/conv_functional.py`):
+
+  im2col  (N, C, H, W) -> (N, C, kh, kw, Ho, Wo): cols[n, c, i, j, y, x] =
+          xpad[n, c, y*sh + i*dh, x*sw + j*dw], where xpad is x padded by
+          (top, bottom, left, right) with `pad_value` (0 for convolution,
+          -inf for max pooling).
+  col2im  the transpose: every column entry is added back to the pixel it
+          was read from (overlapping windows accumulate; padding is dropped).
+
+Each is linear in its input (up to the constant padding), so each is the
+other's VJP and second derivatives come for free. The kernel axes sit
+between channels and output positions so that a convolution is one
+batched matmul `W(O, C*kh*kw) @ cols(N, C*kh*kw, Ho*Wo)` straight into NCHW
+and a pooling is one reduction over axes (2, 3), with no transposes.
+Both run as NumPy (kh*kw strided copies / adds), kernel boundaries for
+the fusion pass.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import lax
+from ..errors import op_error
+from .prim import Aval, Prim, register
+
+
+def out_size(size: int, k: int, stride: int, lo: int, hi: int, dilation: int) -> int:
+    """Output positions along one axis (floor division, as torch)."""
+    return (size + lo + hi - dilation * (k - 1) - 1) // stride + 1
+
+
+def _check(op: str, x, kernel, stride, padding, dilation) -> tuple[int, int]:
+    if x.ndim != 4:
+        raise op_error(op, f"expects an (N, C, H, W) input, got {x.ndim}-d", x)
+    if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
+        raise op_error(op, f"kernel {kernel}, stride {stride} and dilation {dilation} must be "
+                       f">= 1 and padding {padding} >= 0", x)
+    (kh, kw), (sh, sw), (pt, pb, pl, pr), (dh, dw) = kernel, stride, padding, dilation
+    return out_size(x.shape[2], kh, sh, pt, pb, dh), out_size(x.shape[3], kw, sw, pl, pr, dw)
+
+
+def _windows(kernel, stride, dilation, out_hw):
+    """(i, j, row slice, column slice) of the padded image read by kernel tap (i, j)."""
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+        for j in range(kw):
+            yield i, j, rows, slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+
+
+def _im2col_shape(x, *, kernel, stride, padding, dilation, pad_value):
+    ho, wo = _check("im2col", x, kernel, stride, padding, dilation)
+    if ho < 1 or wo < 1:
+        raise op_error("im2col", f"kernel {kernel} with dilation {dilation} is larger than the "
+                       f"padded input {x.shape[2:]} (padding {padding})", x)
+    return Aval((x.shape[0], x.shape[1]) + tuple(kernel) + (ho, wo), x.dtype)
+
+
+def _im2col_impl(x, *, kernel, stride, padding, dilation, pad_value):
+    shape = _im2col_shape(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation,
+                          pad_value=pad_value).shape
+    pt, pb, pl, pr = padding
+    if any(padding):
+        x = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=pad_value)
+    out = np.empty(shape, x.dtype)
+    for i, j, rows, cols in _windows(kernel, stride, dilation, shape[4:]):
+        out[:, :, i, j] = x[:, :, rows, cols]
+    return out
+
+
+def _im2col_vjp(g, out, x, *, kernel, stride, padding, dilation, pad_value):
+    return (col2im(g, image=x.shape[2:], kernel=kernel, stride=stride, padding=padding,
+                   dilation=dilation),)
+
+
+def _col2im_shape(cols, *, image, kernel, stride, padding, dilation):
+    if cols.ndim != 6 or tuple(cols.shape[2:4]) != tuple(kernel):
+        raise op_error("col2im", f"expects (N, C, {kernel[0]}, {kernel[1]}, Ho, Wo) columns",
+                       cols)
+    n, c = cols.shape[:2]
+    probe = Aval((n, c) + tuple(image), cols.dtype)
+    expect = _im2col_shape(probe, kernel=kernel, stride=stride, padding=padding,
+                           dilation=dilation, pad_value=0.0).shape
+    if tuple(cols.shape) != expect:
+        raise op_error("col2im", f"columns of shape {cols.shape} do not match an image "
+                       f"{tuple(image)} (expected {expect})", cols)
+    return Aval((n, c) + tuple(image), cols.dtype)
+
+
+def _col2im_impl(cols, *, image, kernel, stride, padding, dilation):
+    n, c = cols.shape[:2]
+    pt, pb, pl, pr = padding
+    h, w = image
+    out = np.zeros((n, c, h + pt + pb, w + pl + pr), cols.dtype)
+    for i, j, rows, cs in _windows(kernel, stride, dilation, cols.shape[4:]):
+        out[:, :, rows, cs] += cols[:, :, i, j]
+    return np.ascontiguousarray(out[:, :, pt:pt + h, pl:pl + w])
+
+
+def _col2im_vjp(ct, out, cols, *, image, kernel, stride, padding, dilation):
+    return (im2col(ct, kernel=kernel, stride=stride, padding=padding, dilation=dilation),)
+
+
+im2col, col2im = lax.im2col, lax.col2im  # the bind wrappers live in the primitive layer
+
+
+im2col_p = register(Prim(
+    "im2col", "opaque", _im2col_impl, _im2col_shape, _im2col_vjp,
+    doc="(N, C, H, W) -> (N, C, kh, kw, Ho, Wo) sliding windows (convolution, pooling)"))
+col2im_p = register(Prim(
+    "col2im", "opaque", _col2im_impl, _col2im_shape, _col2im_vjp,
+    doc="im2col's transpose: window entries added back to their pixels"))
