@@ -5,7 +5,9 @@ The main runner times every peer in one process, so its tracead W2 figure is
 step usually runs without them, or with torch only. Here each W2 case is
 timed in fresh processes (`child.py --steady`): tracead numba alone, tracead
 numba after importing torch and running one op (its OpenMP pool started),
-and torch.compile (torch always loaded). The three run in interleaved rounds
+the same with BLAS capped at one thread inside compiled calls
+(TRACEAD_BLAS_THREADS=1, see tracead/backends/numba/threads.py), and
+torch.compile (torch always loaded). The three run in interleaved rounds
 (rotating order) so the shared machine's noisy phases fall on all of them;
 the figure per row is the median of the rounds' medians.
 """
@@ -16,19 +18,21 @@ from typing import Any, Callable
 
 from . import report, workloads
 
-# (implementation, import torch and run one op first, label)
-TARGETS = (("tracead numba", False, "tracead numba, alone"),
-           ("tracead numba", True, "tracead numba, torch loaded and run"),
-           ("torch.compile", False, "torch.compile (own process)"))
+# (implementation, import torch and run one op first, extra environment, label)
+TARGETS = (("tracead numba", False, {}, "tracead numba, alone"),
+           ("tracead numba", True, {}, "tracead numba, torch loaded and run"),
+           ("tracead numba", True, {"TRACEAD_BLAS_THREADS": "1"},
+            "tracead numba, torch loaded, TRACEAD_BLAS_THREADS=1"),
+           ("torch.compile", False, {}, "torch.compile (own process)"))
 
 
 def targets(case_keys: list[str], peers: set[str] = frozenset()) -> list[dict[str, Any]]:
     """One entry per W2 case and TARGETS row whose implementation is registered (and peer chosen)."""
     impls = workloads.IMPLEMENTATIONS.get("W2", {})
-    return [{"case": case, "impl": impl, "with_torch": with_torch, "label": label,
+    return [{"case": case, "impl": impl, "with_torch": with_torch, "env": env, "label": label,
              "module": impls[impl].__module__}
             for case in case_keys if case.startswith("W2 ")
-            for impl, with_torch, label in TARGETS
+            for impl, with_torch, env, label in TARGETS
             if impl in impls and (not peers or workloads.peer_of(impl) in peers)]
 
 
@@ -42,7 +46,7 @@ def run(case_keys: list[str], quick: bool, run_child: Callable[..., dict[str, An
         order = order[r % len(order):] + order[:r % len(order)] if order else []
         for i in order:
             extra = ["--steady", str(steady_s)] + (["--with-torch"] if entries[i]["with_torch"] else [])
-            out = run_child(entries[i], quick, {}, extra=extra)
+            out = run_child(entries[i], quick, entries[i]["env"], extra=extra)
             if "error" in out:
                 errors[i] = out["error"]
             elif out.get("median_s") is not None:
@@ -54,7 +58,7 @@ def run(case_keys: list[str], quick: bool, run_child: Callable[..., dict[str, An
         if i in errors:
             row["error"] = errors[i]
         rows.append(row)
-        print(f"  isolated {row['case']:10s} {row['label']:38s} {report.fmt_s(row['median_s'])}"
+        print(f"  isolated {row['case']:10s} {row['label']:54s} {report.fmt_s(row['median_s'])}"
               + (f"  ({row['error']})" if "error" in row else ""), flush=True)
     return rows
 
