@@ -253,6 +253,10 @@ CASES: list[OpCase] = [
            prim="scatter_add"),
 ]
 
+from opinfo_shapes import SHAPE_CASES  # noqa: E402  (uses the classes above)
+
+CASES += SHAPE_CASES
+
 
 # -- edge values: +-0.0, NaN, +-inf, INT_MIN / INT_MAX and empty arrays -----------------
 SPECIAL_UNARY = _with(((Arg((3, 4)),),), "special")

@@ -48,8 +48,8 @@ BAD_CALLS = [
      ["getitem", "boolean index of shape (2,)", "(3,)", "[2, 3]"]),
     ("index_array_range", lambda x: x[:, np.array([0, 3])], IndexError,
      ["getitem", "index 3", "[2, 3]", "int64[2]"]),
-    ("dot_3d", lambda x: ta.functional.dot(x.reshape(1, 2, 3), x.T), ValueError,
-     ["dot", "[1, 2, 3]", "[3, 2]"]),
+    ("dot_3d", lambda x: ta.functional.dot(x.reshape(1, 2, 3), x.reshape(1, 2, 3)), ValueError,
+     ["dot", "[1, 2, 3]", "axis 2 of a (3) and axis 1 of b (2) differ"]),
 ]
 
 

@@ -33,6 +33,14 @@ def _sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
+def _at_mul_ref(x):
+    if x.ndim == 0:
+        return x * x
+    out = x.copy()
+    out[..., :1] *= x[..., -1:]
+    return out
+
+
 # name -> (tracead function, NumPy twin); each keeps values in a safe range.
 UNARY: dict[str, tuple[Callable, Callable]] = {
     "neg": (lambda x: -x, lambda x: -x),
@@ -45,6 +53,14 @@ UNARY: dict[str, tuple[Callable, Callable]] = {
     "scale": (lambda x: 0.5 * x - 1.0, lambda x: 0.5 * x - 1.0),
     "abs": (ta.abs, np.abs),
     "relu": (ta.relu, lambda x: np.maximum(x, 0.0)),
+    # shape-preserving movement and indexing: getitem / concatenate / index_update nodes
+    "flip": (ta.flip, np.flip),
+    "roll": (lambda x: ta.roll(x, 1), lambda x: np.roll(x, 1)),
+    "tril": (lambda x: ta.tril(x) if x.ndim >= 2 else x, lambda x: np.tril(x) if x.ndim >= 2 else x),
+    "pad_crop": (lambda x: ta.pad(x, (1, 2), mode="replicate")[..., 2:] if x.ndim else x,
+                 lambda x: np.pad(x, [(0, 0)] * (x.ndim - 1) + [(1, 2)], mode="edge")[..., 2:]
+                 if x.ndim else x),
+    "at_mul": (lambda x: x.at[..., :1].mul(x[..., -1:]) if x.ndim else x * x, _at_mul_ref),
 }
 BINARY: dict[str, tuple[Callable, Callable]] = {
     "add": (lambda a, b: a + b, np.add),

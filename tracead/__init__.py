@@ -13,6 +13,13 @@ from .functional import (abs, add, broadcast_to, cast, clip, concatenate, div, e
                          minimum, mul, neg, ones, ones_like, pow, relu, reshape, sigmoid, sign,
                          softmax, sqrt, stack, stop_gradient, sub, sum, swapaxes, tanh,
                          transpose, var, where, zeros, zeros_like)
+from .indexing import (gather, index_select, masked_fill, scatter, scatter_add, scatter_reduce,
+                       take_along_axis)
+from .linalg import dot, einsum, inner, outer, tensordot, vdot
+from .padding import np_pad, pad
+from .shape_functions import (array_split, chunk, expand, flatten, flip, meshgrid, movedim,
+                              moveaxis, permute, repeat, repeat_interleave, roll, split, squeeze,
+                              tile, tril, triu, unflatten, unsqueeze, view)
 from .ops import PRIMS
 from .runtime.compiled import CompiledFunction, RecompileWarning, compile
 from .state import enable_grad, no_grad

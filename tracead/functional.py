@@ -428,4 +428,14 @@ def _install_methods() -> None:
     Tensor.__array_function__ = array_function
 
 
+# Shape, indexing and contraction functions, in their own modules (they
+# import this one, so they come last).
+from .shape_functions import *  # noqa: E402,F401,F403
+from .padding import *  # noqa: E402,F401,F403
+from .indexing import *  # noqa: E402,F401,F403
+from .linalg import *  # noqa: E402,F401,F403
+
 _install_methods()
+from .shape_api import install as _install_shape_api  # noqa: E402
+
+_install_shape_api()

@@ -18,7 +18,9 @@ from .ops.shapes import check_supported
 class Tensor:
     """An n-dimensional array that can record gradients."""
 
-    __slots__ = ("_data", "_aval", "requires_grad", "_grad", "_tape", "__weakref__")
+    # _version counts indexed writes (`t[i] = v`), so backward can refuse a
+    # tape entry that saw an older value (as torch's version counter).
+    __slots__ = ("_data", "_aval", "requires_grad", "_grad", "_tape", "_version", "__weakref__")
 
     def __init__(self, data, dtype=None, requires_grad: bool = False) -> None:
         if isinstance(data, Tensor):
@@ -28,6 +30,7 @@ class Tensor:
         self._aval = Aval(array.shape, array.dtype)
         self._grad: Tensor | None = None
         self._tape = None
+        self._version = 0
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -41,6 +44,7 @@ class Tensor:
         t.requires_grad = False
         t._grad = None
         t._tape = None
+        t._version = 0
         return t
 
     def requires_grad_(self, flag: bool = True) -> "Tensor":

@@ -129,6 +129,8 @@ class CompiledFunction:
             variant = Variant(cap, key, self.backend, self.options)
             variant.object_guards = object_guards(leaves, key[2])
             variant.build(key[1])
+            if config.debug_level() >= 1:
+                config.debug_log(1, f"tracead: {self.__name__} {variant.ledger}")
             self.variants.setdefault(key, []).append(variant)
             self.order.append(variant)
             return cap.take_result()

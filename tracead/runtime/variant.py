@@ -67,6 +67,14 @@ class Variant:
     last_failure: str = ""
     backward_wanted: bool = False
     plan: "CallPlan" = None
+    first_call_seconds: float | None = None  # the first compiled call (the ledger's break-even)
+
+    @property
+    def ledger(self):
+        """What compiling this variant cost, per stage and kernel (runtime/ledger.py)."""
+        from .ledger import build_ledger
+
+        return build_ledger(self)
     object_guards: tuple = ()  # guards.object_guards of the traced call's leaves
 
     # -- building -----------------------------------------------------------------
@@ -160,7 +168,12 @@ class Variant:
         arrays = [x._data if isinstance(x, Tensor) else x for x in arg_leaves]
         if free:
             arrays += [t._data for t in free]
-        outs = plan.forward(arrays)
+        if self.calls:
+            outs = plan.forward(arrays)
+        else:
+            start = time.perf_counter()
+            outs = plan.forward(arrays)
+            self.first_call_seconds = time.perf_counter() - start
         n_out = plan.n_out
         if plan.value_guards:
             for guard, value in zip(plan.value_guards, outs[n_out:]):

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..passes.fuse_kinds import classify
+from ..passes.split import over_budget
 
 # code -> one-line explanation (the legend printed under the fusion summary)
 REASONS: dict[str, str] = {
@@ -57,6 +58,7 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("cap", "size-cap"),
     ("too many", "size-cap"),
     ("too large", "size-cap"),
+    ("compile budget", "size-cap"),
 )
 
 
@@ -158,7 +160,7 @@ def fusion_report(schedule, label: str = "graph") -> FusionReport:
             needed = {n.out.id for n in nodes if n.out.id in outputs
                       or any(u not in inside for u in users.get(n.out.id, ()))}
             result = classify(nodes, needed)
-            detail = result if isinstance(result, str) else None
+            detail = result if isinstance(result, str) else over_budget(nodes)
         code = reason_code(detail)
         edges.append(Edge(src, dst, nbytes, code, detail or "the union is a legal kernel"))
     ends = {}

@@ -188,3 +188,8 @@ def rule_for(prim):
     if rule is None:
         raise NoBatchingRule(f"vmap: no batching rule for primitive {prim.name!r} (kind {prim.kind})")
     return rule
+
+
+from .batching_index_update import index_update as _index_update  # noqa: E402  (uses the helpers above)
+
+RULES["index_update"] = _index_update

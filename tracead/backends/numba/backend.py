@@ -9,11 +9,18 @@ memory plan's buffers. Opaque kernels call their primitive's NumPy impl;
 matmul kernels call np.matmul (BLAS) and run their elementwise epilogue as a
 generated loop, in place in the matmul result when that is free.
 
+Compiling waits until every kernel is generated: then a graph's new kernels,
+when there are enough, compile partly in worker processes (compile_workers.py)
+while this process compiles the rest, and load from the shared disk cache.
+Per-stage seconds go to `executable.timings` (the variant's compile ledger).
+
 Parallel kernels run on Numba's workqueue threading layer (threads.py).
 
 Options: parallel_threshold (work units; codegen.PARALLEL_THRESHOLD, or env
 TRACEAD_PARALLEL_THRESHOLD; 0 makes every kernel parallel), jit
-(False runs the generated Python without Numba, for pdb; also TRACEAD_DEBUG=4).
+(False runs the generated Python without Numba, for pdb; also TRACEAD_DEBUG=4),
+compile_workers (worker processes for cold compiles; 0: none) and
+parallel_compile_threshold (estimated seconds of new kernels before using them).
 """
 from __future__ import annotations
 
@@ -26,7 +33,8 @@ import numpy as np
 from ... import config
 from ...passes.memory import plan_memory
 from ...passes.schedule import Kernel, Schedule
-from . import cache, threads
+from ...passes.split import compile_weight
+from . import cache, compile_workers, threads
 from .codegen import PARALLEL_THRESHOLD, generate
 from .executable import NumbaExecutable, private_inputs
 from .source import Names
@@ -72,6 +80,8 @@ class KernelRecord:
     parallel: bool = False
     reason: str = ""
     runtime_compiles: list[str] = field(default_factory=list)
+    codegen_seconds: float = 0.0
+    load_seconds: float = 0.0
 
     def describe(self) -> str:
         return (f"{self.label} kernel {self.index} [{self.kind}] cache {self.cache}, "
@@ -87,14 +97,27 @@ class NumbaBackend:
         self.parallel_threshold = int(options.get(
             "parallel_threshold", PARALLEL_THRESHOLD if default is None else default))
         self.jit = bool(options.get("jit", config.debug_level() < 4))
+        # Cold compiles in worker processes (compile_workers.py): how many, above what
+        # estimated work in seconds; compile_workers=0 keeps everything in-process.
+        self.compile_workers = int(options.get("compile_workers", compile_workers.default_workers()))
+        self.parallel_compile_threshold = float(options.get("parallel_compile_threshold",
+                                                            compile_workers.THRESHOLD_SECONDS))
+        self._pending: list = []
         threads.choose_layer()
 
     def compile(self, graph, label: str = "graph") -> NumbaExecutable:
-        return self.compile_schedule(plan(graph), label)
+        start = time.perf_counter()
+        schedule = plan(graph)
+        return self.compile_schedule(schedule, label, {"plan": time.perf_counter() - start})
 
-    def compile_schedule(self, schedule: Schedule, label: str = "graph") -> NumbaExecutable:
+    def compile_schedule(self, schedule: Schedule, label: str = "graph",
+                         timings: dict | None = None) -> NumbaExecutable:
+        """timings: seconds per stage so far, completed here (the compile ledger's)."""
+        timings = dict(timings or {})
+        start = time.perf_counter()
         names = Names(schedule.graph)
         memory = plan_memory(schedule)
+        timings["memory plan"] = time.perf_counter() - start
         private = private_inputs(schedule, memory)
         # Predicted memory layout per value ("C" or "A"), so the signature compiled up
         # front is the one calls use; `known`: certain before the call, never checked.
@@ -123,11 +146,23 @@ class NumbaBackend:
                 layout.update((v.id, "C") for v in kernel.outputs)
                 known.update(v.id for v in kernel.outputs)
             records.append(record)
-        return NumbaExecutable(schedule, steps, records, memory, layout, known)
+        workers = self._compile_pending(timings)
+        for stage, attr in (("codegen", "codegen_seconds"), ("cache load", "load_seconds"),
+                            ("llvm", "compile_seconds")):
+            timings[stage] = sum(getattr(r, attr) for r in records)
+        executable = NumbaExecutable(schedule, steps, records, memory, layout, known)
+        executable.timings, executable.workers = timings, workers
+        return executable
 
     def _fused(self, kernel: Kernel, names: Names, record: KernelRecord, layout, note: str = "") -> FusedStep:
+        """Generate and load the kernel's module; its compile waits in self._pending
+        (`_compile_pending`), so a graph's new kernels can compile side by side."""
+        start = time.perf_counter()
         code = generate(kernel, names, self.parallel_threshold, note)
+        record.codegen_seconds += time.perf_counter() - start
+        start = time.perf_counter()
         loaded = cache.load(code.body)
+        record.load_seconds += time.perf_counter() - start
         record.source, record.path, record.cache = loaded.text, str(loaded.path), loaded.status
         record.entries, record.parallel = tuple(e.name for e in code.entries), code.parallel
         step = FusedStep(kernel, code, loaded.module, record, self.jit)
@@ -135,14 +170,48 @@ class NumbaBackend:
         if not self.jit:
             record.cache = f"{loaded.status}; not jitted (jit=False / TRACEAD_DEBUG=4)"
         else:
+            layouts = ["C" if v.size <= 1 else layout.get(v.id, "C") for v in kernel.inputs]
+            self._pending.append((step, layouts, loaded))
+        return step
+
+    def _compile_pending(self, timings: dict) -> int:
+        """Compile (or load from Numba's cache) every pending kernel's likely signature.
+        New kernels worth it go partly to worker processes first (compile_workers.py);
+        returns how many workers ran."""
+        pending, self._pending = self._pending, []
+        jobs, seen = [], set()
+        for step, layouts, loaded in pending:
+            entry, sig = step.signature(layouts)
+            job = (str(loaded.path), entry, tuple(sig))
+            if loaded.status.startswith("miss") and job not in seen:
+                seen.add(job)
+                weight = sum(compile_weight(n) for n in step.kernel.nodes)
+                jobs.append(compile_workers.Job(job[0], loaded.key, entry, job[2],
+                                                compile_workers.estimate_seconds(weight)))
+        _, remote = compile_workers.plan(jobs, self.compile_workers, self.parallel_compile_threshold)
+        procs = [p for p in map(compile_workers.start, remote) if p is not None]
+        in_workers = {(j.path, j.entry, j.sig) for b in remote for j in b} if procs else set()
+        waited = False
+        for step, layouts, loaded in sorted(pending, key=lambda p: _job_of(p) in in_workers):
+            if procs and not waited and _job_of((step, layouts, loaded)) in in_workers:
+                start = time.perf_counter()  # our share is done: wait for the workers' cache
+                compile_workers.finish(procs, timeout=120 + 4 * sum(j.seconds for j in jobs))
+                timings["compile workers (wait)"] = time.perf_counter() - start
+                waited = True
+            record = step.record
             start = time.perf_counter()
-            step.precompile(["C" if v.size <= 1 else layout.get(v.id, "C") for v in kernel.inputs])
+            step.precompile(layouts)
             record.compile_seconds = time.perf_counter() - start
+            if _job_of((step, layouts, loaded)) in in_workers:
+                record.cache += ("; a worker process failed, compiled here" if _numba_cache_missed(step)
+                                 else "; compiled by a worker process")
             if loaded.status == "hit" and _numba_cache_missed(step):
                 record.cache = "miss: file cached, Numba's compiled code was not"
-        config.debug_log(1, f"tracead: {record.describe()} {record.path}")
-        config.debug_log(3, record.source)
-        return step
+            config.debug_log(1, f"tracead: {record.describe()} {record.path}")
+            config.debug_log(3, record.source)
+        if procs and not waited:
+            compile_workers.finish(procs, timeout=1.0)
+        return len(procs)
 
     def _matmul(self, kernel: Kernel, names: Names, record: KernelRecord, layout) -> MatmulStep:
         mm = kernel.nodes[0]
@@ -164,6 +233,12 @@ class NumbaBackend:
             record.source = f"# {names.node(mm)}\n# runs as np.matmul (BLAS)\n"
         layout.update((v.id, "C") for v in kernel.outputs)
         return MatmulStep(kernel, epilogue)
+
+
+def _job_of(pending) -> tuple:
+    step, layouts, loaded = pending
+    entry, sig = step.signature(layouts)
+    return (str(loaded.path), entry, tuple(sig))
 
 
 def _numba_cache_missed(step: FusedStep) -> bool:

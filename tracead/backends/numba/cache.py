@@ -7,15 +7,20 @@ Every generated kernel is a real module, `<cache_dir>/kernels/k_<key>.py`
 
 The file is its own cache entry:
 
-    KEY = "<sha256 of everything below this line>"
+    KEY = "<sha256 of the environment line and the code below it>"
     # built for tracead 0.1.0 | mathlib 1 | numba 0.68.1 | llvmlite 0.50.0 | python 3.11 | cpu rocketlake
     <generated source>
 
-The key covers the generated text and the environment line (versions, CPU),
-so any change of either is a new file. Numba's cache only watches the file's
+The key covers the environment line (versions, CPU) and the generated code
+without its comments (`canonical`), so any change of either is a new file.
+Generated identifiers are positional within a kernel (source.Names), so
+kernels identical up to renaming (repeated layers, the pieces of a split
+chain) have one key: the second is a hit, in this process or a new one, and
+Numba compiles it once. Its comments (graph names, user lines) are the first
+such kernel's; the record of each kernel keeps its own text. Numba's cache only watches the file's
 own timestamp, not what it imports, hence mathlib's version in the key.
 A file is trusted only if its embedded key matches the key we expect and
-the hash of its text below the key line; anything else (truncated, edited,
+the hash of its environment line and code below the key line; anything else (truncated, edited,
 garbage) is rebuilt. Writes go to a temporary file and `os.replace`, so
 readers never see half a file, also across processes. Numba's files get a
 checksum too (cache_files.py): a damaged one is deleted and compiled again.
@@ -83,6 +88,7 @@ class Loaded:
     text: str  # the whole file
     status: str  # "hit", "hit (in memory)" or "miss: <why>"
     lease: Lease
+    key: str = ""
 
 
 def kernels_dir() -> Path:
@@ -126,11 +132,25 @@ def environment() -> str:
             f"| llvmlite {llvmlite.__version__} | python {py} | cpu {cpu} | format {CACHE_FORMAT}")
 
 
+def canonical(text: str) -> str:
+    """The code of generated text: every comment and blank line dropped (generated
+    code never has a '#' outside a comment: source.Writer checks)."""
+    lines = (line.split("#", 1)[0].rstrip() for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def digest(below: str) -> str:
+    """The key of the text below the key line: its first line (the environment), then
+    its code."""
+    env, _, code = below.partition("\n")
+    return hashlib.sha256(f"{env}\n{canonical(code)}".encode()).hexdigest()
+
+
 def file_text(body: str) -> tuple[str, str]:
     """(key, whole file text) for a generated module body."""
     below = f"# {environment()}\n{body}"
-    key = hashlib.sha256(below.encode()).hexdigest()
-    return key, f'KEY = "{key}"  # sha256 of the text below this line, checked on load\n{below}'
+    key = digest(below)
+    return key, f'KEY = "{key}"  # sha256 of the environment and code below, checked on load\n{below}'
 
 
 def clear_memory() -> None:
@@ -177,7 +197,7 @@ def load(body: str) -> Loaded:
         if key in _MEMORY:
             _MEMORY.move_to_end(key)
             return Loaded(_MEMORY[key], kernels_dir() / f"k_{key[:32]}.py", text, "hit (in memory)",
-                          Lease(key))
+                          Lease(key), key)
         try:
             module, path, status = _load_from(kernels_dir(), key, text)
         except (OSError, _NoNumbaLocator) as exc:
@@ -187,7 +207,7 @@ def load(body: str) -> Loaded:
         _MEMORY[key] = module
         while len(_MEMORY) > MEMORY_LIMIT:
             _forget(next(iter(_MEMORY)))
-        return Loaded(module, path, text, status, Lease(key))
+        return Loaded(module, path, text, status, Lease(key), key)
 
 
 class _NoNumbaLocator(RuntimeError):
@@ -226,7 +246,7 @@ def _check(path: Path, key: str) -> str | None:
         return "corrupted file (no key line)"
     if match.group(1) != key:
         return "corrupted file (wrong key)"
-    if hashlib.sha256(below.encode()).hexdigest() != key:
+    if digest(below) != key:
         return "corrupted file (text does not match its key)"
     return None
 
@@ -242,6 +262,11 @@ def _write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def import_module(path, key: str) -> ModuleType:
+    """Import a kernel file written by `load` (compile workers: compile_workers.py)."""
+    return _import(Path(path), key)
 
 
 def _import(path: Path, key: str) -> ModuleType:

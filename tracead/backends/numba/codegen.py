@@ -2,7 +2,9 @@
 
 One generated module per scheduled Kernel, with explicit loops (no Numba
 array expressions), one statement per graph node, each commented with the
-node (`%12 = mul %10 %11`) and the user line that created it.
+node (`%12 = mul %10 %11`) and the user line that created it. Identifiers are
+positional within the kernel (source.Names.for_kernel), so kernels identical
+up to renaming are the same code and share one cache entry.
 
 Shapes are static (a variant is compiled for fixed shapes), so broadcasting
 is index arithmetic written into the source: an input of shape (64, 1) in a
@@ -86,6 +88,7 @@ class KernelCode:
 def generate(kernel, names: Names, parallel_threshold: int = PARALLEL_THRESHOLD,
              note: str = "") -> KernelCode:
     check_contract(kernel)
+    names = names.for_kernel(kernel)
     size = int(np.prod(kernel.shape, dtype=np.int64))
     parallel = size * max(kernel_cost(kernel), 2) // 2 > parallel_threshold
     nd = len(kernel.shape)

@@ -54,7 +54,7 @@ def rowwise_fn(name, kernel, names: Names, in_views, out_views, parallel: bool, 
         return array + index_expr(view[var.id] if var.id in view else out_view[var.id], shape, indices)
 
     def buffer(var) -> str:
-        return "row" + names(var)[1:]
+        return "row" + names.ident(var)
 
     def statements(nodes) -> list[tuple[str, str]]:
         return [(f"{names.value(nd_.out)} = {node_expression(nd_, [names.value(v) for v in nd_.inputs])}",
@@ -72,7 +72,7 @@ def rowwise_fn(name, kernel, names: Names, in_views, out_views, parallel: bool, 
         accs = []
         for r in ps.reduces:
             x, acc_t = r.inputs[0], scalar.accumulator_dtype(r.prim.name, r.inputs[0].dtype, r.out.dtype)
-            accs.append(Acc("acc" + names(r.out)[1:], names.value(x), r.prim.template, acc_t, x.dtype,
+            accs.append(Acc("acc" + names.ident(r.out), names.value(x), r.prim.template, acc_t, x.dtype,
                             names.node(r)))
             w.line(f"{accs[-1].name} = {identity(r.prim.template, acc_t)}", names.node(r))
         along = [a for a, r in zip(accs, ps.reduces) if not per_row(r.inputs[0])]

@@ -28,6 +28,7 @@ class Writer:
         self.depth = 0
 
     def line(self, code: str = "", comment: str = "") -> None:
+        assert "#" not in code, code  # cache.canonical strips everything after a '#'
         text = "    " * self.depth + code
         if comment:
             text = f"{text:<{COMMENT_COLUMN}} # {comment}" if code else f"{text}# {comment}"
@@ -98,23 +99,45 @@ def index_expr(view: tuple[int, ...], loop_shape: tuple[int, ...], indices: list
 
 
 class Names:
-    """Stable names from the printed graph, so comments match `str(graph)`."""
+    """Stable names from the printed graph, so comments match `str(graph)`.
+
+    Identifiers in the code are positional within one kernel (`for_kernel`):
+    inputs, then node results, numbered in kernel order (a0, v3, out5), so two
+    kernels identical up to renaming generate the same code and share one cache
+    entry (cache.py keys the code without its comments). Comments keep the
+    graph's names (%12) and the user's source lines."""
 
     def __init__(self, graph) -> None:
         self.pct: dict[int, str] = {}
         format_graph(graph, sources=False, names=self.pct)
+        self.local: dict[int, str] = {}
+
+    def for_kernel(self, kernel) -> "Names":
+        view = Names.__new__(Names)
+        view.pct = self.pct
+        view.local = {}
+        for v in kernel.inputs:
+            view.local.setdefault(v.id, str(len(view.local)))
+        for node in kernel.nodes:
+            view.local.setdefault(node.out.id, str(len(view.local)))
+        return view
 
     def __call__(self, var) -> str:
         return self.pct.get(var.id, f"%v{var.id}")
 
+    def ident(self, var) -> str:
+        """The value's number in identifiers: positional in a kernel (see the class doc)."""
+        local = self.local.get(var.id)
+        return local if local is not None else self(var)[1:]
+
     def value(self, var) -> str:
-        return "v" + self(var)[1:]
+        return "v" + self.ident(var)
 
     def array_in(self, var) -> str:
-        return "a" + self(var)[1:]
+        return "a" + self.ident(var)
 
     def array_out(self, var) -> str:
-        return "out" + self(var)[1:]
+        return "out" + self.ident(var)
 
     def node(self, node) -> str:
         """'%5 = mul %3 %4 | model.py:12 in f' for statement comments."""
@@ -134,9 +157,9 @@ def function_frame(w: Writer, name: str, kernel, names: Names, parallel: bool, w
     w.line(f"@njit({flags})")
     w.line(f"def {name}({', '.join(args)}):")
     w.depth += 1
-    sig = ", ".join(names.typed(v) for v in kernel.inputs) + " -> " + ", ".join(
-        names.typed(v) for v in kernel.outputs)
-    w.line(f'"""{sig}: {what}."""')
+    sig = ", ".join(f"{names.array_in(v)} {names.typed(v)}" for v in kernel.inputs) + " -> " + ", ".join(
+        f"{names.array_out(v)} {names.typed(v)}" for v in kernel.outputs)
+    w.line(comment=f"{sig}: {what}")  # a comment, not a docstring: not part of the cache key
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,13 +87,18 @@ class FusedStep(Step):
             return self.flat
         return self.nd
 
+    def signature(self, layouts: list[str]) -> tuple[str, list[tuple[str, int, str]]]:
+        """The entry and argument types (dtype, ndim, layout) the first call will most likely use."""
+        entry = self.choose([lay == "C" for lay in layouts])
+        sig = [(np.dtype(dt).str, len(view), lay if entry is self.nd or len(self.kernel.shape) <= 1 else "C")
+               for dt, view, lay in zip(self.in_dtypes, entry.in_views, layouts)]
+        sig += [(np.dtype(dt).str, len(view), "C") for (_, dt), view in zip(self.out_specs, entry.out_views)]
+        return entry.name, sig
+
     def precompile(self, layouts: list[str]) -> None:
         """Compile (or load from Numba's cache) the signature the first call will most likely use."""
-        entry = self.choose([lay == "C" for lay in layouts])
-        sig = [_array_type(dt, len(view), lay if entry is self.nd or len(self.kernel.shape) <= 1 else "C")
-               for dt, view, lay in zip(self.in_dtypes, entry.in_views, layouts)]
-        sig += [_array_type(dt, len(view), "C") for (_, dt), view in zip(self.out_specs, entry.out_views)]
-        self.fns[entry.name].compile(tuple(sig))
+        name, sig = self.signature(layouts)
+        self.fns[name].compile(numba_signature(sig))
 
     # -- linking and running ----------------------------------------------------------
     def link(self, ins: list[int], outs: list[Out], layouts: list[str], known: list[bool],
@@ -199,6 +204,12 @@ class FusedStep(Step):
 
 def _array_type(dtype, ndim: int, layout: str):
     return numba.types.Array(numba.from_dtype(np.dtype(dtype)), ndim, layout)
+
+
+def numba_signature(sig) -> tuple:
+    """Numba argument types of a `FusedStep.signature` (plain data: it also goes to
+    compile workers, compile_workers.py)."""
+    return tuple(_array_type(dt, ndim, layout) for dt, ndim, layout in sig)
 
 
 class OpaqueStep(Step):
