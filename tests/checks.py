@@ -38,6 +38,20 @@ def assert_forward(mode, fn, ref, arrays, msg="") -> None:
         np.testing.assert_array_equal(a, b, err_msg=f"{msg}: an input was modified")
 
 
+def assert_same_values(out, expected, msg="") -> None:
+    """out equals expected (an ndarray): shape, dtype, values within float64 rounding, NaN
+    where NaN, and the sign of every zero (x + 0.0 is +0.0 for x = -0.0, x * 1.0 is not)."""
+    got = np.asarray(out)
+    assert got.shape == expected.shape, f"{msg}: shape {got.shape} != {expected.shape}"
+    assert got.dtype == expected.dtype, f"{msg}: dtype {got.dtype} != {expected.dtype}"
+    tol = FORWARD_TOL.get(expected.dtype, dict(rtol=0, atol=0))
+    np.testing.assert_allclose(got, expected, err_msg=msg, equal_nan=True, **tol)
+    if expected.dtype.kind == "f":
+        zeros = (got == 0) & (expected == 0)
+        assert np.array_equal(np.signbit(got[zeros]), np.signbit(expected[zeros])), (
+            f"{msg}: the sign of a zero differs: got {got[zeros]}, expected {expected[zeros]}")
+
+
 def _dot(a, b) -> float:
     return float(np.vdot(np.asarray(a, np.float64), np.asarray(b, np.float64)))
 
@@ -131,3 +145,12 @@ def run_in_threads(work, n: int = 4) -> None:
         t.join()
     if errors:
         raise errors[0]
+
+
+def compile_in(fn, mode: str):
+    """fn compiled with backend `mode`, or fn itself for "eager"."""
+    return ta.compile(fn, backend=mode) if mode != "eager" else fn
+
+
+def assert_close(a, b, tol: float = 1e-12) -> None:
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=tol, atol=tol)

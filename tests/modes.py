@@ -9,7 +9,13 @@ repeated calls of a finite-difference check reuse one compiled variant, and
 no wrapper collects more variants than the recompile limit (past it, a
 compiled function quietly runs eagerly, which would hide the compiler). The
 first call of a new wrapper traces, and a traced call returns the eager run
-it recorded, so `run` calls it a second time to return the compiled result.
+it recorded, so `run` calls it a second time to return the compiled result,
+and asserts that this call really ran compiled (a variant hit, no eager
+fallback): a test that passes with TRACEAD_DISABLE=1 tests nothing.
+
+The "checked" mode is numba with check mode on (`compile(check=True)`): each
+compiled call is also run eagerly and compared. It is not in MODES (that
+would double the suite); tests opt in with `mode_params(["checked"])`.
 """
 from __future__ import annotations
 
@@ -26,6 +32,9 @@ if os.environ.get("TRACEAD_TEST_MODES"):
     MODES = [m.strip() for m in os.environ["TRACEAD_TEST_MODES"].split(",") if m.strip()]
 
 _COMPILED: dict = {}
+# mode -> (backend, extra compile options)
+_BACKENDS = {"interpret": ("interpret", {}), "numba": ("numba", {}),
+             "checked": ("numba", {"check": True})}
 
 
 def _signature(args) -> tuple:
@@ -46,9 +55,24 @@ def run(mode: str, fn, *args):
     key = (fn, mode, _signature(args))
     compiled = _COMPILED.get(key)
     if compiled is None:
-        compiled = _COMPILED[key] = ta.compile(fn, backend=mode)
+        backend, options = _BACKENDS[mode]
+        compiled = _COMPILED[key] = ta.compile(fn, backend=backend, **options)
         compiled(*args)  # traces; the result is the traced eager run
-    return compiled(*args)
+    hits = compiled.stats["hits"]
+    out = compiled(*args)
+    assert_ran_compiled(compiled, hits)
+    return out
+
+
+def assert_ran_compiled(compiled, hits_before: int) -> None:
+    """The last call of `compiled` ran a compiled variant (not eagerly, not a new trace)."""
+    stats = compiled.stats
+    assert not compiled.gave_up and stats["eager_calls"] == 0, (
+        f"{compiled.__name__} ran eagerly (gave_up={compiled.gave_up}, stats={stats}): "
+        f"the compiled path was not tested")
+    assert stats["hits"] == hits_before + 1, (
+        f"{compiled.__name__} did not run a compiled variant (stats={stats}, "
+        f"recompiles: {compiled.recompile_reasons[1:]})")
 
 
 _VG: dict = {}

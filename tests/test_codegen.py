@@ -149,6 +149,10 @@ REDUCTIONS = [  # (id, fn, input shapes, dtype, parallel_threshold)
     ("par_sum_all_chunked", lambda x: (x * x).sum(), [(50, 7)], np.float32, 0),
     ("par_sum_axis0_chunked", lambda x: ta.exp(x).sum(axis=0), [(50, 7)], np.float64, 0),
     ("par_max_axis1_rows", lambda x: ta.max(x + 1.0, axis=1, keepdims=True), [(50, 7)], np.float32, 0),
+    # reduced axes of length 1: a loop nest with no reduction loop (found by mutation testing)
+    ("sum_size1_axis_with_prologue_output",
+     lambda x: (ta.exp(x), ta.exp(x).sum(axis=1, keepdims=True)), [(6, 1)], np.float64, None),
+    ("max_size1_axes_3d", lambda x: ta.max(x * 2.0, axis=(0, 2), keepdims=True), [(1, 4, 1)], np.float32, None),
 ]
 
 
@@ -301,14 +305,6 @@ def _cache_case():
 
     args = (randn(3, 4), randn(3, 4))
     return one_kernel(f, args, "elementwise"), args
-
-
-@pytest.fixture
-def fresh_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("TRACEAD_CACHE_DIR", str(tmp_path))
-    cache.clear_memory()
-    yield tmp_path
-    cache.clear_memory()
 
 
 def test_second_compile_hits_disk_cache_and_source_names_nodes(fresh_cache):

@@ -193,14 +193,6 @@ def test_ledger_stages_and_explain_section():
     assert "compile ledger:" in text and "kernels:" in text
 
 
-@pytest.fixture
-def fresh_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("TRACEAD_CACHE_DIR", str(tmp_path))
-    cache.clear_memory()
-    yield tmp_path
-    cache.clear_memory()
-
-
 def _wide_value_and_grad(x, **options):
     def f(x):
         total = None

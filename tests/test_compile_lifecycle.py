@@ -7,28 +7,14 @@ import numpy as np
 import pytest
 
 import tracead as ta
-from checks import run_in_threads
+from checks import assert_close as _close, compile_in as _compile, run_in_threads
 
-BACKENDS = ["interpret", "numba"]
-MODES = ["eager"] + BACKENDS
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request):
-    return request.param
+MODES = ["eager", "interpret", "numba"]  # all three, whatever TRACEAD_TEST_MODES says
 
 
 @pytest.fixture(params=MODES)
 def mode(request):
     return request.param
-
-
-def _compile(fn, mode):
-    return ta.compile(fn, backend=mode) if mode != "eager" else fn
-
-
-def _close(a, b, tol=1e-12):
-    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=tol, atol=tol)
 
 
 # -- 5. threads: one compiles, the others wait and reuse -----------------------------------------

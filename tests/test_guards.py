@@ -10,28 +10,15 @@ import numpy as np
 import pytest
 
 import tracead as ta
+from checks import assert_close as _close, compile_in as _compile
 from tracead import nn
 
-BACKENDS = ["interpret", "numba"]
-MODES = ["eager"] + BACKENDS
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request):
-    return request.param
+MODES = ["eager", "interpret", "numba"]  # all three, whatever TRACEAD_TEST_MODES says
 
 
 @pytest.fixture(params=MODES)
 def mode(request):
     return request.param
-
-
-def _compile(fn, mode):
-    return ta.compile(fn, backend=mode) if mode != "eager" else fn
-
-
-def _close(a, b, tol=1e-12):
-    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=tol, atol=tol)
 
 
 def _compiled_ran(f, hits_before: int) -> None:

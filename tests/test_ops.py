@@ -283,3 +283,11 @@ def test_integer_tensor_to_a_negative_integer_tensor_power(mode):
     message = str(info.value)
     assert "pow" in message and "negative integer powers" in message and "test_ops.py" in message
     np.testing.assert_array_equal((2.0 ** ta.tensor(np.array([-1, 2]))).numpy(), [0.5, 4.0])
+
+
+# -- check mode over the table -------------------------------------------------------------
+@pytest.mark.parametrize("case,i", SAMPLES, ids=SAMPLE_IDS)
+def test_forward_in_check_mode(case, i):
+    """Each case compiled with `check=True`: the compiled call is compared with the eager one
+    (NaN-, signed-zero- and dtype-aware) as well as with NumPy."""
+    assert_forward("checked", case.fn, case.ref, _inputs(case, i, np.float64), msg=case.sample_id(i))

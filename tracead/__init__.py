@@ -13,6 +13,7 @@ from .functional import (abs, add, broadcast_to, cast, clip, concatenate, div, e
                          minimum, mul, neg, ones, ones_like, pow, relu, reshape, sigmoid, sign,
                          softmax, sqrt, stack, stop_gradient, sub, sum, swapaxes, tanh,
                          transpose, var, where, zeros, zeros_like)
+from .errors import CheckError
 from .indexing import (gather, index_select, masked_fill, scatter, scatter_add, scatter_reduce,
                        take_along_axis)
 from .linalg import dot, einsum, inner, outer, tensordot, vdot

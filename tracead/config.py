@@ -13,6 +13,8 @@ TRACEAD_BLAS_THREADS  cap on BLAS threads while a compiled call with a matmul ru
                     see backends/numba/threads.py)
 TRACEAD_CACHE_DIR   where the on-disk kernel cache lives (default ~/.cache/tracead;
                     unwritable: a private temporary directory, with a warning)
+TRACEAD_CHECK=1|grad  check mode for every compiled function (runtime/check.py);
+                    TRACEAD_CHECK_CALLS=N checks N calls per variant (default 3)
 """
 from __future__ import annotations
 

@@ -82,3 +82,7 @@ def op_error(op: str, message: str, *avals, type_error: bool = False,
         parts.append(f"at {where}")
     cls = OpTypeError if type_error else OpIndexError if index_error else OpError
     return cls(" ".join(parts))
+
+
+class CheckError(TraceadError, AssertionError):
+    """Check mode (`compile(check=True)`): a compiled call disagreed with the eager run."""

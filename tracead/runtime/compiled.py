@@ -25,6 +25,7 @@ from .. import config, state
 from ..backends import get_backend
 from ..trace import pytree
 from ..trace.capture import capture, tensor_args
+from .check import make_checker
 from .guards import (call_key, describe_guards, describe_leaf_key, explain_mismatch, object_guards,
                      positional_key)
 from .variant import MISS, Variant
@@ -69,6 +70,7 @@ class CompiledFunction:
         self.recompile_reasons: list[str] = []
         self._backend = None
         self.snapshot = None  # set by explain/profile: notes the outside tensors a trace touches
+        self.checker = make_checker(self, options)  # check mode (check.py), or None
 
     @property
     def backend(self):
@@ -89,7 +91,7 @@ class CompiledFunction:
         else:
             leaves = args  # positional leaves only: flattening changes nothing
         for variant in self.variants.get(key, ()):
-            out = variant.run(leaves)
+            out = variant.run(leaves) if self.checker is None else self.checker.run(variant, leaves, args, kwargs)
             if out is not MISS:
                 self.stats["hits"] += 1
                 return out
@@ -180,6 +182,17 @@ def compile(fn=None, *, backend: str = "numba", **options):
     - `parallel_threshold` (numba): elements from which a kernel runs on
       several threads; `jit=False` (numba): run the generated Python without
       Numba, for stepping through it in pdb.
+    - `check=True` (or `TRACEAD_CHECK=1` for every compiled function): run the
+      first `check_calls` (3) compiled calls of each variant beside the eager
+      function, on copies of the arguments and of the state it reads and
+      writes, and compare every output, write, `.grad` and (once the variant
+      runs a compiled backward) gradient, NaN- and signed-zero-aware. A
+      mismatch raises `CheckError` naming the first kernel (or pass) that
+      diverges from the reference interpreter, its node and your source line.
+      `check="grad"` also compares the compiled gradients w.r.t. the floating
+      arguments with central finite differences on the given (small) inputs.
+      The caller sees one compiled call; Python side effects of the function
+      happen once more per checked call.
     """
     if backend not in ("numba", "interpret", "eager"):
         raise ValueError(f"unknown backend {backend!r}; choose from 'numba', 'interpret', 'eager'")
