@@ -334,3 +334,8 @@ def all_samples(cases=None) -> list[tuple[OpCase, int]]:
 def covered_prims() -> set[str]:
     """Primitives the table claims to cover (verified by test_ops)."""
     return {c.prim or c.name for c in CASES}
+
+
+from opinfo_more import MORE_CASES  # noqa: E402  (math, rounding, division, scans, sorting)
+
+CASES = CASES + MORE_CASES

@@ -57,13 +57,23 @@ UNARY: dict[str, tuple[Callable, Callable]] = {
     "scale": (lambda x: 0.5 * x - 1.0, lambda x: 0.5 * x - 1.0),
     "abs": (ta.abs, np.abs),
     "relu": (ta.relu, lambda x: np.maximum(x, 0.0)),
+    "sin": (ta.sin, np.sin),
+    "cos": (lambda x: x.cos(), np.cos),
+    "atan": (ta.atan, np.arctan),
+    "asinh": (ta.asinh, np.arcsinh),
+    "sinh_tanh": (lambda x: ta.sinh(ta.tanh(x)), lambda x: np.sinh(np.tanh(x))),
+    "softplus": (ta.softplus, lambda x: np.logaddexp(x, x.dtype.type(0))),
+    "expm1_tanh": (lambda x: ta.expm1(ta.tanh(x)), lambda x: np.expm1(np.tanh(x))),
+    "log1p_sq2": (lambda x: ta.log1p(x * x), lambda x: np.log1p(x * x)),
+    "exp2_tanh": (lambda x: ta.exp2(ta.tanh(x)), lambda x: np.exp2(np.tanh(x))),
     # shape-preserving movement and indexing: getitem / concatenate / index_update nodes
     "flip": (ta.flip, np.flip),
     "roll": (lambda x: ta.roll(x, 1), lambda x: np.roll(x, 1)),
     "tril": (lambda x: ta.tril(x) if x.ndim >= 2 else x, lambda x: np.tril(x) if x.ndim >= 2 else x),
-    "pad_crop": (lambda x: ta.pad(x, (1, 2), mode="replicate")[..., 2:] if x.ndim else x,
-                 lambda x: np.pad(x, [(0, 0)] * (x.ndim - 1) + [(1, 2)], mode="edge")[..., 2:]
-                 if x.ndim else x),
+    # pad the last axis by (1, 2) and crop it back to its size (shape-preserving)
+    "pad_crop": (lambda x: ta.pad(x, (1, 2), mode="replicate")[..., 1:-2] if x.ndim and x.shape[-1] else x,
+                 lambda x: np.pad(x, [(0, 0)] * (x.ndim - 1) + [(1, 2)], mode="edge")[..., 1:-2]
+                 if x.ndim and x.shape[-1] else x),
     "at_mul": (lambda x: x.at[..., :1].mul(x[..., -1:]) if x.ndim else x * x, _at_mul_ref),
 }
 BINARY: dict[str, tuple[Callable, Callable]] = {

@@ -181,3 +181,25 @@ def test_maximum_and_minimum_of_signed_zeros_match_numpy(backend):
     assert cf.stats["hits"] == 1
     assert_same_values(high, np.maximum(x, y), "maximum")
     assert_same_values(low, np.minimum(x, y), "minimum")
+
+
+def test_random_programs_with_changing_float_arguments():
+    """A float argument scaling the first input and shifting the result: one compiled
+    variant serves every value (the float is a graph input), each equal to NumPy."""
+    @settings(max_examples=max(1, EXAMPLES // 3), deadline=None, derandomize=not RANDOM,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(random_program(), st.lists(st.floats(-3, 3, allow_subnormal=False), min_size=3,
+                                      max_size=3))
+    def check(program, scales):
+        def fn(s, *xs):
+            return program.fn(xs[0] * s, *xs[1:]) + (s - 0.5)
+
+        cf = ta.compile(fn, backend="interpret")
+        for s in scales:
+            out = cf(s, *program.inputs)
+            expected = program.ref(program.inputs[0] * s, *program.inputs[1:]) + (s - 0.5)
+            np.testing.assert_allclose(np.asarray(out), expected,
+                                       **FORWARD_TOL[np.dtype(np.float64)])
+        assert len(cf.order) == 1 and cf.stats["hits"] == 2, cf.recompile_reasons
+
+    check()

@@ -48,7 +48,6 @@ def _trees(rng):
 KINDS = ["dict", "list", "tuple", "nested with None", "namedtuple", "dataclass"]
 # The compile runtime rebuilds outputs with tuples, lists and dicts only (see the report of
 # this change); a namedtuple or registered class returned by a compiled function fails loudly.
-COMPILED_XFAIL = {"namedtuple", "dataclass"}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -61,10 +60,7 @@ def test_grad_of_every_pytree_kind_has_the_argument_structure(kind):
     assert_trees_close(g, fd_grad(_np_loss, tree), rtol=1e-7, atol=1e-9)
 
 
-@pytest.mark.parametrize("kind", [k if k not in COMPILED_XFAIL else pytest.param(
-    k, marks=pytest.mark.xfail(raises=TypeError, strict=True,
-                               reason="compile's output builder knows tuple/list/dict only"))
-    for k in KINDS])
+@pytest.mark.parametrize("kind", KINDS)
 def test_grad_of_every_pytree_kind_compiled(kind):
     tree = _trees(np.random.default_rng(1))[kind]
     g = compiled_twice(ta.value_and_grad(_ta_loss), tree)

@@ -53,6 +53,12 @@ CASES = [
      lambda x, y: np.exp(x * y) / np.exp(x * y).sum(-1, keepdims=True), [(2, 3), (3,)]),
     ("basic index", lambda x, y: x[1:, None, 0] + y[..., -1],
      lambda x, y: x[1:, None, 0] + y[..., -1], [(3, 2), (2, 2)]),
+    ("scans and prod", lambda x, y: ta.cumsum(x, 1) * ta.cumprod(y, 0) + ta.prod(x, axis=0),
+     lambda x, y: np.cumsum(x, 1) * np.cumprod(y, 0) + np.prod(x, axis=0), [(2, 3), (3,)]),
+    ("sort argmax cummax", lambda x, y: ta.sort(x, axis=0) + ta.argmax(x, axis=-1, keepdims=True)
+     + ta.cummax(y, 0).values + ta.argsort(y),
+     lambda x, y: np.sort(x, axis=0) + np.argmax(x, axis=-1, keepdims=True)
+     + np.maximum.accumulate(y) + np.argsort(y, kind="stable"), [(2, 3), (3,)]),
 ]
 
 

@@ -7,12 +7,23 @@ Numba kernels), `explain` (what the compiler did) and `profile` (what it
 bought). `tracead.nn` and `tracead.optim` hold modules and optimizers. The
 user guide is in the repository's `docs/` folder.
 """
-from . import functional  # first: declares the primitive table and Tensor methods
+from . import numpy_interop  # noqa: F401  (np.exp(t) and friends dispatch to tracead)
 from .functional import (abs, add, broadcast_to, cast, clip, concatenate, div, exp, expand_dims,
                          gelu, log, log_softmax, logsumexp, matmul, max, maximum, mean, min,
                          minimum, mul, neg, ones, ones_like, pow, relu, reshape, sigmoid, sign,
                          softmax, sqrt, stack, stop_gradient, sub, sum, swapaxes, tanh,
                          transpose, var, where, zeros, zeros_like)
+from .creation import *  # noqa: F401,F403  (arange, linspace, eye, full, rand, randn, randint)
+from .math_functions import *  # noqa: F401,F403  (sin, floor_divide, isclose, logical_and, ...)
+from .math_functions import round
+from .reductions import *  # noqa: F401,F403  (prod, std, norm, vector_norm, ...)
+from .reductions import all, any
+from .scans import *  # noqa: F401,F403  (cumsum, argmax, sort, topk, ...)
+from . import creation as _creation
+from . import math_functions as _math
+from . import reductions as _reductions
+from . import scans as _scans
+from .functional import full_like
 from .errors import CheckError
 from .indexing import (gather, index_select, masked_fill, scatter, scatter_add, scatter_reduce,
                        take_along_axis)
@@ -33,11 +44,35 @@ from .trace.pytree import (register_dataclass, register_pytree_node, tree_flatte
 from .transforms import (grad, hessian, jacfwd, jacrev, jvp, linearize, make_graph,
                          value_and_grad, vjp, vmap)
 
-float32 = "float32"
-float64 = "float64"
+# dtype names, accepted wherever a dtype is (as torch.float32 / np.float32).
+float32, float64 = "float32", "float64"
+int8, int16, int32, int64, uint8 = "int8", "int16", "int32", "int64", "uint8"
+bool = "bool"
 
 __version__ = "0.1.0"
 
-# Public names: everything imported above except the submodules.
-__all__ = sorted(name for name, value in globals().items()
-                 if not name.startswith("_") and not isinstance(value, type(functional)))
+__all__ = sorted(set([
+    # tensors and modes
+    "Tensor", "tensor", "no_grad", "enable_grad", "float32", "float64",
+    # ops (and below, the math, reduction, scan and creation modules' own lists)
+    "abs", "add", "broadcast_to", "cast", "clip", "concatenate", "div", "exp", "expand_dims",
+    "gelu", "log", "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min",
+    "minimum", "mul", "neg", "ones", "ones_like", "pow", "relu", "reshape", "sigmoid", "sign",
+    "softmax", "sqrt", "stack", "stop_gradient", "sub", "sum", "swapaxes", "tanh", "transpose",
+    "var", "where", "zeros", "zeros_like", "full_like", "round", "all", "any", "PRIMS",
+    # shape, indexing and contraction functions
+    "array_split", "chunk", "expand", "flatten", "flip", "meshgrid", "movedim", "moveaxis",
+    "permute", "repeat", "repeat_interleave", "roll", "split", "squeeze", "tile", "tril", "triu",
+    "unflatten", "unsqueeze", "view", "np_pad", "pad", "gather", "index_select", "masked_fill",
+    "scatter", "scatter_add", "scatter_reduce", "take_along_axis", "dot", "einsum", "inner",
+    "outer", "tensordot", "vdot",
+    # transforms
+    "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "vmap",
+    "make_graph",
+    # compile and its tools
+    "compile", "CompiledFunction", "RecompileWarning", "CheckError", "explain", "profile",
+    # pytrees
+    "register_dataclass", "register_pytree_node", "tree_flatten", "tree_leaves", "tree_map",
+    "tree_structure", "tree_unflatten",
+] + _creation.__all__ + _math.__all__ + _reductions.__all__
+                     + _scans.__all__))

@@ -1,9 +1,11 @@
-"""Reverse-mode autodiff over the tape.
+"""Reverse-mode autodiff: the backward walk over the tape (`tape.py`).
 
-A tape entry is data, not a closure: `(prim, inputs, params, outputs)`. The
-backward pass looks up `prim.vjp`, so eager backward, traced backward (the
-same code running under a tracer) and graph-to-graph autodiff share one set
-of rules. The walk is iterative, so a 100,000-op chain needs no recursion.
+The walk looks up each entry's `prim.vjp`, so eager backward, traced backward
+(the same code running under a tracer) and graph-to-graph autodiff
+(`trace/backward.py` calls `run_backward`) share one set of rules. Rules
+return one gradient per input, of the broadcast shape they computed; the walk
+sums each back to its input's shape here, once (as tinygrad's gradient walk
+does), so no rule un-broadcasts by itself.
 
 As in PyTorch, `t.backward()` frees the graph it walked: a second backward
 through any of its nodes raises instead of silently accumulating again,
@@ -12,102 +14,46 @@ form behind `ta.grad`, never frees: it is pure.)
 """
 from __future__ import annotations
 
-import weakref
-from dataclasses import dataclass
-
 import numpy as np
 
-from . import state
+from . import lax, state
 from .errors import OpError, user_source
-
-
-@dataclass(slots=True, eq=False)
-class TapeNode:
-    """One recorded primitive application."""
-
-    prim: object
-    inputs: tuple
-    params: dict
-    # Weak references: the outputs own their node, and a node is only walked
-    # from an output that is still alive, so its outputs are alive then too.
-    outputs: tuple
-    source: object = None  # user source line, recorded only while tracing
-    freed: bool = False  # walked by a backward() without retain_graph
-    versions: tuple = ()  # each input's `_version` when recorded (filled in below)
-
-    def __post_init__(self) -> None:
-        if not self.versions:
-            self.versions = tuple(getattr(t, "_version", 0) for t in self.inputs)
-
-    @classmethod
-    def single(cls, prim, inputs, params, out) -> "TapeNode":
-        return cls(prim, inputs, params, (weakref.ref(out),))
-
-    def resolved_inputs(self) -> tuple:
-        """The inputs as they were when this entry was recorded.
-
-        `t[i] = v` rebinds `t` to a new value and version; the value it had
-        is kept by the index_update entry the write recorded (its input 0),
-        so an older version is found by walking those entries back. Without
-        such an entry (the write happened with no gradient anywhere) the old
-        value is gone: refuse, as torch does, rather than use the new one.
-        """
-        if all(t._version == seen for t, seen in zip(self.inputs, self.versions)):
-            return self.inputs
-        return tuple(_at_version(t, seen, self.prim.name) for t, seen in
-                     zip(self.inputs, self.versions))
-
-    def call_vjp(self, cts: list, inputs: tuple):
-        outs = [ref() for ref in self.outputs]
-        if len(outs) == 1:
-            return self.prim.vjp(cts[0], outs[0], *inputs, **self.params)
-        return self.prim.vjp(cts, outs, *inputs, **self.params)
-
-
-def _at_version(t, seen: int, user: str):
-    while t._version != seen:
-        node = t._tape
-        if t._version < seen or node is None or node.prim.name != "index_update":
-            raise OpError(
-                f"one of the variables needed for gradient computation has been modified by an "
-                f"inplace operation: {user}'s input of shape {t.shape} is at version "
-                f"{t._version}; expected version {seen} instead. Write to a copy "
-                f"(`y = x * 1; y[i] = v`) or use the functional `x.at[i].set(v)`")
-        t = node.inputs[0]  # the value before the write
-    return t
-
-
-def _topological_nodes(roots) -> list[TapeNode]:
-    """Tape nodes reachable from `roots`, every node after its inputs' nodes."""
-    order: list[TapeNode] = []
-    visited: set[int] = set()
-    stack = [(r._tape, False) for r in roots if r._tape is not None]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        for inp in node.resolved_inputs():
-            if inp._tape is not None and id(inp._tape) not in visited:
-                stack.append((inp._tape, False))
-    return order
+from .tape import TapeNode, topological_nodes
+from .tensor import as_tensor
 
 
 def _accumulate(cts: dict, keep: dict, tensor, ct) -> None:
-    from .functional import add, cast
-
     if ct.dtype != tensor.dtype:
-        ct = cast(ct, tensor.dtype)
-    if ct.shape != tensor.shape:
-        raise OpError(f"internal: gradient of shape {ct.shape} for a value of shape "
-                      f"{tensor.shape}")
+        ct = lax.cast(ct, tensor.dtype)
     key = id(tensor)
     keep[key] = tensor
-    cts[key] = ct if key not in cts else add(cts[key], ct)
+    cts[key] = ct if key not in cts else lax.add(cts[key], ct)
+
+
+def _broadcasts_to(shape: tuple, target: tuple) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
+def _input_grads(node: TapeNode, inputs: tuple, grads) -> list:
+    """The rule's gradients, checked and summed back to each input's shape."""
+    grads = tuple(grads)
+    name = getattr(node.prim, "name", node.prim)
+    if len(grads) != len(inputs):
+        raise OpError(f"internal: the vjp rule of {name} returned {len(grads)} gradient(s) for "
+                      f"{len(inputs)} input(s); a rule returns exactly one (or None) per input")
+    out = []
+    for inp, g in zip(inputs, grads):
+        if g is not None and g.shape != inp.shape:
+            # Broadcasting maps inp.shape onto g.shape; anything else is a rule bug.
+            if not _broadcasts_to(inp.shape, g.shape):
+                raise OpError(f"internal: the vjp rule of {name} returned a gradient of shape "
+                              f"{g.shape} for an input of shape {inp.shape}")
+            g = lax.sum_to(g, inp.shape)
+        out.append(g)
+    return out
 
 
 def run_backward(roots, seeds, create_graph: bool, stop_at=(), free_graph: bool = False
@@ -137,9 +83,7 @@ def run_backward(roots, seeds, create_graph: bool, stop_at=(), free_graph: bool 
 
 
 def _backward_loop(roots, seeds, create_graph, stop, cts, keep, tracer) -> list[TapeNode]:
-    from .tensor import as_tensor
-
-    order = _topological_nodes(roots)
+    order = topological_nodes(roots)
     for node in order:
         if node.freed:
             raise OpError(
@@ -158,13 +102,11 @@ def _backward_loop(roots, seeds, create_graph, stop, cts, keep, tracer) -> list[
             if all(c is None for c in node_cts):
                 continue
             if len(outs) > 1:
-                from .functional import zeros_like
-
-                node_cts = [c if c is not None else zeros_like(o) for c, o in zip(node_cts, outs)]
+                node_cts = [c if c is not None else lax.zeros_like(o) for c, o in zip(node_cts, outs)]
             if tracer is not None:
                 tracer.source_hint = node.source
             inputs = node.resolved_inputs()
-            grads = node.call_vjp(node_cts, inputs)
+            grads = _input_grads(node, inputs, node.call_vjp(node_cts, inputs))
             for inp, g in zip(inputs, grads):
                 if g is not None and inp.requires_grad:
                     _accumulate(cts, keep, inp, g)
@@ -172,9 +114,6 @@ def _backward_loop(roots, seeds, create_graph, stop, cts, keep, tracer) -> list[
 
 
 def _seed_for(out, grad):
-    from .functional import ones_like
-    from .tensor import as_tensor
-
     if grad is None:
         if out.size != 1:
             where = user_source(3)
@@ -182,7 +121,7 @@ def _seed_for(out, grad):
                 f"backward: output has shape {out.shape} ({out.size} elements); a seed "
                 f"is only implied for single-element outputs, pass grad= of the same shape"
                 + (f" at {where}" if where else ""))
-        return ones_like(out)
+        return lax.ones_like(out)
     seed = as_tensor(grad, dtype=out.dtype)
     if seed.shape != out.shape:
         raise OpError(f"backward: grad has shape {seed.shape} but the output has shape {out.shape}")
@@ -190,20 +129,22 @@ def _seed_for(out, grad):
 
 
 def backward(out, grad=None, retain_graph: bool = False) -> None:
-    """`t.backward()`: accumulate d out / d leaf into every leaf's `.grad`; frees the
-    graph unless `retain_graph` (a second backward through it then raises)."""
+    """Reverse-mode autodiff from this tensor: accumulate d(self)/d(leaf) into each leaf's `.grad`.
+
+    `grad` is the seed (default ones for a one-element tensor; required otherwise, as in PyTorch).
+    Frees the graph, as PyTorch: backward through it again raises unless this call passes
+    `retain_graph=True`. (Installed as `Tensor.backward`.)
+    """
     if not out.requires_grad:
         raise OpError("backward: the tensor does not require grad (no input had "
                       "requires_grad=True, or it was computed under no_grad)")
     seed = _seed_for(out, grad)
     cts, keep = run_backward([out], [seed], create_graph=False, free_graph=not retain_graph)
-    from .functional import add
-
     with state.no_grad():
         for key, ct in cts.items():
             leaf = keep[key]
             if leaf._tape is None and leaf.requires_grad:
-                leaf.grad = ct if leaf.grad is None else add(leaf.grad, ct)
+                leaf.grad = ct if leaf.grad is None else lax.add(leaf.grad, ct)
 
 
 def grad_of(out, wrt, seed=None, create_graph: bool = False) -> list:

@@ -11,15 +11,18 @@ from __future__ import annotations
 import numpy as np
 
 from . import state
-from .autograd import TapeNode
-from .ops.prim import Prim
+from .prim import Prim
+from .tape import TapeNode
 from .tensor import Tensor, as_tensor
+from .trace.scalars import plain_params
 
 
 def bind(prim: Prim, *args, **params) -> Tensor:
     inputs = tuple(as_tensor(a, op=prim.name) for a in args)
-    aval = prim.shape_rule(*inputs, **params)
     tracer = state.current_tracer()
+    if tracer is not None and params:
+        params = plain_params(params)
+    aval = prim.shape_rule(*inputs, **params)
     if tracer is not None and not tracer.concrete:
         data = None
     else:

@@ -10,6 +10,8 @@ import os
 import sys
 from dataclasses import dataclass
 
+import numpy as np
+
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 # The demo is user code that happens to ship inside the package: its lines are
 # the ones explain should show (not the line that started the demo).
@@ -66,8 +68,6 @@ def describe(*avals) -> str:
 
 
 def np_name(dtype) -> str:
-    import numpy as np
-
     return np.dtype(dtype).name
 
 

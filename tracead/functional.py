@@ -1,399 +1,34 @@
-"""The public functions (`ta.exp`, `ta.sum`, ...) and the Tensor methods.
+"""The user layer's public face: every user function, and the Tensor methods.
 
-Each primitive wrapper normalises its arguments (Python scalars become
-weakly-typed constants as in NumPy 2, axes become canonical tuples) and calls
-`bind`. Composites (mean, softmax, ...) are plain Python over primitives, so
-they need no rules of their own. Tensor methods and operators are generated
-from this module at the bottom, so no op is written twice.
+`basic_functions` (elementwise, reductions, composites, movement), the
+shape, padding, indexing and contraction modules built on it, all gathered
+here as `tracead.functional`; the Tensor methods and operators are attached
+at the bottom from these functions, so no op is written twice. (The
+primitive layer below, `tracead.lax`, has one function per primitive.)
 """
 from __future__ import annotations
 
-import builtins
-import numbers
-
-import numpy as np
-
-from .dispatch import bind
-from .errors import op_error
-from .index_spec import index_to_param
-from .ops import PRIMS
-from .ops.shapes import normalize_axes
-from .tensor import Tensor, as_tensor
-
-P = PRIMS
-
-
-def _lift(x, like: Tensor | None = None, op: str = "tensor") -> Tensor:
-    """Python scalars take the other operand's dtype when NumPy 2 would.
-
-    `op` names the calling op in conversion errors (None, ragged lists, ...).
-    """
-    if isinstance(x, Tensor):
-        return x
-    if like is not None and isinstance(x, (bool, numbers.Number)) and not isinstance(x, np.generic):
-        return as_tensor(np.asarray(x, dtype=np.result_type(like.dtype, x)), op=op)
-    return as_tensor(x, op=op)
-
-
-def _pair(a, b, op: str = "tensor") -> tuple[Tensor, Tensor]:
-    if isinstance(a, Tensor):
-        return a, _lift(b, a, op)
-    b = _lift(b, op=op)
-    return _lift(a, b, op), b
-
-
-def _binary(name):
-    prim = P[name]
-
-    def op(a, b) -> Tensor:
-        return bind(prim, *_pair(a, b, name))
-    op.__name__ = op.__qualname__ = name  # the public name (tracebacks, the API docs)
-    op.__doc__ = f"Elementwise {name} with NumPy broadcasting."
-    return op
-
-
-def _unary(name):
-    prim = P[name]
-
-    def op(x) -> Tensor:
-        return bind(prim, _lift(x, op=name))
-    op.__name__ = op.__qualname__ = name
-    op.__doc__ = f"Elementwise {name}."
-    return op
-
-
-add, sub, mul, div = _binary("add"), _binary("sub"), _binary("mul"), _binary("div")
-maximum, minimum = _binary("maximum"), _binary("minimum")
-lt, le, gt, ge, eq, ne = (_binary(n) for n in ("lt", "le", "gt", "ge", "eq", "ne"))
-neg, exp, log, sqrt = _unary("neg"), _unary("exp"), _unary("log"), _unary("sqrt")
-tanh, sigmoid, relu = _unary("tanh"), _unary("sigmoid"), _unary("relu")
-abs, sign, stop_gradient = _unary("abs"), _unary("sign"), _unary("stop_gradient")
-true_divide = divide = div
-multiply, subtract = mul, sub
-
-
-def pow(x, y) -> Tensor:
-    """x ** y; a Python-number exponent becomes a static param."""
-    if isinstance(y, numbers.Number) and not isinstance(y, bool):
-        x = _lift(x, op="pow")
-        # NumPy refuses int ** negative int but computes int ** -1.0 in float64.
-        if x.dtype.kind in "iu" and isinstance(y, numbers.Integral) and y < 0:
-            raise op_error("pow", "integers to negative integer powers are not allowed", x)
-        return bind(P["pow_scalar"], x, exponent=y)
-    x, y = _pair(x, y, "pow")
-    integer = np.result_type(x.dtype, y.dtype).kind in "iu" and y.dtype.kind == "i"
-    if integer and y.size and y._data is not None:  # (no values in an abstract trace)
-        # NumPy raises; a compiled kernel would silently give 0 (2 ** -1). One
-        # bool, a value guard inside `compile`: a negative exponent re-traces
-        # and raises here.
-        if bool(lt(min(y), 0)):
-            raise op_error("pow", "integers to negative integer powers are not allowed", x, y)
-    return bind(P["pow"], x, y)
-
-
-def pow_scalar(x, exponent) -> Tensor:
-    """Elementwise `x ** exponent` for a Python number `exponent`."""
-    return bind(P["pow_scalar"], x, exponent=exponent)
-
-
-def cast(x, dtype) -> Tensor:
-    """`x` converted to `dtype` (like `ndarray.astype`); integer and bool results carry no gradient."""
-    x = _lift(x, op="cast")
-    name = np.dtype(dtype).name
-    if x.dtype.name == name:
-        return x
-    if np.dtype(name).kind != "f":
-        # Integer and bool results carry no gradient (as in torch and JAX):
-        # without this the result would be an integer tensor requiring grad.
-        x = stop_gradient(x)
-    return bind(P["cast"], x, dtype=name)
-
-
-astype = cast
-
-
-def where(cond, a, b) -> Tensor:
-    """Elementwise `a` where `cond` is true, else `b` (NumPy broadcasting; a non-bool `cond` means `cond != 0`)."""
-    cond = _lift(cond, op="where")
-    if cond.dtype != np.bool_:
-        cond = ne(cond, 0)
-    a, b = _pair(a, b, "where")
-    return bind(P["where"], cond, a, b)
-
-
-# -- reductions -----------------------------------------------------------------
-def sum(x, axis=None, keepdims: bool = False) -> Tensor:
-    """Sum over `axis` (None: all axes; an int or a tuple), like `np.sum`."""
-    x = _lift(x, op="sum")
-    axes = normalize_axes("sum", axis, x.ndim, x)
-    return bind(P["sum"], x, axes=axes, keepdims=bool(keepdims))
-
-
-def max(x, axis=None, keepdims: bool = False) -> Tensor:
-    """Maximum over `axis` (None: all axes), like `np.max`; the gradient goes to the maximal elements."""
-    x = _lift(x, op="max")
-    axes = normalize_axes("max", axis, x.ndim, x)
-    return bind(P["max"], x, axes=axes, keepdims=bool(keepdims))
-
-
-def min(x, axis=None, keepdims: bool = False) -> Tensor:
-    """Minimum over `axis` (None: all axes), like `np.min`.
-
-    Written as max of an order-reversing map, mapped back; the map must be
-    exact: -x overflows at INT_MIN and is not defined on bool, so integers use
-    ~x == -1 - x (exact in wrapped arithmetic), unsigned ones MAX - x and
-    bools `not x`. For floats -x is exact, and it keeps the gradient.
-    """
-    x = _lift(x, op="min")
-    axes = normalize_axes("min", axis, x.ndim, x)  # errors name min, not max
-    if builtins.any(x.shape[a] == 0 for a in axes):
-        raise op_error("min", "reduction over an empty tensor has no identity", x)
-    kind = x.dtype.kind
-    if kind == "b":
-        return eq(max(eq(x, False), axis, keepdims), False)
-    if kind == "i":
-        return sub(-1, max(sub(-1, x), axis, keepdims))
-    if kind == "u":
-        top = int(np.iinfo(x.dtype).max)
-        return sub(top, max(sub(top, x), axis, keepdims))
-    return neg(max(neg(x), axis, keepdims))
-
-
-def mean(x, axis=None, keepdims: bool = False) -> Tensor:
-    """Mean over `axis` (None: all axes), like `np.mean`; integer inputs give float64."""
-    x = _lift(x, op="mean")
-    axes = normalize_axes("mean", axis, x.ndim, x)
-    count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
-    total = sum(cast(x, np.float64) if x.dtype.kind in "biu" else x, axes, keepdims)
-    return total / count
-
-
-def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """Variance over `axis` with `ddof` (default 0, the population variance, as `np.var`)."""
-    x = _lift(x, op="var")
-    axes = normalize_axes("var", axis, x.ndim, x)
-    count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
-    centred = x - mean(x, axes, keepdims=True)
-    # As NumPy: no more degrees of freedom than values gives inf (or nan for
-    # 0/0), never a negative variance.
-    return sum(centred * centred, axes, keepdims) / builtins.max(count - ddof, 0)
-
-
-def logsumexp(x, axis=None, keepdims: bool = False) -> Tensor:
-    """log(sum(exp(x))) over `axis`, computed stably (shifted by the maximum)."""
-    x = _lift(x, op="logsumexp")
-    axes = normalize_axes("logsumexp", axis, x.ndim, x)
-    # The shift only guards against overflow; it carries no gradient. An
-    # infinite max would turn x - shift into inf - inf = nan, so it shifts
-    # by 0 instead (as scipy): all -inf gives -inf, any +inf gives +inf.
-    top = stop_gradient(max(x, axes, keepdims=True))
-    shift = where(eq(abs(top), np.inf), zeros_like(top), top)
-    out = log(sum(exp(x - shift), axes, keepdims=True)) + shift
-    return out if keepdims else reshape(out, tuple(d for i, d in enumerate(x.shape) if i not in axes))
-
-
-def softmax(x, axis: int = -1) -> Tensor:
-    """exp(x - max) / sum: stable, and the max is a constant for autodiff."""
-    x = _lift(x, op="softmax")
-    axis = normalize_axes("softmax", axis, x.ndim, x)  # errors name softmax, not max
-    e = exp(x - stop_gradient(max(x, axis, keepdims=True)))
-    return e / sum(e, axis, keepdims=True)
-
-
-def log_softmax(x, axis: int = -1) -> Tensor:
-    """x - logsumexp(x) along `axis` (default the last), computed stably."""
-    x = _lift(x, op="log_softmax")
-    axis = normalize_axes("log_softmax", axis, x.ndim, x)
-    shifted = x - stop_gradient(max(x, axis, keepdims=True))
-    return shifted - log(sum(exp(shifted), axis, keepdims=True))
-
-
-def gelu(x) -> Tensor:
-    """GELU, tanh approximation (as torch's approximate='tanh')."""
-    x = _lift(x, op="gelu")
-    return 0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))
-
-
-def clip(x, lo=None, hi=None) -> Tensor:
-    """Elementwise `x` limited to [lo, hi] (either may be None), like `np.clip`.
-
-    x itself where lo <= x <= hi (or x is NaN), else the bound. Selecting rather than maximum/minimum keeps x's bits on a tie (-0.0
-    clipped to [0, 1] stays -0.0, as in NumPy) and gives the gradient 1 at
-    the bounds, as torch.clamp does.
-    """
-    out = _lift(x, op="clip")
-    if lo is not None:
-        lo = _lift(lo, out, "clip")
-        out = where(lt(out, lo), lo, out)
-    if hi is not None:
-        hi = _lift(hi, out, "clip")
-        out = where(gt(out, hi), hi, out)
-    return out
-
-
-# -- shapes and movement ----------------------------------------------------------
-def _resolve_shape(x: Tensor, shape) -> tuple[int, ...]:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = shape[0]
-    shape = [int(s) for s in shape]
-    if shape.count(-1) > 1:
-        raise op_error("reshape", f"only one -1 allowed in {tuple(shape)}", x)
-    if -1 in shape:
-        known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
-        if known == 0 or x.size % known:
-            raise op_error("reshape", f"cannot reshape {x.size} elements into {tuple(shape)}", x)
-        shape[shape.index(-1)] = x.size // known
-    return tuple(shape)
-
-
-def reshape(x, *shape) -> Tensor:
-    """`x` with a new shape (one dimension may be -1); a view in NumPy terms, a copy in value semantics."""
-    x = _lift(x, op="reshape")
-    shape = _resolve_shape(x, shape)
-    if shape == x.shape:
-        return x
-    return bind(P["reshape"], x, shape=shape)
-
-
-def transpose(x, axes=None) -> Tensor:
-    """`x` with its axes permuted (`axes=None` reverses them), like `np.transpose`."""
-    x = _lift(x, op="transpose")
-    if axes is None:
-        perm = tuple(reversed(range(x.ndim)))
-    else:  # validate each axis: a bare `a % ndim` would wrap out-of-range axes silently
-        perm = tuple(normalize_axes("transpose", a, x.ndim, x)[0] for a in axes) if x.ndim else tuple(axes)
-    if perm == tuple(range(x.ndim)):
-        return x
-    return bind(P["transpose"], x, perm=perm)
-
-
-def swapaxes(x, a: int, b: int) -> Tensor:
-    """`x` with axes `a` and `b` exchanged, like `np.swapaxes`."""
-    x = _lift(x, op="swapaxes")
-    perm = list(range(x.ndim))
-    perm[a], perm[b] = perm[b], perm[a]
-    return transpose(x, perm)
-
-
-def broadcast_to(x, shape) -> Tensor:
-    """`x` broadcast to `shape` (NumPy rules); the gradient sums back over the broadcast axes."""
-    x = _lift(x, op="broadcast_to")
-    shape = tuple(int(s) for s in shape)
-    if shape == x.shape:
-        return x
-    return bind(P["broadcast_to"], x, shape=shape)
-
-
-def expand_dims(x, axis: int) -> Tensor:
-    """`x` with a new axis of length 1 at `axis`, like `np.expand_dims`."""
-    x = _lift(x, op="expand_dims")
-    axis = normalize_axes("expand_dims", axis, x.ndim + 1, x)[0]
-    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
-
-
-def sum_to(g: Tensor, shape) -> Tensor:
-    """Sum a broadcast cotangent back to `shape` (the transpose of broadcasting)."""
-    shape = tuple(shape)
-    if g.shape == shape:
-        return g
-    lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        i + lead for i, d in enumerate(shape) if d == 1 and g.shape[i + lead] != 1)
-    return reshape(sum(g, axes, keepdims=True), shape)
-
-
-def concatenate(tensors, axis: int = 0) -> Tensor:
-    """The tensors joined along an existing `axis`, like `np.concatenate`."""
-    tensors = [_lift(t, op="concatenate") for t in tensors]
-    if not tensors:
-        raise op_error("concatenate", "needs at least one tensor")
-    ndim = tensors[0].ndim
-    if ndim:
-        axis = normalize_axes("concatenate", axis, ndim, *tensors[:1])[0]
-    return bind(P["concatenate"], *tensors, axis=axis)
-
-
-def stack(tensors, axis: int = 0) -> Tensor:
-    """The tensors (all of one shape) joined along a new `axis`, like `np.stack`."""
-    tensors = [_lift(t, op="stack") for t in tensors]
-    if not tensors:
-        raise op_error("stack", "needs at least one tensor")
-    if any(t.shape != tensors[0].shape for t in tensors):
-        raise op_error("stack", "all tensors must have the same shape", *tensors)
-    axis = normalize_axes("stack", axis, tensors[0].ndim + 1, tensors[0])[0]
-    return concatenate([expand_dims(t, axis) for t in tensors], axis)
-
-
-def matmul(a, b) -> Tensor:
-    """Matrix product with NumPy's `@` rules (batched, 1-d vectors promoted); runs as BLAS."""
-    return bind(P["matmul"], *_pair(a, b, "matmul"))
-
-
-def dot(a, b) -> Tensor:
-    """np.dot: a product for 0-d operands, matmul for 1-d and 2-d ones."""
-    a, b = _pair(a, b, "dot")
-    if a.ndim == 0 or b.ndim == 0:
-        return mul(a, b)
-    if a.ndim > 2 or b.ndim > 2:
-        # np.dot of N-d arrays pairs every row of a with every column stack of
-        # b, which is not matmul's batching: refuse rather than differ.
-        raise op_error("dot", "operands above 2-d are not supported (np.dot and matmul differ "
-                       "there); use matmul or tensordot", a, b)
-    return matmul(a, b)
-
-
-# -- indexing ----------------------------------------------------------------------
-def getitem(x, index) -> Tensor:
-    x = _lift(x, op="getitem")
-    spec, arrays = index_to_param(x, index)
-    return bind(P["getitem"], x, *arrays, index=spec)
-
-
-def getitem_raw(x, arrays, index) -> Tensor:
-    return bind(P["getitem"], x, *arrays, index=index)
-
-
-def scatter_add(g, *arrays, index, shape) -> Tensor:
-    return bind(P["scatter_add"], g, *arrays, index=index, shape=tuple(shape))
-
-
-# -- constructors ------------------------------------------------------------------
-def zeros_like(x) -> Tensor:
-    """A tensor of zeros with the shape and dtype of `x`."""
-    return full_like(x, 0)
-
-
-def ones_like(x) -> Tensor:
-    """A tensor of ones with the shape and dtype of `x`."""
-    return full_like(x, 1)
-
-
-def full_like(x, value) -> Tensor:
-    """A tensor of `value` with the shape and dtype of `x`."""
-    x = _lift(x, op="full_like")
-    return broadcast_to(as_tensor(np.asarray(value, dtype=x.dtype)), x.shape)
-
-
-def _sizes(op: str, shape) -> tuple[int, ...]:
-    """`zeros(2, 3)`, `zeros((2, 3))` and `zeros([2, 3])` all mean shape (2, 3)."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    for size in shape:
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0:
-            raise op_error(op, f"sizes must be non-negative integers, got {size!r} in {shape}"
-                           f" (pass the dtype by keyword: {op}(2, 3, dtype=np.float32))",
-                           type_error=True)
-    return tuple(int(size) for size in shape)
-
-
-def zeros(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
-    """A tensor of zeros: `zeros(2, 3)` or `zeros((2, 3))` (default dtype float64, as NumPy)."""
-    return Tensor(np.zeros(_sizes("zeros", shape), dtype), requires_grad=requires_grad)
-
-
-def ones(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
-    """A tensor of ones: `ones(2, 3)` or `ones((2, 3))` (default dtype float64, as NumPy)."""
-    return Tensor(np.ones(_sizes("ones", shape), dtype), requires_grad=requires_grad)
+import sys
+
+from . import autograd, shape_api, tensor_api
+from .basic_functions import *  # noqa: F401,F403
+from .basic_functions import _lift, _pair  # noqa: F401  (used by the NumPy adapters)
+from .basic_functions import (abs, add, div, eq, ge, getitem, gt, le, lt, matmul, mul, ne, neg,
+                              pow, reshape, stop_gradient, sub, transpose)
+from .creation import *  # noqa: F401,F403
+from .indexing import *  # noqa: F401,F403
+from .linalg import *  # noqa: F401,F403
+from .math_functions import *  # noqa: F401,F403
+from .padding import *  # noqa: F401,F403
+from .reductions import *  # noqa: F401,F403
+from .scans import *  # noqa: F401,F403
+from .shape_functions import *  # noqa: F401,F403
+from .tensor import Tensor
+
+
+def detach(x) -> Tensor:
+    """A tensor with the same value that is cut from the autograd graph."""
+    return stop_gradient(x)
 
 
 # -- Tensor methods and operators, generated from the functions above ----------------
@@ -421,21 +56,10 @@ def _install_methods() -> None:
     Tensor.__pos__ = lambda self: self
     Tensor.__abs__ = abs
     Tensor.__getitem__ = getitem
-    # NumPy calls on Tensors (np.exp(t), ndarray + t) dispatch to tracead ops.
-    from .numpy_interop import array_function, array_ufunc
+    Tensor.backward = autograd.backward
+    Tensor.detach = detach
 
-    Tensor.__array_ufunc__ = array_ufunc
-    Tensor.__array_function__ = array_function
-
-
-# Shape, indexing and contraction functions, in their own modules (they
-# import this one, so they come last).
-from .shape_functions import *  # noqa: E402,F401,F403
-from .padding import *  # noqa: E402,F401,F403
-from .indexing import *  # noqa: E402,F401,F403
-from .linalg import *  # noqa: E402,F401,F403
 
 _install_methods()
-from .shape_api import install as _install_shape_api  # noqa: E402
-
-_install_shape_api()
+tensor_api.install(sys.modules[__name__])  # wraps this module's sum, mean, max, ... for dim=
+shape_api.install()

@@ -13,7 +13,7 @@ import weakref
 
 import numpy as np
 
-from . import functional as F
+from . import basic_functions as F
 from . import state
 from .errors import OpError, op_error
 from .index_spec import index_to_param

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import functional as F
+from . import basic_functions as F
 from .errors import op_error
 from .tensor import Tensor
 

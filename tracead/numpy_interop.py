@@ -20,6 +20,8 @@ from . import functional as F
 from . import state
 from .errors import OpTypeError, describe, user_source
 from .numpy_functions import FUNCTIONS, METADATA, Unsupported
+from . import numpy_functions_more as _more
+from .shape_api import NUMPY_FUNCTIONS
 from .tensor import Tensor
 
 UFUNCS = {
@@ -30,6 +32,11 @@ UFUNCS = {
     np.less: F.lt, np.less_equal: F.le, np.greater: F.gt, np.greater_equal: F.ge,
     np.equal: F.eq, np.not_equal: F.ne,
 }
+
+UFUNCS.update(_more.UFUNCS)  # sin, floor_divide, isnan, logical_and, ... (numpy_functions_more)
+# np.einsum, np.pad, np.roll, ... (shape_api), then cumsum, sort, argmax, prod, std,
+# linalg.norm, ... (numpy_functions_more, whose take_along_axis wins)
+FUNCTIONS = {**FUNCTIONS, **NUMPY_FUNCTIONS, **_more.FUNCTIONS}
 
 # ufunc.reduce as a tracead reduction (np.add.reduce(t, axis=0)).
 REDUCES = {np.add: F.sum, np.maximum: F.max, np.minimum: F.min}
@@ -106,3 +113,9 @@ def array_function(self, func, types, args, kwargs):
         except Unsupported as exc:
             return _convert(str(exc), func, args, kwargs)
     return _convert(_numpy_name(func), func, args, kwargs)
+
+
+# NumPy calls on Tensors (np.exp(t), ndarray + t) dispatch to tracead ops
+# from here on; `import tracead` imports this module.
+Tensor.__array_ufunc__ = array_ufunc
+Tensor.__array_function__ = array_function

@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from . import functional as F
+from . import basic_functions as F
 from .errors import op_error
 from .tensor import Tensor, as_tensor
 

@@ -1,6 +1,7 @@
 """Tensor methods and NumPy mappings for the shape, indexing and contraction functions.
 
-Installed once by `functional` after its own methods: torch's spellings
+Installed once by `functional` after its own methods (the NumPy mappings by
+`numpy_interop`): torch's spellings
 (`x.permute(0, 2, 1)`, `x.view(-1, 4)`, `x.unsqueeze(1)`, `x.expand(...)`,
 `x.mT`, `x.gather(dim, idx)`, `x[i] = v`, ...), JAX's `x.at[i].set(v)`, and
 `np.einsum` / `np.pad` / `np.roll` / ... on tensors.
@@ -62,8 +63,7 @@ NUMPY_FUNCTIONS = {
 
 
 def install() -> None:
-    from .numpy_interop import FUNCTIONS
-
+    """Attach the methods (`numpy_interop` registers NUMPY_FUNCTIONS itself)."""
     for name, fn in METHODS.items():
         setattr(Tensor, name, fn)
     if not hasattr(Tensor, "flatten"):  # the torch Tensor API may define it already
@@ -72,4 +72,3 @@ def install() -> None:
     Tensor.mT = property(_matrix_transpose, doc="The last two dims swapped (torch's `x.mT`).")
     Tensor.at = property(I.at, doc=I.at.__doc__)
     Tensor.__setitem__ = I.setitem
-    FUNCTIONS.update(NUMPY_FUNCTIONS)

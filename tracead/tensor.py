@@ -1,7 +1,8 @@
 """Eager Tensor: NumPy storage plus autograd bookkeeping.
 
 Every op on a Tensor goes through `dispatch.bind`; the methods and operators
-are attached from `functional` (one definition per op). This file holds only
+(and `backward`, `detach`) are attached by `functional`, one definition per
+op, so this module needs nothing above it. This file holds only
 storage, conversion and the points where a value leaves the graph
 (`item`, `bool`, `numpy`, ...), which the tracer must see to guard them.
 """
@@ -11,8 +12,9 @@ import numpy as np
 
 from . import state
 from .errors import OpTypeError, op_error, user_source
-from .ops.prim import Aval
-from .ops.shapes import check_supported
+from .prim import Aval
+from .shapes import check_supported
+from .trace.scalars import ScalarInput
 
 
 class Tensor:
@@ -161,17 +163,6 @@ class Tensor:
             tracer.write_grad(self, value)
         self._grad = value
 
-    def backward(self, grad=None, retain_graph: bool = False) -> None:
-        """Reverse-mode autodiff from this tensor: accumulate d(self)/d(leaf) into each leaf's `.grad`.
-
-        `grad` is the seed (default ones for a one-element tensor; required otherwise, as in PyTorch).
-        Frees the graph, as PyTorch: backward through it again raises unless this call passes
-        `retain_graph=True`.
-        """
-        from .autograd import backward
-
-        backward(self, grad, retain_graph)
-
     def assign_(self, value) -> "Tensor":
         """Replace this tensor's value in place (optimizer updates).
 
@@ -190,12 +181,6 @@ class Tensor:
         data = new._data
         self._data = data if data is None or data.dtype == self.dtype else data.astype(self.dtype)
         return self
-
-    def detach(self) -> "Tensor":
-        """A tensor with the same value that is cut from the autograd graph."""
-        from .functional import stop_gradient
-
-        return stop_gradient(self)
 
     def __repr__(self) -> str:
         if self._data is None:
@@ -232,6 +217,10 @@ def as_tensor(x, dtype=None, op: str = "tensor") -> Tensor:
     """Tensors pass through; anything else becomes a constant Tensor."""
     if isinstance(x, Tensor):
         return x
+    if type(x) is ScalarInput:  # a float argument of a compiled function, being traced
+        x = x.lifted(dtype=dtype)
+        if isinstance(x, Tensor):
+            return x
     # Constants share memory with the caller's array: ops never write into
     # their inputs, so no copy is needed (as torch.as_tensor).
     array = to_array(x, dtype, op)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import SourceLoc
-from ..ops.prim import Aval, Prim, Shaped
+from ..prim import Aval, Prim, Shaped
+from .printer import format_graph
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +87,12 @@ class Graph:
 
     def fingerprint(self) -> str:
         """A content hash of the graph (structure, shapes, params, constants)."""
-        from .printer import format_graph
-
         h = hashlib.sha256(format_graph(self, sources=False).encode())
         for v in self.constant_vars():
             h.update(np.ascontiguousarray(self.constants[v.id]).tobytes())
         return h.hexdigest()
 
     def __str__(self) -> str:
-        from .printer import format_graph
-
         return format_graph(self)
 
 

@@ -1,6 +1,6 @@
-"""The primitive table. Importing this package declares every primitive."""
-from . import elementwise, index, matmul, movement, reduce  # noqa: F401  (registration)
-from . import index_update  # noqa: F401,E402  (registration)
-from .prim import KINDS, PRIMS, Aval, Prim
+"""The op rows. Importing this package declares every primitive into `PRIMS`."""
+from . import (elementwise, index, index_update, math, matmul, movement, reduce, scan,  # noqa: F401
+               sort)  # (registration)
+from ..prim import KINDS, PRIMS, Aval, Prim
 
 __all__ = ["PRIMS", "Prim", "Aval", "KINDS"]

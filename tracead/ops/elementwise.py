@@ -1,7 +1,9 @@
 """Elementwise primitives: one row each (impl, shape rule, vjp, Numba template).
 
-Binary ops broadcast as NumPy does; their vjp rules reduce the cotangent back
-to each input's shape with `sum_to`. Templates are Numba scalar expressions
+Binary ops broadcast as NumPy does; their vjp rules return cotangents of the
+broadcast shape and the backward walk sums them back to each input's shape.
+Rules use only the primitive layer (`lax`; Tensor operators are its
+functions). Templates are Numba scalar expressions
 over the input names `{0}`, `{1}`, ...; the code generator substitutes them
 into one loop body per fused group.
 """
@@ -9,10 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import functional as F
+from .. import lax, shapes
 from ..errors import op_error
-from . import shapes
-from .prim import Aval, Prim, register
+from ..prim import Aval, Prim, register
 
 
 def _binary(name, impl, vjp, template, float_result=False, **kw) -> Prim:
@@ -34,17 +35,16 @@ def _compare(name, impl, template) -> Prim:
 
 # -- arithmetic -------------------------------------------------------------
 add_p = _binary("add", np.add,
-              lambda g, out, a, b: (F.sum_to(g, a.shape), F.sum_to(g, b.shape)),
+              lambda g, out, a, b: (g, g),
               "({0} + {1})")
 sub_p = _binary("sub", np.subtract,
-              lambda g, out, a, b: (F.sum_to(g, a.shape), F.sum_to(F.neg(g), b.shape)),
+              lambda g, out, a, b: (g, lax.neg(g)),
               "({0} - {1})")
 mul_p = _binary("mul", np.multiply,
-              lambda g, out, a, b: (F.sum_to(g * b, a.shape), F.sum_to(g * a, b.shape)),
+              lambda g, out, a, b: (g * b, g * a),
               "({0} * {1})")
 div_p = _binary("div", np.true_divide,
-              lambda g, out, a, b: (F.sum_to(g / b, a.shape),
-                                    F.sum_to(F.neg(g) * a / (b * b), b.shape)),
+              lambda g, out, a, b: (g / b, lax.neg(g) * a / (b * b)),
               "({0} / {1})", float_result=True)
 
 
@@ -52,13 +52,13 @@ def _pow_vjp(g, out, x, y):
     # The guards follow torch: d/dx y*x**(y-1) is 0 where y == 0 (not
     # 0 * 0**-1 = nan), and d/dy x**y log x is 0 where x == 0 and y >= 0
     # (x**y is then 0 or 1, constant in y), not 0 * log 0 = nan.
-    gx = g * F.where(y == 0, F.zeros_like(out), y * F.pow(x, y - 1))
-    zero_base = F.where(x == 0, y >= 0, False)
+    gx = g * lax.where(y == 0, lax.zeros_like(out), y * lax.pow(x, y - 1))
+    zero_base = lax.where(x == 0, y >= 0, False)
     # log of the guarded base, so the unused branch is not log(0) either (its
     # own gradient, g / x, would be nan in second derivatives).
-    safe = F.where(zero_base, F.ones_like(x), x)
-    gy = g * F.where(zero_base, F.zeros_like(out), out * F.log(safe))
-    return F.sum_to(gx, x.shape), F.sum_to(gy, y.shape)
+    safe = lax.where(zero_base, lax.ones_like(x), x)
+    gy = g * lax.where(zero_base, lax.zeros_like(out), out * lax.log(safe))
+    return gx, gy
 
 
 def _pow_impl(x, y):
@@ -77,10 +77,10 @@ def _pow_scalar_impl(x, *, exponent):
 
 def _pow_scalar_vjp(g, out, x, *, exponent):
     if exponent == 0:
-        return (F.zeros_like(x),)
+        return (lax.zeros_like(x),)
     if exponent == 1:
         return (g,)
-    return (g * (exponent * F.pow_scalar(x, exponent - 1)),)
+    return (g * (exponent * lax.pow_scalar(x, exponent - 1)),)
 
 
 def _pow_scalar_shape(x, *, exponent):
@@ -96,7 +96,7 @@ pow_scalar_p = register(Prim("pow_scalar", "elementwise", _pow_scalar_impl, _pow
                            _pow_scalar_vjp, _POW_SCALAR_TEMPLATE,
                            doc="x ** c for a Python number c (a static param)"))
 
-neg_p = _unary("neg", np.negative, lambda g, out, x: (F.neg(g),), "(-{0})", float_result=False)
+neg_p = _unary("neg", np.negative, lambda g, out, x: (lax.neg(g),), "(-{0})", float_result=False)
 exp_p = _unary("exp", np.exp, lambda g, out, x: (g * out,), "math.exp({0})")
 log_p = _unary("log", np.log, lambda g, out, x: (g / x,), "math.log({0})")
 sqrt_p = _unary("sqrt", np.sqrt, lambda g, out, x: (g * 0.5 / out,), "math.sqrt({0})")
@@ -116,22 +116,22 @@ sigmoid_p = _unary("sigmoid", _sigmoid_impl, lambda g, out, x: (g * (out * (1 - 
                  doc="logistic function; a primitive so its kernel and rule stay stable")
 
 relu_p = _unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)),
-              lambda g, out, x: (F.where(x > 0, g, F.zeros_like(g)),),
+              lambda g, out, x: (lax.where(x > 0, g, lax.zeros_like(g)),),
               "({0} if {0} > 0 or {0} != {0} else 0)", float_result=False)
-abs_p = _unary("abs", np.abs, lambda g, out, x: (g * F.sign(x),), "abs({0})", float_result=False)
+abs_p = _unary("abs", np.abs, lambda g, out, x: (g * lax.sign(x),), "abs({0})", float_result=False)
 # Zero gradient, as torch: a tape entry that contributes zeros, so eager
 # backward, grad and compiled gradients all agree through sign.
 # `+ 0`: NumPy's sign(-0.0) is +0.0, Numba's np.sign gives -0.0 (and -0.0 + 0 is +0.0).
-sign_p = _unary("sign", np.sign, lambda g, out, x: (F.zeros_like(x),), "(np.sign({0}) + 0)",
+sign_p = _unary("sign", np.sign, lambda g, out, x: (lax.zeros_like(x),), "(np.sign({0}) + 0)",
               float_result=False)
 
 
 def _select_vjp(pick_first):
     def rule(g, out, a, b):
         first = pick_first(a, b)
-        tie = F.cast(a == b, g.dtype) * 0.5  # split ties evenly, as JAX does
-        wa = F.cast(first, g.dtype) + tie
-        return F.sum_to(g * wa, a.shape), F.sum_to(g * (1 - wa), b.shape)
+        tie = lax.cast(a == b, g.dtype) * 0.5  # split ties evenly, as JAX does
+        wa = lax.cast(first, g.dtype) + tie
+        return g * wa, g * (1 - wa)
     return rule
 
 
@@ -150,8 +150,8 @@ def _where_shape(c, a, b):
 
 
 def _where_vjp(g, out, c, a, b):
-    zero = F.zeros_like(g)
-    return (None, F.sum_to(F.where(c, g, zero), a.shape), F.sum_to(F.where(c, zero, g), b.shape))
+    zero = lax.zeros_like(g)
+    return (None, lax.where(c, g, zero), lax.where(c, zero, g))
 
 
 where_p = register(Prim("where", "elementwise", np.where, _where_shape, _where_vjp,
@@ -163,7 +163,7 @@ def _cast_shape(x, *, dtype):
 
 
 cast_p = register(Prim("cast", "elementwise", lambda x, *, dtype: x.astype(dtype),
-                     _cast_shape, lambda g, out, x, *, dtype: (F.cast(g, x.dtype),),
+                     _cast_shape, lambda g, out, x, *, dtype: (lax.cast(g, x.dtype),),
                      "np.{dtype}({0})", doc="dtype conversion; dtype is a name string"))
 
 stop_gradient_p = register(Prim("stop_gradient", "elementwise", lambda x: x,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import functional as F
+from .. import lax
 from ..errors import op_error
-from .prim import Aval, Prim, register
+from ..prim import Aval, Prim, register
 
 
 def build_index(index, arrays) -> tuple:
@@ -52,7 +52,7 @@ def _getitem_shape(x, *arrays, index):
 
 
 def _getitem_vjp(g, out, x, *arrays, index):
-    return (F.scatter_add(g, *arrays, index=index, shape=x.shape),) + (None,) * len(arrays)
+    return (lax.scatter_add(g, arrays, index, x.shape),) + (None,) * len(arrays)
 
 
 getitem_p = register(Prim("getitem", "index", _getitem_impl, _getitem_shape, _getitem_vjp, arity=-1))
@@ -72,7 +72,7 @@ def _scatter_add_impl(g, *arrays, index, shape):
 
 
 def _scatter_add_vjp(ct, out, g, *arrays, index, shape):
-    return (F.getitem_raw(ct, arrays, index),) + (None,) * len(arrays)
+    return (lax.getitem(ct, arrays, index),) + (None,) * len(arrays)
 
 
 scatter_add_p = register(Prim(

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import functional as F
+from .. import lax
 from ..errors import op_error
+from ..prim import Aval, Prim, register
 from .index import build_index
-from .prim import Aval, Prim, register
 
 MODES = ("set", "add", "mul", "min", "max")
 _ACCUMULATE = {"add": np.add, "mul": np.multiply, "min": np.minimum, "max": np.maximum}
@@ -68,37 +68,37 @@ def _shape(x, v, *arrays, index, mode):
 
 
 def _update(x, v, arrays, index, mode):
-    return F.index_update(x, v, *arrays, index=index, mode=mode)
+    return lax.index_update(x, v, arrays, index, mode)
 
 
-def _picked(t, arrays, index, v):
-    """t[index] summed back to v's shape (v was broadcast over the indexed shape)."""
-    return F.sum_to(F.getitem_raw(t, arrays, index), v.shape)
+def _picked(t, arrays, index):
+    """t[index]: v's gradient in the indexed shape (the backward walk sums it back to v's)."""
+    return lax.getitem(t, arrays, index)
 
 
 def _vjp(g, out, x, v, *arrays, index, mode):
     none = (None,) * len(arrays)
     if mode == "add":
-        return (g, _picked(g, arrays, index, v)) + none
+        return (g, _picked(g, arrays, index)) + none
     if mode == "set":
-        gx = _update(g, F.zeros_like(v), arrays, index, "set")
-        return (gx, _picked(g, arrays, index, v)) + none
+        gx = _update(g, lax.zeros_like(v), arrays, index, "set")
+        return (gx, _picked(g, arrays, index)) + none
     if mode == "mul":
-        count = _update(F.zeros_like(x), F.ones_like(v), arrays, index, "add")
-        factors = _update(F.ones_like(x), v, arrays, index, "mul")  # the product written per position
+        count = _update(lax.zeros_like(x), lax.ones_like(v), arrays, index, "add")
+        factors = _update(lax.ones_like(x), v, arrays, index, "mul")  # the product written per position
         gx = g * factors
-        vb = F.broadcast_to(v, F.getitem_raw(x, arrays, index).shape)
-        single = F.getitem_raw(g * x, arrays, index)
-        shared = F.getitem_raw(g * out, arrays, index) / vb
-        once = F.getitem_raw(count, arrays, index) == 1
-        return (gx, F.sum_to(F.where(once, single, shared), v.shape)) + none
+        vb = lax.broadcast_to(v, lax.getitem(x, arrays, index).shape)
+        single = lax.getitem(g * x, arrays, index)
+        shared = lax.getitem(g * out, arrays, index) / vb
+        once = lax.getitem(count, arrays, index) == 1
+        return (gx, lax.where(once, single, shared)) + none
     # min / max: the output equals the winners; ties share the cotangent.
-    wins_x = F.cast(x == out, g.dtype)
-    vb = F.broadcast_to(v, F.getitem_raw(x, arrays, index).shape)
-    wins_v = F.cast(F.getitem_raw(out, arrays, index) == vb, g.dtype)
-    winners = wins_x + _update(F.zeros_like(x), wins_v, arrays, index, "add")
+    wins_x = lax.cast(x == out, g.dtype)
+    vb = lax.broadcast_to(v, lax.getitem(x, arrays, index).shape)
+    wins_v = lax.cast(lax.getitem(out, arrays, index) == vb, g.dtype)
+    winners = wins_x + _update(lax.zeros_like(x), wins_v, arrays, index, "add")
     share = g / winners
-    return (share * wins_x, F.sum_to(F.getitem_raw(share, arrays, index) * wins_v, v.shape)) + none
+    return (share * wins_x, _picked(share, arrays, index) * wins_v) + none
 
 
 index_update_p = register(Prim(

@@ -1,15 +1,16 @@
 """matmul, with NumPy's semantics: 1-d operands, batched stacks, broadcasting.
 
 The vjp promotes 1-d operands to matrices, multiplies by the swapped other
-operand and reduces broadcast batch dimensions back with `sum_to`.
+operand and drops the promoted axis again; broadcast batch dimensions are
+summed back by the backward walk.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .. import functional as F
+from .. import lax
 from ..errors import op_error
-from .prim import Aval, Prim, register
+from ..prim import Aval, Prim, register
 
 
 def _matmul_shape(a, b):
@@ -33,17 +34,22 @@ def _matmul_shape(a, b):
 
 def _swap_last(x):
     perm = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
-    return F.transpose(x, perm)
+    return lax.transpose(x, perm)
 
 
 def _matmul_vjp(g, out, a, b):
-    a2 = F.reshape(a, (1,) + a.shape) if a.ndim == 1 else a
-    b2 = F.reshape(b, b.shape + (1,)) if b.ndim == 1 else b
-    out2 = _matmul_shape(a2, b2).shape
-    g2 = F.reshape(g, out2)
-    ga = F.sum_to(F.matmul(g2, _swap_last(b2)), a2.shape)
-    gb = F.sum_to(F.matmul(_swap_last(a2), g2), b2.shape)
-    return F.reshape(ga, a.shape), F.reshape(gb, b.shape)
+    a2 = lax.reshape(a, (1,) + a.shape) if a.ndim == 1 else a
+    b2 = lax.reshape(b, b.shape + (1,)) if b.ndim == 1 else b
+    g2 = lax.reshape(g, _matmul_shape(a2, b2).shape)
+    ga = lax.matmul(g2, _swap_last(b2))  # batch + (rows of a, k)
+    gb = lax.matmul(_swap_last(a2), g2)  # batch + (k, cols of b)
+    # Drop the axis a 1-d operand was promoted with, so what is left to sum
+    # is only broadcast batch axes.
+    if a.ndim == 1:
+        ga = lax.reshape(ga, ga.shape[:-2] + ga.shape[-1:])
+    if b.ndim == 1:
+        gb = lax.reshape(gb, gb.shape[:-1])
+    return ga, gb
 
 
 matmul_p = register(Prim("matmul", "matmul", np.matmul, _matmul_shape, _matmul_vjp, arity=2))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import functional as F
+from .. import lax
 from ..errors import op_error
-from .prim import Aval, Prim, register
+from ..prim import Aval, Prim, register
 
 
 def _reshape_shape(x, *, shape):
@@ -20,7 +20,7 @@ def _reshape_shape(x, *, shape):
 
 
 reshape_p = register(Prim("reshape", "movement", lambda x, *, shape: np.reshape(x, shape),
-                        _reshape_shape, lambda g, out, x, *, shape: (F.reshape(g, x.shape),)))
+                        _reshape_shape, lambda g, out, x, *, shape: (lax.reshape(g, x.shape),)))
 
 
 def _transpose_shape(x, *, perm):
@@ -30,7 +30,7 @@ def _transpose_shape(x, *, perm):
 
 
 def _transpose_vjp(g, out, x, *, perm):
-    return (F.transpose(g, tuple(int(i) for i in np.argsort(perm))),)
+    return (lax.transpose(g, tuple(int(i) for i in np.argsort(perm))),)
 
 
 transpose_p = register(Prim("transpose", "movement", lambda x, *, perm: np.transpose(x, perm),
@@ -50,7 +50,8 @@ broadcast_to_p = register(Prim(
     "broadcast_to", "movement",
     # A read-only view would leak into user code through .numpy(); copy.
     lambda x, *, shape: np.array(np.broadcast_to(x, shape)),
-    _broadcast_shape, lambda g, out, x, *, shape: (F.sum_to(g, x.shape),)))
+    # The cotangent keeps the broadcast shape: the backward walk sums it back.
+    _broadcast_shape, lambda g, out, x, *, shape: (g,)))
 
 
 def _concat_shape(*xs, axis):
@@ -75,8 +76,9 @@ def _concat_vjp(g, out, *xs, axis):
     grads, start = [], 0
     for x in xs:
         stop = start + x.shape[axis]
-        index = tuple([slice(None)] * axis + [slice(start, stop)])
-        grads.append(g[index])
+        # The param form of g[:, ..., start:stop] (see `index_spec`).
+        index = (("s", None, None, None),) * axis + (("s", start, stop, None),)
+        grads.append(lax.getitem(g, (), index))
         start = stop
     return tuple(grads)
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import functional as F
+from .. import lax, shapes
 from ..errors import op_error
-from . import shapes
-from .prim import Aval, Prim, register
+from ..prim import Aval, Prim, register
 
 
 def _reduce_shape(name):
@@ -35,7 +34,7 @@ def _sum_shape(x, *, axes, keepdims):
 
 def _sum_vjp(g, out, x, *, axes, keepdims):
     kept = shapes.reduced_shape(x.shape, axes, True)
-    return (F.broadcast_to(F.reshape(g, kept), x.shape),)
+    return (lax.broadcast_to(lax.reshape(g, kept), x.shape),)
 
 
 def _max_impl(x, *, axes, keepdims):
@@ -49,9 +48,9 @@ def _max_impl(x, *, axes, keepdims):
 def _max_vjp(g, out, x, *, axes, keepdims):
     # The cotangent goes to the maxima, split evenly between ties (as torch.amax).
     kept = shapes.reduced_shape(x.shape, axes, True)
-    mask = F.cast(x == F.reshape(out, kept), g.dtype)
-    count = F.sum(mask, axis=axes, keepdims=True)
-    return (mask / count * F.reshape(g, kept),)
+    mask = lax.cast(x == lax.reshape(out, kept), g.dtype)
+    count = lax.sum(mask, axes, keepdims=True)
+    return (mask / count * lax.reshape(g, kept),)
 
 
 sum_p = register(Prim("sum", "reduce", lambda x, *, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),

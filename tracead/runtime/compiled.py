@@ -26,8 +26,9 @@ from ..backends import get_backend
 from ..trace import pytree
 from ..trace.capture import capture, tensor_args
 from .check import make_checker
-from .guards import (call_key, describe_guards, describe_leaf_key, explain_mismatch, object_guards,
-                     positional_key)
+from .guards import (FLOAT_INPUT, call_key, describe_guards, describe_leaf_key, explain_mismatch,
+                     object_guards, positional_key)
+from .options import check_options, static_arguments
 from .variant import MISS, Variant
 
 
@@ -57,10 +58,20 @@ class CompiledFunction:
     """
 
     def __init__(self, fn, backend: str = "numba", **options) -> None:
-        functools.update_wrapper(self, fn)
+        if hasattr(fn, "__name__"):
+            functools.update_wrapper(self, fn)
+        else:  # a callable object (an nn.Module instance): its attributes stay its own
+            functools.update_wrapper(self, fn, updated=())
+            self.__name__ = self.__qualname__ = type(fn).__name__
+        check_options(options)
         self.fn = fn
         self.backend_name = backend
         self.options = options
+        # Float arguments are graph inputs unless the function is always specialised.
+        self.float_inputs = options.get("dynamic", None) is not False
+        self.static_argnums, self.static_argnames = static_arguments(
+            fn, options.get("static_argnums"), options.get("static_argnames"))
+        self.has_static = bool(self.static_argnums or self.static_argnames)
         self.max_variants = int(options.get("max_variants", config.max_variants()))
         self.variants: dict[tuple, list[Variant]] = {}
         self.order: list[Variant] = []
@@ -84,10 +95,12 @@ class CompiledFunction:
         if self.gave_up or self.backend_name == "eager" or st.tracers or _disabled():
             # Inside another trace we inline: the outer graph records our ops.
             return self._eager(args, kwargs)
-        key = None if kwargs else positional_key(args, st.grad_enabled)
+        key = None if kwargs or self.has_static else positional_key(args, st.grad_enabled,
+                                                                      self.float_inputs)
         if key is None:
             leaves, treedef = pytree.flatten_args(args, kwargs)
-            key = call_key(leaves, treedef, st.grad_enabled)
+            static = self._static_leaves(args, kwargs) if self.has_static else frozenset()
+            key = call_key(leaves, treedef, st.grad_enabled, self.float_inputs, static)
         else:
             leaves = args  # positional leaves only: flattening changes nothing
         for variant in self.variants.get(key, ()):
@@ -96,6 +109,20 @@ class CompiledFunction:
                 self.stats["hits"] += 1
                 return out
         return self._recompile(args, kwargs, key, leaves)
+
+    def _static_leaves(self, args, kwargs) -> frozenset:
+        """Flat positions of the leaves of the arguments marked static."""
+        static, start = set(), 0
+        n_args = len(args)
+        nums = {i + n_args if i < 0 else i for i in self.static_argnums}
+        named = [(i in nums, a) for i, a in enumerate(args)]
+        named += [(name in self.static_argnames, v) for name, v in kwargs.items()]
+        for is_static, value in named:
+            n = len(pytree.flatten_args((value,), {})[0])
+            if is_static:
+                static.update(range(start, start + n))
+            start += n
+        return frozenset(static)
 
     def _eager(self, args, kwargs):
         self.stats["eager_calls"] += 1
@@ -127,7 +154,8 @@ class CompiledFunction:
             self.stats["misses"] += 1
             self.recompile_reasons.append(reason)
             config.debug_log(1, f"tracead: compiling {self.__name__} ({reason})")
-            cap = capture(self.fn, args, kwargs, self.snapshot)
+            scalar_inputs = frozenset(i for i, k in enumerate(key[2]) if k is FLOAT_INPUT)
+            cap = capture(self.fn, args, kwargs, self.snapshot, scalar_inputs)
             variant = Variant(cap, key, self.backend, self.options)
             variant.object_guards = object_guards(leaves, key[2])
             variant.build(key[1])
@@ -182,6 +210,21 @@ def compile(fn=None, *, backend: str = "numba", **options):
     - `parallel_threshold` (numba): elements from which a kernel runs on
       several threads; `jit=False` (numba): run the generated Python without
       Numba, for stepping through it in pdb.
+    - `compile_workers` (numba; default: cores - 1): worker processes that
+      compile cold kernels in parallel, `0` keeps every compile in-process;
+      `parallel_compile_threshold` (seconds, default 4): the estimated compile
+      work below which no worker is started.
+    - `dynamic`: `None` (default) or `True`: Python float arguments are
+      graph inputs (0-d, weakly typed as in NumPy 2: with a float32 tensor the
+      result stays float32), so a new learning rate runs the same kernels;
+      a float Python itself uses (`if lr > 0.1:`, `math.exp(lr)`, a format, an
+      op's static parameter) is guarded by value instead. `False`: always
+      specialise (every float is part of the guard key). Tensor shapes are
+      always specialised for now: a new shape traces a new variant.
+    - `static_argnums` / `static_argnames` (as in `jax.jit`): arguments
+      (positions, negative from the end, or names; each completed from the
+      other through the signature) whose values are part of the guard key,
+      floats included: each new value traces a new variant.
     - `check=True` (or `TRACEAD_CHECK=1` for every compiled function): run the
       first `check_calls` (3) compiled calls of each variant beside the eager
       function, on copies of the arguments and of the state it reads and
@@ -193,6 +236,9 @@ def compile(fn=None, *, backend: str = "numba", **options):
       arguments with central finite differences on the given (small) inputs.
       The caller sees one compiled call; Python side effects of the function
       happen once more per checked call.
+
+    Python ints and bools are always static (keyed by value); an unknown
+    option is a TypeError.
     """
     if backend not in ("numba", "interpret", "eager"):
         raise ValueError(f"unknown backend {backend!r}; choose from 'numba', 'interpret', 'eager'")

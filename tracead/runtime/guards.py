@@ -138,22 +138,34 @@ def object_guard_failure(guards, leaves) -> str | None:
     return None
 
 
-def call_key(leaves, treedef, grad_mode: bool) -> tuple:
-    return (treedef, grad_mode, tuple(map(leaf_key, leaves)))
+# The key of a Python float argument that is a graph input (scalars.py): any value.
+FLOAT_INPUT = ("float input",)
+
+
+def call_key(leaves, treedef, grad_mode: bool, float_inputs: bool = False,
+             static: frozenset = frozenset()) -> tuple:
+    """`float_inputs`: plain float leaves (not at a `static` flat position) are graph
+    inputs, keyed by type only."""
+    if not float_inputs:
+        return (treedef, grad_mode, tuple(map(leaf_key, leaves)))
+    return (treedef, grad_mode, tuple(FLOAT_INPUT if type(leaf) is float and i not in static
+                                      else leaf_key(leaf) for i, leaf in enumerate(leaves)))
 
 
 _CONTAINERS = (tuple, list, dict)
 _FLAT_TREEDEFS: dict[int, tuple] = {}
 
 
-def positional_key(args: tuple, grad_mode: bool) -> tuple | None:
-    """`call_key(*pytree.flatten_args(args, {}), grad_mode)` in one pass, for the common
-    call with positional leaves only (the args are then the leaves); None when an
-    argument is a container."""
+def positional_key(args: tuple, grad_mode: bool, float_inputs: bool = False) -> tuple | None:
+    """`call_key(*pytree.flatten_args(args, {}), grad_mode, float_inputs)` in one pass, for
+    the common call with positional leaves only (the args are then the leaves); None when
+    an argument is a container."""
     keys = []
     for a in args:
         if type(a) is np.ndarray:
             keys.append(("array", a.shape, a.dtype))
+        elif float_inputs and type(a) is float:
+            keys.append(FLOAT_INPUT)
         elif isinstance(a, _CONTAINERS):
             return None
         else:
@@ -166,6 +178,8 @@ def positional_key(args: tuple, grad_mode: bool) -> tuple | None:
 
 def describe_leaf_key(key: tuple) -> str:
     kind = key[0]
+    if key == FLOAT_INPUT:
+        return "float (a graph input: any value)"
     if kind == "tensor":
         return f"Tensor {np.dtype(key[2]).name}{list(key[1])}" + (" requires_grad" if key[3] else "")
     if kind == "array":

@@ -105,10 +105,12 @@ class CompileLedger:
         if slow:
             lines.append("  slowest LLVM: " + ", ".join(
                 f"{k.label} kernel {k.index} ({k.nodes} nodes) {_s(k.llvm_seconds)}" for k in slow))
-        be = self.break_even_calls
-        if be is not None:
-            lines.append(f"  break-even: {'never (no faster than eager)' if be == math.inf else f'{be:.0f} calls'}"
-                         f" (eager {_s(self.eager_call_seconds)}, compiled {_s(self.compiled_call_seconds)} per call)")
+        if self.eager_call_seconds is not None and self.compiled_call_seconds is not None:
+            # One call each, and the first compiled call pays one-time warm-up (Numba
+            # dispatch, first allocations): too little to promise a break-even here.
+            lines.append(f"  first calls: traced (eager) {_s(self.eager_call_seconds)}, first compiled "
+                         f"{_s(self.compiled_call_seconds)} incl. warm-up; ta.profile(fn, *args) "
+                         "measures steady state and the break-even")
         lines += [f"  {n}" for n in self.notes]
         return lines
 

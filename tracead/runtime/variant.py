@@ -151,6 +151,8 @@ class Variant:
         argument arrays, then free tensors."""
         arg_leaves = [leaves[i] for i in self.plan.positions]
         arrays = [x._data if isinstance(x, Tensor) else x for x in arg_leaves]
+        for j in self.plan.scalar_slots:
+            arrays[j] = np.array(arrays[j], dtype=np.float64)
         free = self.free_tensors(leaves)
         if free is MISS:
             raise RuntimeError(f"input_arrays: the variant does not apply ({self.last_failure})")
@@ -166,6 +168,8 @@ class Variant:
             plan = self.plan
         arg_leaves = leaves if plan.all_args else [leaves[i] for i in plan.positions]
         arrays = [x._data if isinstance(x, Tensor) else x for x in arg_leaves]
+        for j in plan.scalar_slots:  # float arguments: 0-d float64 inputs
+            arrays[j] = np.array(arrays[j], dtype=np.float64)
         if free:
             arrays += [t._data for t in free]
         if self.calls:
@@ -252,13 +256,14 @@ class Variant:
 class CallPlan:
     """What a call of a built variant needs, worked out once (see the module docstring)."""
 
-    __slots__ = ("positions", "all_args", "free", "guarded", "objects", "checked", "value_guards",
-                 "effects", "n_out", "avals", "exact", "differentiable", "build", "forward")
+    __slots__ = ("positions", "all_args", "scalar_slots", "free", "guarded", "objects", "checked",
+                 "value_guards", "effects", "n_out", "avals", "exact", "differentiable", "build", "forward")
 
     def __init__(self, variant: Variant) -> None:
         cap = variant.capture
         self.positions = tuple(cap.arg_positions)
         self.all_args = self.positions == tuple(range(_count_leaves(cap.in_treedef)))
+        self.scalar_slots = tuple(j for j, i in enumerate(self.positions) if i in cap.scalar_inputs)
         n_args = len(cap.arg_positions)
         free_vars = cap.graph.inputs[n_args:]
         specs = [(v.shape, v.dtype, rg) for v, rg in zip(free_vars, cap.requires_grad[n_args:])]
@@ -296,6 +301,8 @@ def output_builder(treedef, layout):
             kind, value = next(leaves)
             if kind == "var":
                 return f"r[{int(value)}]"
+            if kind == "float":  # a float computed from float arguments: a 0-d output
+                return f"float(r[{int(value)}].item())"
             statics.append(value)
             return f"s[{len(statics) - 1}]"
         if tree[0] == "dict":
@@ -304,13 +311,17 @@ def output_builder(treedef, layout):
                 statics.append(key)
                 items.append(f"s[{len(statics) - 1}]: {expr(sub)}")
             return "{" + ", ".join(items) + "}"
-        items = [expr(sub) for sub in tree[1]]
+        items = [expr(sub) for sub in tree[-1]]
         if tree[0] == "tuple":
             return "(" + "".join(f"{item}, " for item in items) + ")"
-        return "[" + ", ".join(items) + "]"
+        if tree[0] == "list":
+            return "[" + ", ".join(items) + "]"
+        # A namedtuple or a registered class: rebuilt by the pytree module.
+        statics.append(tree)
+        return f"rebuild(s[{len(statics) - 1}], " + "".join(f"{item}, " for item in items) + ")"
 
     source = f"lambda r, s=s: {expr(treedef)}"
-    build = eval(source, {"s": statics})  # noqa: S307 - our own text, built from the treedef
+    build = eval(source, {"s": statics, "rebuild": pytree.rebuild_node})  # noqa: S307 - our own text, built from the treedef
     build.source = source
     return build
 

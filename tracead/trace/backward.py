@@ -13,7 +13,7 @@ values the backward reads are its extra "saved" outputs.
 """
 from __future__ import annotations
 
-from .. import state
+from .. import lax, state
 from ..autograd import run_backward
 from ..dispatch import bind
 from ..ir.graph import Graph
@@ -48,8 +48,6 @@ def joint_graph(graph: Graph, wrt: list[int], diff_outputs: list[int]) -> Graph:
 
     Outputs: graph outputs + d(seeds . outputs)/d input for each `wrt`.
     """
-    from ..functional import zeros_like
-
     tracer = Tracer(concrete=False)
     wrt_set = set(wrt)
     with state.tracing(tracer), state.enable_grad():
@@ -63,7 +61,7 @@ def joint_graph(graph: Graph, wrt: list[int], diff_outputs: list[int]) -> Graph:
         with state.no_grad():
             for i in wrt:
                 g = cts.get(id(ins[i]))
-                grads.append(g if g is not None else zeros_like(ins[i]))
+                grads.append(g if g is not None else lax.zeros_like(ins[i]))
         out_vars = [tracer.var_of(t) for t in outs + grads]
     assert not tracer.free, "joint_graph: replay read a tensor from outside the graph"
     return tracer.graph(out_vars)

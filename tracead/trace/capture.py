@@ -16,6 +16,8 @@ from .. import state
 from ..ir.graph import Graph
 from ..tensor import Tensor, as_tensor
 from . import pytree
+from ..ops.prim import Aval
+from .scalars import ScalarInput, plain_result
 from .sources import Source, SourceFinder, scalar_sources
 from .tracer import Effect, GradGuard, Tracer, ValueGuard
 
@@ -27,7 +29,7 @@ class Capture:
     arg_positions: list[int]  # flat argument positions that are graph inputs
     free: list[Source]  # where each free input (graph input after the args) is found
     out_treedef: tuple
-    out_layout: list  # per output leaf: ("var", k) or ("static", value)
+    out_layout: list  # per output leaf: ("var", k), ("float", k) or ("static", value)
     n_tensor_outputs: int
     value_guards: list[ValueGuard]
     grad_guards: list[GradGuard]
@@ -37,6 +39,7 @@ class Capture:
     requires_grad: list[bool] = field(default_factory=list)  # per graph input
     scalars: list = field(default_factory=list)  # (Source, value) of outside scalars, before the run
     out_requires_grad: list[bool] = field(default_factory=list)  # per tensor output
+    scalar_inputs: frozenset = frozenset()  # flat positions of float arguments that are inputs
 
     def take_result(self):
         """The traced run's result, dropped from the capture: a variant must not keep the
@@ -57,37 +60,53 @@ def tensor_args(args, kwargs) -> tuple[tuple, dict, list, tuple]:
     return call_args, call_kwargs, leaves, treedef
 
 
-def capture(fn, args, kwargs, snapshot=None) -> Capture:
+def capture(fn, args, kwargs, snapshot=None, scalar_inputs=frozenset()) -> Capture:
     """`snapshot`, if given, is told (`.note(tensor)`) about every outside tensor the run
-    reads or writes before it is written (explain/profile restore them afterwards)."""
+    reads or writes before it is written (explain/profile restore them afterwards).
+    `scalar_inputs`: flat positions of float arguments that are graph inputs (0-d
+    float64), passed to the function as `ScalarInput` stand-ins (see scalars.py)."""
     start = time.perf_counter()
     scalars = scalar_sources(fn)
     leaves, treedef = pytree.flatten_args(args, kwargs)
     tracer = Tracer(concrete=True, finder=SourceFinder(fn, leaves), snapshot=snapshot)
-    call_leaves, positions = list(leaves), []
+    call_leaves, positions, input_tensors = list(leaves), [], []
     for i, leaf in enumerate(leaves):
         if isinstance(leaf, np.ndarray):
             call_leaves[i] = leaf = as_tensor(leaf, op=f"compile argument {i}")
             tracer.array_args.add(i)
         if isinstance(leaf, Tensor):
             tracer.add_input(leaf, i)
-            positions.append(i)
+        elif i in scalar_inputs:
+            value = np.array(leaf, dtype=np.float64)
+            leaf = Tensor._from_op(value, Aval((), value.dtype))
+            tracer.add_input(leaf, i)
+            call_leaves[i] = ScalarInput(float(call_leaves[i]), leaf, tracer)
+        else:
+            continue
+        positions.append(i)
+        input_tensors.append(leaf)
     call_args, call_kwargs = pytree.unflatten(treedef, call_leaves)
     with state.tracing(tracer):
         result = fn(*call_args, **call_kwargs)
         out_leaves, out_treedef = pytree.flatten(result)
         layout, out_vars, out_rg = [], [], []
         for leaf in out_leaves:
-            if isinstance(leaf, Tensor):
+            if type(leaf) is ScalarInput:  # a float computed from float arguments
+                layout.append(("float", len(out_vars)))
+                out_vars.append(tracer.var_of(leaf.tensor))
+                out_rg.append(False)
+            elif isinstance(leaf, Tensor):
                 layout.append(("var", len(out_vars)))
                 out_vars.append(tracer.var_of(leaf))
                 out_rg.append(leaf.requires_grad)
             else:
                 layout.append(("static", leaf))
     n_tensor_outputs = len(out_vars)
+    result = plain_result(result)  # the caller gets floats, as from the eager function
     extra = [g.var for g in tracer.value_guards] + [e.var for e in tracer.effects if e.var is not None]
     graph = tracer.graph(out_vars + extra)
-    inputs_rg = [call_leaves[i].requires_grad for i in positions] + [t.requires_grad for t, _ in tracer.free]
+    inputs_rg = [t.requires_grad for t in input_tensors] + [t.requires_grad for t, _ in tracer.free]
     return Capture(graph, treedef, positions, list(tracer.free_sources), out_treedef, layout,
                    n_tensor_outputs, tracer.value_guards, tracer.grad_guards, tracer.effects,
-                   result, time.perf_counter() - start, inputs_rg, out_requires_grad=out_rg, scalars=scalars)
+                   result, time.perf_counter() - start, inputs_rg, out_requires_grad=out_rg, scalars=scalars,
+                   scalar_inputs=frozenset(i for i in positions if i in scalar_inputs))

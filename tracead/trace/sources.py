@@ -31,6 +31,8 @@ import types
 from collections import deque
 from dataclasses import dataclass
 
+from ..tensor import Tensor
+
 MAX_DEPTH = 6  # lookups after the root
 MAX_OBJECTS = 20_000  # objects visited per search
 MAX_ITEMS = 1_000  # entries looked at per container
@@ -106,8 +108,6 @@ def by_reference(tensor) -> Source:
 
 
 def _is_tensor(obj) -> bool:
-    from ..tensor import Tensor
-
     return isinstance(obj, Tensor)
 
 

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import state
-from ..errors import SourceLoc, user_source
+from ..errors import SourceLoc, UnsupportedInCompile, user_source
 from ..ir.graph import Graph, Node, Var, VarFactory, freeze_params
 from .sources import Source, SourceFinder, by_reference
 
@@ -146,16 +145,14 @@ class Tracer:
         return node
 
     # -- leaving the graph and writing to the world ------------------------------
-    def concretize(self, tensor, how: str) -> None:
+    def concretize(self, tensor, how: str, source: SourceLoc | None = None) -> None:
         if id(tensor) in self.born and id(tensor) not in self.vars:
             return  # a constant: nothing to guard
         if not self.concrete:
-            from ..errors import UnsupportedInCompile
-
             raise UnsupportedInCompile(f"{how} needs a concrete value, but this trace is abstract")
         var = self.var_of(tensor)
         self.value_guards.append(
-            ValueGuard(var, how, np.array(tensor._data, copy=True), user_source(3)))
+            ValueGuard(var, how, np.array(tensor._data, copy=True), source or user_source(3)))
 
     def _target(self, tensor) -> tuple:
         if self.snapshot is not None:
@@ -213,8 +210,3 @@ class Tracer:
     def graph(self, outputs: list[Var]) -> Graph:
         inputs = tuple(self.inputs) + tuple(var for _, var in self.free)
         return Graph(inputs, tuple(self.nodes), tuple(outputs), dict(self.constants))
-
-
-def current_concrete_tracer():
-    tracer = state.current_tracer()
-    return tracer if tracer is not None and tracer.concrete else None

@@ -18,12 +18,14 @@ import functools
 
 import numpy as np
 
-from .. import state
+from .. import lax, state
+from ..dispatch import bind
 from ..errors import OpError, UnsupportedInCompile
-from ..ops.prim import Aval
+from ..prim import Aval
 from ..tensor import Tensor, as_tensor
 from ..trace.pytree import _sorted_keys, tree_flatten, tree_leaves
 from ..trace.tracer import Tracer
+from . import batching_index_update  # noqa: F401  (registers its rule)
 from .batching_rules import rule_for
 
 
@@ -58,11 +60,9 @@ def _leaf_axes(in_axes, args: tuple, kwargs: dict) -> list:
 
 
 def _move_axis(x: Tensor, source: int, dest: int) -> Tensor:
-    from ..functional import transpose
-
     perm = [a for a in range(x.ndim) if a != source]
     perm.insert(dest, source)
-    return transpose(x, perm)
+    return lax.transpose(x, perm)
 
 
 def _batched_leaves(leaves, axes, paths) -> tuple[list, int]:
@@ -154,8 +154,6 @@ def _run_batched(graph, inputs, size: int) -> list[tuple[Tensor, bool]]:
 
 
 def _run_node(node, values, size: int) -> tuple[Tensor, bool]:
-    from ..dispatch import bind
-
     args = [v for v, _ in values]
     batched = [b for _, b in values]
     if not any(batched):
@@ -169,14 +167,12 @@ def _run_node(node, values, size: int) -> tuple[Tensor, bool]:
 
 
 def _place_output(value: Tensor, batched: bool, axis, size: int, path: str) -> Tensor:
-    from ..functional import broadcast_to
-
     if axis is None:
         if batched:
             raise OpError(f"vmap: output{path} depends on the batch but out_axes is None")
         return value
     if not batched:
-        value = broadcast_to(value, (size,) + value.shape)
+        value = lax.broadcast_to(value, (size,) + value.shape)
     if not -value.ndim <= axis < value.ndim:
         raise OpError(f"vmap: out_axes {axis} is out of range for output{path} of "
                       f"{value.ndim - 1}-d examples")

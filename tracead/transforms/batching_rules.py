@@ -20,25 +20,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import lax
 from ..dispatch import bind
 from ..errors import OpError
 from ..tensor import Tensor, as_tensor
 
 
-def _F():
-    from .. import functional
-
-    return functional
-
-
 def _pad_batched(x: Tensor, shape: tuple, rank: int) -> Tensor:
     """(B, *shape) -> (B, 1, ..., 1, *shape) with `rank` axes after the batch."""
-    return _F().reshape(x, (x.shape[0],) + (1,) * (rank - len(shape)) + tuple(shape))
+    return lax.reshape(x, (x.shape[0],) + (1,) * (rank - len(shape)) + tuple(shape))
 
 
 def _move_to_front(x: Tensor, axis: int) -> Tensor:
     perm = (axis,) + tuple(a for a in range(x.ndim) if a != axis)
-    return _F().transpose(x, perm)
+    return lax.transpose(x, perm)
 
 
 def elementwise(node, args, batched, size):
@@ -57,42 +52,41 @@ def reduce(node, args, batched, size):
 
 
 def reshape(node, args, batched, size):
-    return _F().reshape(args[0], (size,) + tuple(node.kwargs["shape"]))
+    return lax.reshape(args[0], (size,) + tuple(node.kwargs["shape"]))
 
 
 def transpose(node, args, batched, size):
-    return _F().transpose(args[0], (0,) + tuple(p + 1 for p in node.kwargs["perm"]))
+    return lax.transpose(args[0], (0,) + tuple(p + 1 for p in node.kwargs["perm"]))
 
 
 def broadcast_to(node, args, batched, size):
     shape = tuple(node.kwargs["shape"])
     x = _pad_batched(args[0], node.inputs[0].shape, len(shape))
-    return _F().broadcast_to(x, (size,) + shape)
+    return lax.broadcast_to(x, (size,) + shape)
 
 
 def _batch_all(args, batched, node, size) -> list[Tensor]:
-    return [a if b else _F().broadcast_to(a, (size,) + tuple(v.shape))
+    return [a if b else lax.broadcast_to(a, (size,) + tuple(v.shape))
             for a, b, v in zip(args, batched, node.inputs)]
 
 
 def concatenate(node, args, batched, size):
-    return _F().concatenate(_batch_all(args, batched, node, size), axis=node.kwargs["axis"] + 1)
+    return lax.concatenate(_batch_all(args, batched, node, size), axis=node.kwargs["axis"] + 1)
 
 
 def matmul(node, args, batched, size):
-    F = _F()
     (a, b), (ba, bb) = args, batched
     sa, sb = node.inputs[0].shape, node.inputs[1].shape
     if len(sa) == 1:  # a vector is a 1 x k matrix; the final reshape drops the 1
-        a, sa = F.reshape(a, ((size,) if ba else ()) + (1, sa[0])), (1, sa[0])
+        a, sa = lax.reshape(a, ((size,) if ba else ()) + (1, sa[0])), (1, sa[0])
     if len(sb) == 1:
-        b, sb = F.reshape(b, ((size,) if bb else ()) + (sb[0], 1)), (sb[0], 1)
+        b, sb = lax.reshape(b, ((size,) if bb else ()) + (sb[0], 1)), (sb[0], 1)
     rank = max(len(sa), len(sb))
     if ba:
         a = _pad_batched(a, sa, rank)
     if bb:
         b = _pad_batched(b, sb, rank)
-    return F.reshape(F.matmul(a, b), (size,) + tuple(node.out.shape))
+    return lax.reshape(lax.matmul(a, b), (size,) + tuple(node.out.shape))
 
 
 # -- indexing ---------------------------------------------------------------------------
@@ -152,30 +146,37 @@ def _batched_index(node, arrays, arrays_batched, x_batched, size, x_shape):
 
 
 def getitem(node, args, batched, size):
-    F = _F()
     x, arrays = args[0], list(args[1:])
     x_shape = node.inputs[0].shape
     index, new_arrays, perm = _batched_index(node, arrays, list(batched[1:]), batched[0], size,
                                              x_shape)
     out = bind(node.prim, x, *new_arrays, index=index)
-    return F.transpose(out, perm)
+    return lax.transpose(out, perm)
 
 
 def scatter_add(node, args, batched, size):
-    F = _F()
     g, arrays = args[0], list(args[1:])
     shape = tuple(node.kwargs["shape"])
     if not batched[0]:
-        g = F.broadcast_to(g, (size,) + tuple(node.inputs[0].shape))
+        g = lax.broadcast_to(g, (size,) + tuple(node.inputs[0].shape))
     # The output is per example even when only the index arrays are batched.
     index, new_arrays, perm = _batched_index(node, arrays, list(batched[1:]), True, size, shape)
-    g = F.transpose(g, tuple(int(i) for i in np.argsort(perm)))  # to NumPy's layout
+    g = lax.transpose(g, tuple(int(i) for i in np.argsort(perm)))  # to NumPy's layout
     return bind(node.prim, g, *new_arrays, index=index, shape=(size,) + shape)
+
+
+def shifted_axis(node, args, batched, size):
+    """Ops along one `axis` (scans, sorting, argmax): the axis moves past the batch axis."""
+    params = dict(node.kwargs)
+    params["axis"] += 1
+    return bind(node.prim, args[0], **params)
 
 
 RULES = {"reshape": reshape, "transpose": transpose, "broadcast_to": broadcast_to,
          "concatenate": concatenate, "matmul": matmul, "getitem": getitem,
-         "scatter_add": scatter_add}
+         "scatter_add": scatter_add, "prod": reduce,
+         **dict.fromkeys(("cumsum", "cumprod", "cummax_index", "cummin_index", "argsort",
+                          "argmax", "argmin"), shifted_axis)}
 KIND_RULES = {"elementwise": elementwise, "reduce": reduce}
 
 
@@ -188,8 +189,3 @@ def rule_for(prim):
     if rule is None:
         raise NoBatchingRule(f"vmap: no batching rule for primitive {prim.name!r} (kind {prim.kind})")
     return rule
-
-
-from .batching_index_update import index_update as _index_update  # noqa: E402  (uses the helpers above)
-
-RULES["index_update"] = _index_update

@@ -19,8 +19,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import state
-from ..autograd import _topological_nodes, run_backward
+from ..autograd import run_backward
 from ..errors import OpError
+from ..tape import topological_nodes
 from ..tensor import Tensor
 from ..trace.pytree import tree_flatten
 from .primals import check_like, differentiating, make_primals, output_leaves, release, split_aux
@@ -31,7 +32,7 @@ def _independent_of(roots: list[Tensor], sources: list[Tensor]) -> list[Tensor]:
     """Tensors computed on the tape behind `roots` whose value does not depend on `sources`."""
     depends = {id(t) for t in sources}
     independent = []
-    for node in _topological_nodes(roots):
+    for node in topological_nodes(roots):
         outs = [o for o in (ref() for ref in node.outputs) if o is not None]
         if any(id(t) in depends for t in node.inputs):
             depends.update(id(o) for o in outs)

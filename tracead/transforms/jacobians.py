@@ -17,6 +17,7 @@ import functools
 
 import numpy as np
 
+from ..functional import reshape, stack, transpose, zeros
 from ..tensor import Tensor
 from ..trace.pytree import tree_flatten, tree_leaves
 from .batching import vmap
@@ -29,8 +30,6 @@ from .reverse import partial_in, vjp
 def _over_basis(fn, leaves: list[Tensor], k: int, rebuild) -> list[Tensor]:
     """`fn(*rebuild(basis))` for every basis vector of `leaves[k]` (other leaves zero):
     flat output leaves, each with a leading axis of `leaves[k].size`."""
-    from ..functional import stack, zeros
-
     n = leaves[k].size
     if n == 0:
         sample = tree_leaves(fn(*rebuild([np.zeros(x.shape, x.dtype) for x in leaves])))
@@ -61,8 +60,6 @@ def jacrev(f, argnums=0, has_aux: bool = False):
 
     @functools.wraps(f)
     def wrapped(*args, **kwargs):
-        from ..functional import reshape
-
         g = partial_in(f, args, kwargs, nums)
         res = vjp(g, *(args[i] for i in nums), has_aux=has_aux)
         outs, out_def = output_leaves(res[0], "jacrev")
@@ -83,8 +80,6 @@ def jacfwd(f, argnums=0, has_aux: bool = False):
 
     @functools.wraps(f)
     def wrapped(*args, **kwargs):
-        from ..functional import reshape, transpose
-
         g = partial_in(f, args, kwargs, nums)
         out, jvp_fn, aux, diff = _linearize(g, tuple(args[i] for i in nums), has_aux, "jacfwd")
         outs, out_def = output_leaves(out, "jacfwd")

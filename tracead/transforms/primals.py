@@ -13,9 +13,12 @@ from typing import Callable
 
 import numpy as np
 
-from .. import state
+from .. import lax, state
+from ..dispatch import bind
 from ..errors import OpError, OpTypeError, user_source
+from ..prim import PRIMS
 from ..tensor import Tensor, as_tensor
+from ..trace.scalars import ScalarInput
 from ..trace.pytree import TreeDef, tree_flatten, tree_map
 
 
@@ -36,6 +39,8 @@ def _as_leaf(x, who: str, where: Callable[[], str]) -> tuple[Tensor, bool]:
     parameter with requires_grad=True does not build a second-order graph.
     `where()` names the leaf in errors (worked out only then).
     """
+    if type(x) is ScalarInput:  # a float argument of a compiled function: its graph input
+        x = x.lifted()
     if (isinstance(x, Tensor) and x.requires_grad and state.grad_enabled()
             and state.STATE.grad_depth > 0):
         return x, True
@@ -65,9 +70,6 @@ def _alias(x: Tensor) -> Tensor:
     the second leaf its own identity while the outer level still
     differentiates through it.
     """
-    from ..dispatch import bind
-    from ..ops import PRIMS
-
     return bind(PRIMS["reshape"], x, shape=x.shape)
 
 
@@ -171,9 +173,7 @@ def check_like(who: str, what: str, values, reference: list[Tensor], ref_def: Tr
             raise OpError(f"{who}: {what}{path} has shape {t.shape}, expected {ref.shape}"
                           + _called_at())
         if t.dtype != ref.dtype and ref.dtype.kind == "f":
-            from ..functional import cast
-
-            t = cast(t, ref.dtype)
+            t = lax.cast(t, ref.dtype)
         out.append(t)
     return out
 

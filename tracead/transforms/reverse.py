@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 
-from .. import state
+from .. import lax, state
 from ..autograd import run_backward
 from ..errors import OpError, user_source
 from ..tensor import Tensor
@@ -20,9 +20,7 @@ from .primals import (argnums_tuple, check_like, differentiating, make_primals, 
 
 
 def _zeros_where_none(grads: list, like: list[Tensor]) -> list[Tensor]:
-    from ..functional import zeros_like
-
-    return [g if g is not None else zeros_like(w).detach() for g, w in zip(grads, like)]
+    return [g if g is not None else lax.stop_gradient(lax.zeros_like(w)) for g, w in zip(grads, like)]
 
 
 def _check_scalar(out, who: str) -> Tensor:
@@ -50,8 +48,6 @@ def value_and_grad(f, argnums=0, has_aux: bool = False):
 
     @functools.wraps(f)
     def wrapped(*args, **kwargs):
-        from ..functional import ones_like
-
         args = list(args)
         primals = make_primals(args, nums, "grad")
         with differentiating():
@@ -60,7 +56,7 @@ def value_and_grad(f, argnums=0, has_aux: bool = False):
         out = _check_scalar(out, "grad")
         nested = primals.nested
         if out.requires_grad:
-            cts, _ = run_backward([out], [ones_like(out)], nested,
+            cts, _ = run_backward([out], [lax.ones_like(out)], nested,
                                   stop_at=primals.leaves)
             grads = [cts.get(id(w)) for w in primals.leaves]
         else:

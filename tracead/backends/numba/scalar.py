@@ -52,6 +52,12 @@ REDUCE_MAP: dict[str, str] = {"+": "add_reassoc", "max": "fmaximum"} if _MATHLIB
 MATHLIB_IMPORT = ("from tracead.backends.numba.mathlib import fexp, flog, fsigmoid, ftanh\n"
                   "from tracead.backends.numba.reduce_steps import add_reassoc, fmaximum"
                   if _MATHLIB_CALLS else "")
+# floor_divide / remainder / fmod templates call these (NumPy's semantics; see the module).
+from . import divmod_scalar  # noqa: E402
+
+MATHLIB_VERSION += f", divmod {divmod_scalar.VERSION}"
+MATHLIB_IMPORT = "\n".join(filter(None, (MATHLIB_IMPORT, "from tracead.backends.numba.divmod_scalar "
+                                          "import floor_divide_scalar, fmod_scalar, remainder_scalar")))
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
