@@ -1,7 +1,7 @@
 """Benchmark runner: every workload x every installed peer, side by side in one process.
 
     python -m benchmarks [--only W1,W3] [--peers numpy,torch] [--quick]
-                         [--no-memory] [--no-w5] [--target-seconds 1.5]
+                         [--no-memory] [--no-w5] [--no-isolation] [--target-seconds 1.5]
 
 For each case and implementation: setup (the factory), first call (compile /
 trace latency; its result is checked against the float64 reference), then
@@ -9,7 +9,9 @@ the steady state (`timing.measure`: median and IQR), with the implementations
 of a case timed in interleaved rounds so the machine's noisy phases are shared. Afterwards, unless
 disabled, each implementation's transient peak memory is measured in a
 fresh child process, and W5 (first-call latency in new processes, cold and
-warm on-disk caches) runs. Results go to benchmarks/results/latest.{md,json}
+warm on-disk caches) runs, and W2 is timed again with each of tracead numba
+(alone, and with torch loaded and run) and torch.compile in its own process
+(`isolation.py`). Results go to benchmarks/results/latest.{md,json}
 and, with matplotlib, speedups.png.
 """
 from __future__ import annotations
@@ -27,7 +29,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from . import bandwidth, report, workloads
+from . import bandwidth, isolation, report, workloads
 from .timing import CpuMonitor, measure, merge, time_once
 
 RESULTS_DIR = Path(__file__).parent / "results"
@@ -91,11 +93,12 @@ def time_case(entries: list[tuple[dict[str, Any], Any]], target_seconds: float, 
 
 
 def run_child(row_or_target: dict[str, Any], quick: bool, env: dict[str, str], memory: bool = False,
-              timeout: float = 600.0) -> dict[str, Any]:
+              timeout: float = 600.0, extra: list[str] = ()) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "benchmarks.child", "--module", row_or_target["module"],
            "--case", row_or_target["case"], "--impl", row_or_target["impl"]]
     cmd += ["--quick"] if quick else []
     cmd += ["--memory"] if memory else []
+    cmd += list(extra)
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, cwd=REPO_ROOT, env={**os.environ, **env}, capture_output=True,
@@ -221,6 +224,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="re-time a case when other processes were busy during it (default 2; quick 0)")
     ap.add_argument("--no-memory", action="store_true", help="skip the per-implementation peak-memory children")
     ap.add_argument("--no-w5", action="store_true", help="skip the compile-latency children")
+    ap.add_argument("--no-isolation", action="store_true",
+                    help="skip timing W2 in separate processes (tracead alone / with torch loaded)")
     ap.add_argument("--remeasure-bandwidth", action="store_true")
     ap.add_argument("--bandwidth-cache", default=None, help="JSON cache file (default ~/.cache/tracead/bandwidth.json)")
     ap.add_argument("--out", default=str(RESULTS_DIR), help="directory for latest.md/json and speedups.png")
@@ -291,13 +296,18 @@ def main(argv: list[str] | None = None) -> int:
         print("W5 compile latency (new processes, fresh cache dir: cold, then warm):", flush=True)
         w5 = run_w5(w5_targets(rows, case_keys, peers), args.quick)
 
+    isolated = []
+    if not args.quick and not args.no_isolation and (not only or "W2" in only):
+        print("W2 in separate processes (tracead alone, tracead with torch loaded, torch.compile):", flush=True)
+        isolated = isolation.run(case_keys, args.quick, run_child, peers, rounds=rounds)
+
     results = {"machine": report.machine_info(), "bandwidth_gbps": bw, "sgemm_gflops": sgemm,
                "bandwidth_kernels": bandwidth.cached_kernels(args.bandwidth_cache),
                "quick": args.quick, "target_seconds": target, "rounds": rounds,
-               "threads": args.threads, "wait_quiet_s": wait_quiet, "rows": rows, "w5": w5,
+               "threads": args.threads, "wait_quiet_s": wait_quiet, "rows": rows, "w5": w5, "isolated": isolated,
                "skipped": dict(workloads.SKIPPED), "wall_s": time.time() - started,
                "loadavg_start": load_start, "loadavg_end": os.getloadavg()}
-    text = report.markdown(results)
+    text = report.markdown(results) + "\n" + isolation.markdown(isolated)
     print()
     print(text)
     out = Path(args.out)

@@ -21,6 +21,9 @@ from tracead.distributed import DataParallel, WorkerLostError, plan_shards
 from tracead.distributed import checkpoint
 from tracead.distributed.allreduce import tree_pairs
 
+# Under pytest-xdist these tests share one worker (one Ray cluster per module).
+pytestmark = pytest.mark.xdist_group("ray")
+
 SIZES = [6, 10, 3]
 
 

@@ -85,5 +85,5 @@ def test_readme_keeps_its_two_commands_on_top_and_links_the_guide():
     block = re.search(r"```bash\n(.*?)```", readme, re.S).group(1).strip().splitlines()
     assert readme.index("```bash") < 40
     assert block[0].endswith("python -m tracead demo   # the main job")
-    assert block[1].endswith("python -m pytest              # the tests")
+    assert block[1].endswith("python -m pytest -n 2 --dist loadfile   # the tests")
     assert "docs/" in readme

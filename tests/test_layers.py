@@ -62,6 +62,7 @@ LAZY_ALLOWED: dict[tuple[str, str], str] = {
     ("backends/numba/compile_workers.py", ".steps"): "worker processes import lazily; backend area",
     ("backends/numba/scalar.py", "."): "mathlib/reduce_steps are numba-jitted; loaded on demand",
     ("backends/numba/steps.py", ".callgen"): "callgen reads steps' FLAT: steps <-> callgen cycle",
+    ("backends/numba/threads.py", "threadpoolctl"): "optional dependency (TRACEAD_BLAS_THREADS only)",
     ("ir/export.py", "networkx"): "optional dependency",
     ("passes/__init__.py", "..ir.verify"): "debug-only verification; passes area",
     ("runtime/bisect.py", "..passes.schedule"): "check mode only; could be module-level (no cycle)",

@@ -8,6 +8,9 @@ TRACEAD_PARALLEL_THRESHOLD  work above which a kernel runs parallel (default: th
                     measured codegen.PARALLEL_THRESHOLD; 0 makes every kernel
                     parallel, e.g. to test the parallel loops on small inputs;
                     the `parallel_threshold=` option of compile wins)
+TRACEAD_BLAS_THREADS  cap on BLAS threads while a compiled call with a matmul runs
+                    (unset: BLAS keeps its own setting; needs threadpoolctl;
+                    see backends/numba/threads.py)
 TRACEAD_CACHE_DIR   where the on-disk kernel cache lives (default ~/.cache/tracead;
                     unwritable: a private temporary directory, with a warning)
 TRACEAD_CHECK=1|grad  check mode for every compiled function (runtime/check.py);
@@ -42,6 +45,19 @@ def max_variants() -> int:
 def parallel_threshold() -> int | None:
     value = os.environ.get("TRACEAD_PARALLEL_THRESHOLD", "")
     return int(value) if value else None
+
+
+def blas_threads() -> int | None:
+    value = os.environ.get("TRACEAD_BLAS_THREADS", "")
+    if not value:
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"TRACEAD_BLAS_THREADS must be a positive integer, got {value!r}")
+    return n
 
 
 def cache_dir() -> str:

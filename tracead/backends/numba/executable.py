@@ -17,6 +17,7 @@ graph, only to its kernels, inputs and outputs:
 """
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -24,7 +25,9 @@ import numpy as np
 from ...ir.cost import bytes_moved, flops
 from ...passes.memory import MemoryPlan
 from ...passes.schedule import Schedule
+from ... import config
 from .steps import FusedStep, MatmulStep, OpaqueStep, Out
+from .threads import BlasCap
 
 
 def written_into_buffers(schedule: Schedule) -> set[int]:
@@ -70,6 +73,7 @@ class NumbaExecutable:
         certain before a call (constants, values written into planned buffers)."""
         self.schedule, self.graph = schedule, schedule.graph
         self.steps, self.kernels = steps, records
+        self.has_matmul = any(isinstance(step, MatmulStep) for step in steps)  # TRACEAD_BLAS_THREADS
         self.memory_plan = plan
         self._number_values()
         self.buf_slot = [self._new_slot() for _ in plan.buffers]
@@ -199,8 +203,7 @@ class NumbaExecutable:
                 return self(arrays)
         env = self.template.copy()
         env[:len(arrays)] = arrays
-        for step in self.steps:
-            step.run(env)
+        self._run_steps(env)
         return self._finish(env)
 
     def _finish(self, env) -> list:
@@ -211,19 +214,30 @@ class NumbaExecutable:
 
     def __call__(self, args):
         env = self._start(args)
-        for step in self.steps:
-            step.run(env)
+        self._run_steps(env)
         return self._finish(env)
+
+    def _run_steps(self, env) -> None:
+        cap = config.blas_threads() if self.has_matmul else None
+        if cap is None:
+            for step in self.steps:
+                step.run(env)
+        else:
+            with BlasCap(cap):
+                for step in self.steps:
+                    step.run(env)
 
     def run_timed(self, args):
         """Run kernel by kernel, timing each (for `profile`)."""
         env, timings = self._start(args), []
-        for kernel, step in zip(self.schedule.kernels, self.steps):
-            start = time.perf_counter()
-            step.run(env)
-            seconds = time.perf_counter() - start
-            timings.append({"index": kernel.index, "kind": kernel.kind,
-                            "ops": " ".join(n.prim.name for n in kernel.nodes), "seconds": seconds,
-                            "bytes": bytes_moved(kernel.inputs, kernel.outputs),
-                            "flops": sum(flops(n) for n in kernel.nodes)})
+        cap = config.blas_threads() if self.has_matmul else None
+        with BlasCap(cap) if cap is not None else contextlib.nullcontext():
+            for kernel, step in zip(self.schedule.kernels, self.steps):
+                start = time.perf_counter()
+                step.run(env)
+                seconds = time.perf_counter() - start
+                timings.append({"index": kernel.index, "kind": kernel.kind,
+                                "ops": " ".join(n.prim.name for n in kernel.nodes), "seconds": seconds,
+                                "bytes": bytes_moved(kernel.inputs, kernel.outputs),
+                                "flops": sum(flops(n) for n in kernel.nodes)})
         return self._finish(env), timings
