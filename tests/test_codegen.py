@@ -362,5 +362,5 @@ def test_new_process_with_warm_cache_skips_numba_compile(fresh_cache):
                                       capture_output=True, text=True).stdout) for _ in range(2)]
     cold, warm = runs
     assert cold["cache"] and all(c.startswith("miss") for c in cold["cache"])
-    assert all(c == "hit" for c in warm["cache"])
+    assert all(c == "hit" for c in warm["cache"]), warm["cache"]
     assert warm["seconds"] < cold["seconds"] and warm["sum"] == cold["sum"]
