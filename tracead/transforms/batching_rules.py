@@ -167,16 +167,17 @@ def scatter_add(node, args, batched, size):
 
 def _fold_batch(node, args, batched, size):
     """im2col / col2im: the vmapped batch joins the image batch N (axis 0), then splits off."""
-    F = _F()
-    x = args[0] if batched[0] else F.broadcast_to(args[0], (size,) + tuple(node.inputs[0].shape))
-    folded = F.reshape(x, (size * x.shape[1],) + tuple(x.shape[2:]))
+    x = args[0] if batched[0] else lax.broadcast_to(args[0], (size,) + tuple(node.inputs[0].shape))
+    folded = lax.reshape(x, (size * x.shape[1],) + tuple(x.shape[2:]))
     out = bind(node.prim, folded, **node.kwargs)
-    return F.reshape(out, (size,) + tuple(node.out.shape))
+    return lax.reshape(out, (size,) + tuple(node.out.shape))
 
 
 def uniform(node, args, batched, size):
     # One stream per key: a batch of keys gives a batch of draws (independent examples).
     return bind(node.prim, args[0], **node.kwargs)
+
+
 def shifted_axis(node, args, batched, size):
     """Ops along one `axis` (scans, sorting, argmax): the axis moves past the batch axis."""
     params = dict(node.kwargs)
