@@ -24,7 +24,7 @@ PACKAGE = Path(ta.__file__).parent
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base: errors, config, mode state, the Prim type, shape rules",
      ("errors", "config", "state", "prim", "shapes",
-      "trace.scalars")),  # the stand-in for a traced float argument: tensor and lax lift it
+      "trace.scalars", "units")),  # the stand-in for a traced float argument: tensor and lax lift it
     ("tensor", ("tensor",)),
     ("tape and dispatch", ("tape", "dispatch")),
     ("primitive layer", ("lax",)),

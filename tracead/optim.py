@@ -57,6 +57,15 @@ class Optimizer:
     def _zeros(self) -> list[Tensor]:
         return [Tensor(np.zeros(p.shape, p.dtype)) for p in self.params]
 
+    def _l2_grads(self):
+        """(index, parameter, gradient + weight_decay * parameter) for each parameter that has a
+        gradient (L2 regularisation folded into the gradient, as torch's SGD and RMSprop do)."""
+        for i, p in enumerate(self.params):
+            g = p.grad
+            if g is None:
+                continue
+            yield i, p, (g + self.weight_decay * p if self.weight_decay else g)
+
     @staticmethod
     def _check(name: str, value: float, low: float = 0.0, high: float | None = None) -> float:
         value = float(value)
@@ -100,12 +109,7 @@ class SGD(Optimizer):
             first = None
             if self.t is not None:
                 first = F.eq(self.t.assign_(self.t + 1.0), 1.0)
-            for i, p in enumerate(self.params):
-                g = p.grad
-                if g is None:
-                    continue
-                if self.weight_decay:
-                    g = g + self.weight_decay * p
+            for i, p, g in self._l2_grads():
                 lr = self._scalar_as(self._lr, p.dtype, cache)
                 if self.buffers is not None:
                     buf = self.buffers[i]
@@ -194,12 +198,7 @@ class RMSprop(Optimizer):
         a = self.alpha
         cache: dict = {}
         with no_grad():
-            for i, p in enumerate(self.params):
-                g = p.grad
-                if g is None:
-                    continue
-                if self.weight_decay:
-                    g = g + self.weight_decay * p
+            for i, p, g in self._l2_grads():
                 sq = self.square_avg[i].assign_(a * self.square_avg[i] + (1.0 - a) * (g * g))
                 if self.centered:
                     ga = self.grad_avg[i].assign_(a * self.grad_avg[i] + (1.0 - a) * g)

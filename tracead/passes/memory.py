@@ -34,6 +34,7 @@ import numpy as np
 
 from ..ir.printer import dtype_short, format_graph
 from .schedule import Schedule
+from ..units import bytes_text
 
 MAX_WASTE = 2  # a value may take a free buffer up to this many times its size
 VIEW_PRIMS = ("reshape", "transpose")  # NumPy returns views: no buffer of their own
@@ -79,7 +80,7 @@ class MemoryPlan:
 
 
 def _mb(n: int) -> str:
-    return f"{n:,} B ({n / 2**20:.2f} MiB)"
+    return f"{n:,} B ({bytes_text(n)})"
 
 
 def plan_memory(schedule: Schedule) -> MemoryPlan:

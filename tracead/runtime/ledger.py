@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from ..units import seconds_text
 
 BACKEND_STAGES = ("plan", "memory plan", "codegen", "cache load", "llvm", "compile workers (wait)")
 
@@ -95,30 +96,24 @@ class CompileLedger:
 
     def lines(self) -> list[str]:
         """The compact section explain and TRACEAD_DEBUG=1 print."""
-        stages = ", ".join(f"{k} {_s(v)}" for k, v in self.stages.items() if v >= 5e-5 or k == "trace")
+        stages = ", ".join(f"{k} {seconds_text(v)}" for k, v in self.stages.items() if v >= 5e-5 or k == "trace")
         c = self.counts()
-        lines = [f"compile ledger: {_s(self.total_seconds)} total ({stages})",
+        lines = [f"compile ledger: {seconds_text(self.total_seconds)} total ({stages})",
                  f"  kernels: {c['compiled']} compiled, {c['loaded']} loaded from the cache, "
                  f"{c['reused']} reused (identical up to renaming)"
                  + (f", {self.parallel_workers} worker processes" if self.parallel_workers else "")]
         slow = sorted((k for k in self.kernels if k.llvm_seconds > 0), key=lambda k: -k.llvm_seconds)[:3]
         if slow:
             lines.append("  slowest LLVM: " + ", ".join(
-                f"{k.label} kernel {k.index} ({k.nodes} nodes) {_s(k.llvm_seconds)}" for k in slow))
+                f"{k.label} kernel {k.index} ({k.nodes} nodes) {seconds_text(k.llvm_seconds)}" for k in slow))
         if self.eager_call_seconds is not None and self.compiled_call_seconds is not None:
             # One call each, and the first compiled call pays one-time warm-up (Numba
             # dispatch, first allocations): too little to promise a break-even here.
-            lines.append(f"  first calls: traced (eager) {_s(self.eager_call_seconds)}, first compiled "
-                         f"{_s(self.compiled_call_seconds)} incl. warm-up; ta.profile(fn, *args) "
+            lines.append(f"  first calls: traced (eager) {seconds_text(self.eager_call_seconds)}, first compiled "
+                         f"{seconds_text(self.compiled_call_seconds)} incl. warm-up; ta.profile(fn, *args) "
                          "measures steady state and the break-even")
         lines += [f"  {n}" for n in self.notes]
         return lines
-
-
-def _s(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    return f"{seconds:.2f} s" if seconds >= 1 else f"{seconds * 1e3:.1f} ms"
 
 
 def build_ledger(variant) -> CompileLedger:

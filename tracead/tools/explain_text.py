@@ -5,20 +5,13 @@ from __future__ import annotations
 from collections import Counter
 
 from ..ir.printer import type_str
+from ..units import seconds_text
 from .fusion_report import REASONS
 from .memory_view import human_bytes
 
 MAX_KERNEL_ROWS = 12  # more kernels than this: the summary groups them by kind
 MAX_GUARD_ROWS = 4
 MAX_CONCRETE_ROWS = 4
-
-
-def seconds_text(s: float) -> str:
-    if s >= 1:
-        return f"{s:.2f} s"
-    if s >= 1e-3:
-        return f"{s * 1e3:.0f} ms"
-    return f"{s * 1e6:.0f} us"
 
 
 def _captured(report) -> list[str]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ..passes.fuse_kinds import classify
 from ..passes.split import over_budget
+from ..units import bytes_text
 
 # code -> one-line explanation (the legend printed under the fusion summary)
 REASONS: dict[str, str] = {
@@ -104,17 +105,10 @@ class FusionReport:
     def __str__(self) -> str:
         lines = [f"fusion edges ({self.label}): {len(self.edges)} kernel-to-kernel edges, "
                  "each a value written by one kernel and read by the next"]
-        lines += [f"  {e.describe()}  [{_bytes(e.nbytes)}]" for e in self.edges]
+        lines += [f"  {e.describe()}  [{bytes_text(e.nbytes)}]" for e in self.edges]
         lines.append("reason codes:")
         lines += [f"  {code:<40} {n:>3}  {REASONS[code]}" for code, n in self.counts().most_common()]
         return "\n".join(lines)
-
-
-def _bytes(n: int) -> str:
-    for unit, scale in (("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} B"
 
 
 def _reaches_through_other(succ: dict[int, set[int]], src: int, dst: int) -> bool:

@@ -12,15 +12,7 @@ import html
 from dataclasses import dataclass
 
 from ..ir.printer import format_graph, type_str
-
-
-def human_bytes(n: int) -> str:
-    """`512 B`, `12.3 kB`, `4.20 MB` (decimal units; never `0.00 MB` for a small plan)."""
-    if n >= 1e6:
-        return f"{n / 1e6:.2f} MB"
-    if n >= 1e3:
-        return f"{n / 1e3:.1f} kB"
-    return f"{n} B"
+from ..units import bytes_text as human_bytes
 
 
 def _n(count: int, noun: str) -> str:

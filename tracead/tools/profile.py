@@ -19,6 +19,7 @@ import numpy as np
 from ..runtime.compiled import CompiledFunction
 from ..runtime.restore import preserved_state
 from ..trace import pytree
+from ..units import seconds_text
 
 
 def median_seconds(call, min_time: float = 0.3, max_repeat: int = 1000) -> float:
@@ -89,10 +90,10 @@ class ProfileReport:
         calls = self.break_even_calls
         if calls is None:
             return (f"not worth compiling: a compiled call is not faster than eager "
-                    f"({_time(self.compiled_seconds)} vs {_time(self.eager_seconds)})")
+                    f"({seconds_text(self.compiled_seconds)} vs {seconds_text(self.eager_seconds)})")
         return (f"compiling pays off after {calls} calls: the first call costs "
-                f"{_time(self.compile_overhead_seconds)} more than eager, each later call saves "
-                f"{_time(self.eager_seconds - self.compiled_seconds)}")
+                f"{seconds_text(self.compile_overhead_seconds)} more than eager, each later call saves "
+                f"{seconds_text(self.eager_seconds - self.compiled_seconds)}")
 
     def to_dict(self) -> dict:
         """All figures as plain data (for JSON)."""
@@ -105,10 +106,10 @@ class ProfileReport:
     def __str__(self) -> str:
         lines = [
             f"tracead.profile({self.name}) backend={self.backend}",
-            f"  eager     {_time(self.eager_seconds):>10} per call",
-            f"  compiled  {_time(self.compiled_seconds):>10} per call   speedup {self.speedup:.2f}x",
-            f"  first call (trace + compile) {_time(self.first_call_seconds)}: " + ", ".join(
-                f"{k} {_time(v)}" for k, v in self.compile_seconds.items()),
+            f"  eager     {seconds_text(self.eager_seconds):>10} per call",
+            f"  compiled  {seconds_text(self.compiled_seconds):>10} per call   speedup {self.speedup:.2f}x",
+            f"  first call (trace + compile) {seconds_text(self.first_call_seconds)}: " + ", ".join(
+                f"{k} {seconds_text(v)}" for k, v in self.compile_seconds.items()),
             f"  {self.verdict()}",
         ]
         if self.kernels:
@@ -119,17 +120,9 @@ class ProfileReport:
             for k in self.kernels:
                 share = f"{100 * k.gbps() / bw:6.0f}%" if bw else "      -"
                 gflops = f"{k.flops / k.seconds / 1e9:9.1f}" if k.flops and k.seconds else " " * 9
-                lines.append(f"    {k.graph:<9}{k.index:>3} {k.kind:<12}{_time(k.seconds):>10}"
+                lines.append(f"    {k.graph:<9}{k.index:>3} {k.kind:<12}{seconds_text(k.seconds):>10}"
                              f"{k.bytes_moved / 1e6:9.2f}{k.gbps():8.1f}{share}{gflops}  {k.ops[:60]}")
         return "\n".join(lines)
-
-
-def _time(seconds: float) -> str:
-    if seconds >= 1:
-        return f"{seconds:.2f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds * 1e6:.1f} us"
 
 
 def _kernel_timings(label: str, executable, args, repeat: int) -> tuple[list, list]:
