@@ -269,19 +269,6 @@ def stack(tensors, axis: int = 0) -> Tensor:
     return concatenate([expand_dims(t, axis) for t in tensors], axis)
 
 
-def dot(a, b) -> Tensor:
-    """np.dot: a product for 0-d operands, matmul for 1-d and 2-d ones."""
-    a, b = _pair(a, b, "dot")
-    if a.ndim == 0 or b.ndim == 0:
-        return mul(a, b)
-    if a.ndim > 2 or b.ndim > 2:
-        # np.dot of N-d arrays pairs every row of a with every column stack of
-        # b, which is not matmul's batching: refuse rather than differ.
-        raise op_error("dot", "operands above 2-d are not supported (np.dot and matmul differ "
-                       "there); use matmul or tensordot", a, b)
-    return matmul(a, b)
-
-
 # -- indexing ----------------------------------------------------------------------
 def getitem(x, index) -> Tensor:
     x = _lift(x, op="getitem")

@@ -9,8 +9,6 @@ harmless, a plain NumPy call.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from . import functional as F
@@ -134,30 +132,6 @@ def _dot(a, b, out=None):
     return F.dot(a, b)
 
 
-def _tensordot(a, b, axes=2):
-    """Contract by moving the summed axes together and calling matmul once."""
-    a, b = F._pair(a, b)
-    if isinstance(axes, (int, np.integer)):
-        n = int(axes)
-        if n < 0 or n > min(a.ndim, b.ndim):
-            raise F.op_error("tensordot", f"axes={n} out of range", a, b)
-        a_axes, b_axes = list(range(a.ndim - n, a.ndim)), list(range(n))
-    else:
-        a_axes, b_axes = ([axes_] if isinstance(axes_, (int, np.integer)) else list(axes_)
-                          for axes_ in axes)
-        a_axes = [int(ax) % a.ndim for ax in a_axes]
-        b_axes = [int(ax) % b.ndim for ax in b_axes]
-    if len(a_axes) != len(b_axes) or any(a.shape[i] != b.shape[j] for i, j in zip(a_axes, b_axes)):
-        raise F.op_error("tensordot", f"summed axes {a_axes} and {b_axes} do not match", a, b)
-    a_free = [i for i in range(a.ndim) if i not in a_axes]
-    b_free = [j for j in range(b.ndim) if j not in b_axes]
-    inner = math.prod(a.shape[i] for i in a_axes)
-    a2 = F.reshape(F.transpose(a, a_free + a_axes), (math.prod(a.shape[i] for i in a_free), inner))
-    b2 = F.reshape(F.transpose(b, b_axes + b_free), (inner, math.prod(b.shape[j] for j in b_free)))
-    out_shape = tuple(a.shape[i] for i in a_free) + tuple(b.shape[j] for j in b_free)
-    return F.reshape(F.matmul(a2, b2), out_shape)
-
-
 def _norm(x, ord=None, axis=None, keepdims=False):
     """Vector norms (None/2, 1, inf, -inf) and the Frobenius norm."""
     x = F._lift(x)
@@ -188,7 +162,7 @@ FUNCTIONS = {
     np.var: _var, np.reshape: _reshape, np.ravel: _ravel, np.squeeze: _squeeze,
     np.transpose: _transpose, np.swapaxes: _swapaxes, np.broadcast_to: _broadcast_to,
     np.expand_dims: _expand_dims, np.concatenate: _concatenate, np.stack: _stack,
-    np.where: _where, np.clip: _clip, np.dot: _dot, np.tensordot: _tensordot,
+    np.where: _where, np.clip: _clip, np.dot: _dot, np.tensordot: F.tensordot,
     np.linalg.norm: _norm, np.zeros_like: _like(0), np.ones_like: _like(1),
 }
 

@@ -9,10 +9,9 @@ this module.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from . import basic_functions as F
 from .errors import op_error
+from .indexing import take_along_axis
 from .ops import PRIMS as P
 from .ops.shapes import normalize_axes
 from .reductions import ValuesIndices, torch_names
@@ -55,26 +54,6 @@ def cumsum(x, axis=None, dtype=None, *, reverse: bool = False) -> Tensor:
 def cumprod(x, axis=None, dtype=None, *, reverse: bool = False) -> Tensor:
     """Running product along `axis`, like `np.cumprod`; the gradient is exact where elements are 0."""
     return _scan("cumprod", x, axis, dtype, reverse)
-
-
-def take_along_axis(x, indices, axis: int) -> Tensor:
-    """x's elements at `indices` along `axis` (other axes broadcast), like `np.take_along_axis`.
-
-    Differentiable in x: the gradient scatters back to the picked positions.
-    """
-    x, indices = F._lift(x), F._lift(indices)
-    axis = normalize_axes("take_along_axis", axis, x.ndim, x)[0]
-    if indices.ndim != x.ndim:
-        raise op_error("take_along_axis", "indices must have as many dimensions as x", x, indices)
-    index = []
-    for d in range(x.ndim):
-        if d == axis:
-            index.append(indices)
-        else:
-            shape = [1] * x.ndim
-            shape[d] = x.shape[d]
-            index.append(np.arange(x.shape[d]).reshape(shape))
-    return F.getitem(x, tuple(index))
 
 
 def _running_extreme(name: str, x, axis) -> ValuesIndices:

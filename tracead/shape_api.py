@@ -66,8 +66,7 @@ def install() -> None:
     """Attach the methods (`numpy_interop` registers NUMPY_FUNCTIONS itself)."""
     for name, fn in METHODS.items():
         setattr(Tensor, name, fn)
-    if not hasattr(Tensor, "flatten"):  # the torch Tensor API may define it already
-        Tensor.flatten = S.flatten
+    Tensor.flatten = S.flatten
     Tensor.expand_as, Tensor.view_as = expand_as, view_as
     Tensor.mT = property(_matrix_transpose, doc="The last two dims swapped (torch's `x.mT`).")
     Tensor.at = property(I.at, doc=I.at.__doc__)

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import basic_functions as F
 from . import creation, math_functions as M, reductions as R, scans as S
+from . import shape_functions as SF
 from .errors import op_error
 from .tensor import Tensor
 
@@ -80,17 +81,6 @@ def _converter(name: str, dtype):
     return convert
 
 
-def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Dimensions start_dim..end_dim merged into one (`torch.flatten`); a 0-d tensor becomes 1-d."""
-    if self.ndim == 0:
-        return F.reshape(self, 1)
-    start, end = (F.normalize_axes("flatten", d, self.ndim, self)[0] for d in (start_dim, end_dim))
-    if start > end:
-        raise op_error("flatten", f"start_dim {start_dim} comes after end_dim {end_dim}", self)
-    merged = int(np.prod(self.shape[start:end + 1], dtype=np.int64))
-    return F.reshape(self, self.shape[:start] + (merged,) + self.shape[end + 1:])
-
-
 def zero_(self) -> Tensor:
     """Set every element to 0 in place (as `assign_`: not on the tape, replayed by `compile`)."""
     return self.assign_(np.zeros(self.shape, self.dtype))
@@ -134,7 +124,7 @@ def install(functional) -> None:
     for name, dtype in (("float", np.float32), ("double", np.float64), ("int", np.int32),
                         ("long", np.int64), ("bool", np.bool_)):
         setattr(Tensor, name, _converter(name, dtype))
-    Tensor.flatten, Tensor.zero_, Tensor.dim, Tensor.numel = flatten, zero_, dim, numel
+    Tensor.flatten, Tensor.zero_, Tensor.dim, Tensor.numel = SF.flatten, zero_, dim, numel
     Tensor.size = property(lambda self: Size(self._aval.size, self._aval.shape),
                            doc=Size.__doc__)
     for dunder, fn in (("floordiv", M.floor_divide), ("mod", M.remainder),
