@@ -6,11 +6,10 @@ those rows' VJPs and the ops trace and compile like any other code:
 
   conv2d            W(O, C*kh*kw) @ im2col(x)(N, C*kh*kw, Ho*Wo) -> NCHW
   conv_transpose2d  col2im(W^T @ x): the transpose of conv2d's input map
-  max_pool2d        max over the window axes of im2col(x, pad=-inf)
-  avg_pool2d        sum over the window axes / window size
-  adaptive_avg_pool2d, interpolate
-                    constant (out, in) averaging / interpolation matrices
-                    on both sides: A_h @ x @ A_w^T (exact, two matmuls)
+  interpolate       constant (out, in) interpolation matrices on both
+                    sides: A_h @ x @ A_w^T (exact, two matmuls)
+
+Pooling is in `pooling.py`.
 """
 from __future__ import annotations
 
@@ -23,8 +22,7 @@ from ..errors import op_error
 from ..ops.window import col2im, im2col, im2col_p, out_size
 from ..tensor import Tensor, as_tensor
 
-__all__ = ["conv1d", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
-           "adaptive_avg_pool2d", "interpolate"]
+__all__ = ["conv1d", "conv2d", "conv_transpose2d", "interpolate"]
 
 
 def _pair(op: str, value, name: str) -> tuple[int, int]:
@@ -155,61 +153,6 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     return _unbatch(y, squeeze)
 
 
-def _pool_geometry(op: str, x, kernel_size, stride, padding, dilation, ceil_mode):
-    kernel = _pair(op, kernel_size, "kernel_size")
-    stride = kernel if stride is None or stride == () else _pair(op, stride, "stride")
-    pad, dilation = _pair(op, padding, "padding"), _pair(op, dilation, "dilation")
-    if pad[0] * 2 > kernel[0] or pad[1] * 2 > kernel[1]:
-        raise op_error(op, f"padding {pad} must be at most half the kernel size {kernel}", x)
-    pads = []
-    for size, k, s, p, d in zip(x.shape[2:], kernel, stride, pad, dilation):
-        hi = p
-        if ceil_mode:
-            n_out = math.ceil((size + 2 * p - d * (k - 1) - 1) / s) + 1
-            if (n_out - 1) * s >= size + p:  # the last window must start inside the input
-                n_out -= 1
-            hi = max(p, (n_out - 1) * s + d * (k - 1) + 1 - size - p)
-        pads += [p, hi]
-    return kernel, stride, tuple(pads), dilation
-
-
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False) -> Tensor:
-    """Max over each window, as torch.nn.functional.max_pool2d (padding counts as -inf).
-
-    The gradient of a window goes to its maximum (split evenly between tied
-    maxima, a valid subgradient; torch picks one of them).
-    """
-    x, squeeze = _batched("max_pool2d", x, 2)
-    kernel, stride, pads, dilation = _pool_geometry("max_pool2d", x, kernel_size, stride,
-                                                    padding, dilation, ceil_mode)
-    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-    cols = im2col(x, kernel=kernel, stride=stride, padding=pads, dilation=dilation, pad_value=fill)
-    return _unbatch(F.max(cols, axis=(2, 3)), squeeze)
-
-
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
-               count_include_pad: bool = True, divisor_override=None) -> Tensor:
-    """Mean over each window, as torch.nn.functional.avg_pool2d."""
-    x, squeeze = _batched("avg_pool2d", x, 2)
-    kernel, stride, pads, _ = _pool_geometry("avg_pool2d", x, kernel_size, stride, padding, 1,
-                                             ceil_mode)
-    cols = im2col(x, kernel=kernel, stride=stride, padding=pads, dilation=(1, 1))
-    total = F.sum(cols, axis=(2, 3))
-    if divisor_override is not None:
-        return _unbatch(total / float(divisor_override), squeeze)
-    # Window sizes (a constant): torch counts symmetric padding when
-    # count_include_pad, but never the extra ceil_mode cells past it.
-    h, w = x.shape[2:]
-    ph, pw = pads[0], pads[2]
-    ones = np.zeros((1, 1, h + 2 * ph, w + 2 * pw))
-    ones[..., (0 if count_include_pad else ph):h + (2 * ph if count_include_pad else ph),
-         (0 if count_include_pad else pw):w + (2 * pw if count_include_pad else pw)] = 1.0
-    ones = np.pad(ones, ((0, 0), (0, 0), (0, pads[1] - ph), (0, pads[3] - pw)))
-    counts = im2col_p.impl(ones, kernel=kernel, stride=stride, padding=(0, 0, 0, 0),
-                           dilation=(1, 1), pad_value=0.0).sum(axis=(2, 3))
-    return _unbatch(total / counts.astype(x.dtype), squeeze)
-
-
 def _average_matrix(n_in: int, n_out: int) -> np.ndarray:
     """(n_out, n_in): row i averages [floor(i*n_in/n_out), ceil((i+1)*n_in/n_out)) (torch's windows)."""
     m = np.zeros((n_out, n_in))
@@ -223,17 +166,6 @@ def _resize_2d(x: Tensor, rows: np.ndarray, cols: np.ndarray) -> Tensor:
     """rows @ x @ cols.T over the last two axes, with constant matrices in x's dtype."""
     rows, cols = Tensor(rows.astype(x.dtype)), Tensor(cols.T.astype(x.dtype))
     return F.matmul(F.matmul(rows, x), cols)
-
-
-def adaptive_avg_pool2d(x, output_size) -> Tensor:
-    """Average pooling to a fixed output size, as torch.nn.functional.adaptive_avg_pool2d."""
-    x, squeeze = _batched("adaptive_avg_pool2d", x, 2)
-    if isinstance(output_size, (int, np.integer)):
-        output_size = (output_size, output_size)
-    h, w = x.shape[2:]
-    oh, ow = [h if output_size[0] is None else int(output_size[0]),
-              w if output_size[1] is None else int(output_size[1])]
-    return _unbatch(_resize_2d(x, _average_matrix(h, oh), _average_matrix(w, ow)), squeeze)
 
 
 def _interp_matrix(n_in: int, n_out: int, mode: str, align_corners: bool, scale) -> np.ndarray:
