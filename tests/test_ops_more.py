@@ -127,8 +127,10 @@ def test_norms_match_numpy_and_have_zero_gradient_at_zero():
         np.testing.assert_allclose(np.asarray(got), want, err_msg=f"ord={ord_} axis={axis}")
     g = ta.grad(lambda v: ta.norm(v))(np.zeros(3))
     assert np.asarray(g).tolist() == [0.0, 0.0, 0.0]
+    for ord_ in (2, -2, "nuc"):  # through the singular values
+        np.testing.assert_allclose(ta.norm(t, ord_).item(), np.linalg.norm(x, ord_))
     with pytest.raises(ta.errors.OpError, match="norm"):
-        ta.norm(t, 2)  # the spectral norm needs an SVD
+        ta.norm(t, 3, axis=(0, 1))  # no matrix 3-norm
 
 
 def test_any_all_argmax_on_edges():

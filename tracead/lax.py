@@ -249,3 +249,18 @@ def col2im(cols: Tensor, *, image, kernel, stride, padding, dilation) -> Tensor:
 def uniform(key: Tensor, shape, dtype) -> Tensor:
     """U[0, 1) numbers of `shape`, a pure function of the integer `key` (Philox)."""
     return bind(PRIMS["uniform"], key, shape=_ints(shape), dtype=np.dtype(dtype).name)
+
+
+def svdvals(x: Tensor) -> Tensor:
+    """Singular values over the last two axes (descending)."""
+    return bind(PRIMS["svdvals"], x)
+
+
+def svd_u(x: Tensor) -> Tensor:
+    """Left singular vectors of the reduced SVD over the last two axes."""
+    return bind(PRIMS["svd_u"], x)
+
+
+def svd_vh(x: Tensor) -> Tensor:
+    """Right singular vectors (transposed) of the reduced SVD over the last two axes."""
+    return bind(PRIMS["svd_vh"], x)

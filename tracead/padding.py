@@ -74,6 +74,7 @@ def pad(x, pad, mode: str = "constant", value=0.0) -> Tensor:
     `value`), "reflect", "replicate", "circular". Negative widths crop.
     """
     x = F._lift(x)
+    value = 0.0 if value is None else value  # torch's default
     widths = [int(p) for p in pad]
     if len(widths) % 2 or len(widths) // 2 > x.ndim:
         raise op_error("pad", f"pad {tuple(widths)} must hold (left, right) pairs for at most "

@@ -12,7 +12,9 @@ import numpy as np
 from .. import functional as _ops
 from .. import lax, state
 from ..errors import op_error
+from ..padding import pad  # noqa: F401  (torch's F.pad)
 from ..tensor import Tensor, as_tensor
+from .activation_functional import *  # noqa: F401,F403  (relu6, selu, mish, hardswish, ...)
 from .conv_functional import conv1d, conv2d, conv_transpose2d, interpolate  # noqa: F401
 from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa: F401
                       adaptive_max_pool2d, avg_pool1d, avg_pool2d, lp_pool1d, lp_pool2d,
