@@ -15,7 +15,8 @@ from ..errors import op_error
 from ..padding import pad  # noqa: F401  (torch's F.pad)
 from ..tensor import Tensor, as_tensor
 from .activation_functional import *  # noqa: F401,F403  (relu6, selu, mish, hardswish, ...)
-from .conv_functional import conv1d, conv2d, conv_transpose2d, interpolate  # noqa: F401
+from .conv_functional import (conv1d, conv2d, conv_transpose1d, conv_transpose2d, fold,  # noqa: F401
+                              interpolate, unfold, upsample)
 from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa: F401
                       adaptive_max_pool2d, avg_pool1d, avg_pool2d, lp_pool1d, lp_pool2d,
                       max_pool1d, max_pool2d, max_unpool2d)
