@@ -130,7 +130,8 @@ def install(functional) -> None:
     Tensor.size = property(lambda self: Size(self._aval.size, self._aval.shape),
                            doc=Size.__doc__)
     for dunder, fn in (("floordiv", M.floor_divide), ("mod", M.remainder),
-                       ("and", M.bitwise_and), ("or", M.bitwise_or), ("xor", M.bitwise_xor)):
+                       ("and", M.bitwise_and), ("or", M.bitwise_or), ("xor", M.bitwise_xor),
+                       ("lshift", M.left_shift), ("rshift", M.right_shift)):
         setattr(Tensor, f"__{dunder}__", fn)
         setattr(Tensor, f"__r{dunder}__", _swap(fn))
     Tensor.__invert__ = M.bitwise_not

@@ -121,6 +121,7 @@ def glu(x, dim: int = -1) -> Tensor:
 def prelu(x, weight) -> Tensor:
     """max(0, x) + weight * min(0, x), `weight` per channel (axis 1) or one value."""
     x, w = as_tensor(x, op="prelu"), as_tensor(weight, op="prelu")
+    w = w if w.dtype == x.dtype else _ops.cast(w, x.dtype)  # torch: one dtype
     if w.size > 1 and x.ndim >= 2:
         w = _ops.reshape(w, (w.size,) + (1,) * (x.ndim - 2))
     return _ops.where(x > 0, x, w * x)

@@ -277,11 +277,15 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     return (1.0 - label_smoothing) * loss + (label_smoothing / classes) * smooth
 
 
-def one_hot(labels, num_classes: int, dtype=np.float32) -> np.ndarray:
-    """Integer labels of any shape -> labels.shape + (num_classes,) of 0/1 (NumPy, no gradient)."""
+def one_hot(labels, num_classes: int = -1, dtype=np.int64) -> Tensor:
+    """Integer labels of any shape -> labels.shape + (num_classes,) of 0/1, as torch's
+    (int64 by default; num_classes=-1 means max(labels) + 1). No gradient."""
     labels = labels.numpy() if isinstance(labels, Tensor) else np.asarray(labels)
     if labels.dtype.kind not in "iu":
         raise op_error("one_hot", f"labels must be integers, got dtype {labels.dtype}", labels,
                        type_error=True)
-    _check_label_range("one_hot", labels, int(num_classes), labels)
-    return np.eye(int(num_classes), dtype=dtype)[labels]
+    num_classes = int(num_classes)
+    if num_classes < 0:
+        num_classes = int(labels.max()) + 1 if labels.size else 0
+    _check_label_range("one_hot", labels, num_classes, labels)
+    return Tensor(np.eye(num_classes, dtype=dtype)[labels])

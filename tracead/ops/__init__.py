@@ -1,5 +1,5 @@
 """The op rows. Importing this package declares every primitive into `PRIMS`."""
-from . import (elementwise, index, index_update, linalg, math, matmul, movement,  # noqa: F401
+from . import (bits, elementwise, index, index_update, linalg, math, matmul, movement,  # noqa: F401
                random, reduce, scan, sort, window)  # (registration)
 from ..prim import KINDS, PRIMS, Aval, Prim
 
