@@ -397,3 +397,7 @@ def covered_prims() -> set[str]:
 from opinfo_more import MORE_CASES  # noqa: E402  (math, rounding, division, scans, sorting)
 
 CASES = CASES + MORE_CASES
+
+from opinfo_torch import TORCH_CASES  # noqa: E402  (bits, svd norms, torch composites, losses)
+
+CASES = CASES + TORCH_CASES

@@ -166,14 +166,15 @@ def vector_norm(x, ord=2, axis=None, keepdims: bool = False, *, dim=_UNSET, keep
     return _vector(x, ord, _axes_of("vector_norm", x, axis), keepdims)
 
 
-def matrix_norm(x, ord="fro", axis=(-2, -1), keepdims: bool = False, *, dim=_UNSET,
+def matrix_norm(x, ord="fro", axis=None, keepdims: bool = False, *, dim=_UNSET,
                 keepdim=_UNSET, dtype=None) -> Tensor:
     """A matrix norm over the pair `axis` / `dim` (default the last two), as
     `torch.linalg.matrix_norm`: 'fro', 'nuc', 1, -1, 2, -2, inf, -inf."""
     x = F._lift(x)
     if dtype is not None:
         x = F.cast(x, dtype)
-    axis = tuple(_pick("matrix_norm", axis, dim, "axis", "dim"))
+    axis = _pick("matrix_norm", axis, dim, "axis", "dim")
+    axis = (-2, -1) if axis is None else tuple(axis)
     keepdims = bool(_pick("matrix_norm", keepdims, keepdim, "keepdims", "keepdim"))
     if len(axis) != 2:
         raise op_error("matrix_norm", f"needs a pair of axes, got {axis!r}", x)
