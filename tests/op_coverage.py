@@ -79,8 +79,9 @@ def _flatten(out) -> list:
 
 
 def _is_shape(out) -> bool:
-    return type(out).__name__ == "Size" or (isinstance(out, tuple) and all(
-        isinstance(d, int) for d in out) and type(out) is tuple and len(out) > 0 and False)
+    """torch.Size, or a plain tuple of Python ints (tracead's `x.shape`, `x.size()`)."""
+    return type(out).__name__ == "Size" or (type(out) is tuple and all(
+        type(d) is int for d in out))
 
 
 def _same(got, want) -> str | None:

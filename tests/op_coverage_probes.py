@@ -73,7 +73,7 @@ ELEMENTWISE = [(e, [S]) for e in (
 ROUNDING = [(e, [v]) for v in ([1.499, 1.5, 1.501, 2.5, -0.5, -2.5, -2.501, 0.0, 1e12],)
             for e in ("x.floor()", "x.ceil()", "x.round()", "x.trunc()", "T.round(x)",
                       "T.floor(x)", "T.round(x, decimals=1)", "x.frac()", "T.fix(x)")] + [
-    ("x // y", [DIVS, DIVB]), ("x % y", [DIVS, DIVB]), ("x // y", [IDIVS, IDIVB]),
+    ("x.detach() // y.detach()", [DIVS, DIVB]), ("x % y", [DIVS, DIVB]), ("x // y", [IDIVS, IDIVB]),
     ("x % y", [IDIVS, IDIVB]), ("x % 3", [IDIVS]), ("x % 3.5", [DIVS]), ("100 % x", [IDIVS]),
     ("x // 2", [IDIVS]), ("T.fmod(x, y)", [DIVS, DIVB]), ("T.fmod(x, y)", [IDIVS, IDIVB]),
     ("T.remainder(x, y)", [DIVS, DIVB]), ("T.floor_divide(x, y)", [IDIVS, IDIVB]),
@@ -169,7 +169,7 @@ GATHER = [
     ("x.scatter(0, y, 2.5)", [S, [[0, 1, 2, 0]], ]),
     ("x.scatter(dim=1, index=y, value=-1.0)", [S, [[1], [0], [3]]]),
     ("x.scatter_add(1, y, z)", [S, "i3,5:4", (3, 5)]), ("T.scatter_add(x, 0, y, z)", [S, "i2,4:3", (2, 4)]),
-    ("x.scatter(1, y, z, reduce='add')", [S, [[0, 1], [2, 3], [3, 0]], (3, 2)]),
+    ("x.detach().scatter(1, y, z.detach(), reduce='add')", [S, [[0, 1], [2, 3], [3, 0]], (3, 2)]),
     ("x.scatter_reduce(1, y, z, reduce='sum')", [S, "i3,5:4", (3, 5)]),
     ("x.scatter_reduce(1, y, z, reduce='amax')", [S, "i3,5:4", (3, 5)]),
     ("x.scatter_reduce(1, y, z, reduce='amin', include_self=False)", [S, "i3,5:4", (3, 5)]),
@@ -249,7 +249,7 @@ LOSSES = [
     ("F.cosine_similarity(x, y)", [S, S]), ("F.normalize(x, dim=1)", [S]),
     ("F.pairwise_distance(x, y)", [S, S]), ("T.cdist(x, y)", [S, (2, 4)]),
     ("F.margin_ranking_loss(x, y, T.ones(4))", [(4,), (4,)]),
-    ("F.soft_margin_loss(x, y.sign())", [S, S]), ("F.poisson_nll_loss(x, y.abs())", [S, S]),
+    ("F.soft_margin_loss(x, y.sign().detach())", [S, S]), ("F.poisson_nll_loss(x, y.abs())", [S, S]),
     ("F.gaussian_nll_loss(x, y, T.ones(3, 4))", [S, S]),
 ]
 

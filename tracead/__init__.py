@@ -14,6 +14,7 @@ from .functional import (abs, add, broadcast_to, cast, clip, concatenate, div, e
                          softmax, sqrt, stack, stop_gradient, sub, sum, swapaxes, tanh,
                          transpose, var, where, zeros, zeros_like)
 from .creation import *  # noqa: F401,F403  (arange, linspace, eye, full, rand, randn, randint)
+from .creation import as_tensor  # torch's (not in __all__: tensor.as_tensor keeps its name below)
 from .math_functions import *  # noqa: F401,F403  (sin, floor_divide, isclose, logical_and, ...)
 from .math_functions import round
 from .norms import *  # noqa: F401,F403
@@ -61,7 +62,7 @@ __version__ = "0.1.0"
 
 __all__ = sorted(set([
     # tensors and modes
-    "Tensor", "tensor", "no_grad", "enable_grad", "float32", "float64",
+    "Tensor", "tensor", "as_tensor", "no_grad", "enable_grad", "float32", "float64",
     # ops (and below, the math, reduction, scan and creation modules' own lists)
     "abs", "add", "broadcast_to", "cast", "clip", "concatenate", "div", "exp", "expand_dims",
     "gelu", "log", "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min",

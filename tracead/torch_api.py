@@ -16,7 +16,7 @@ import functools
 import numpy as np
 
 from . import basic_functions as B
-from . import creation, math_functions as M, scans as S, torch_functions as TF
+from . import creation, linalg as L, math_functions as M, scans as S, torch_functions as TF
 from .errors import op_error
 from .reductions import torch_names
 from .tensor import Tensor
@@ -162,6 +162,8 @@ METHODS = {
     "nelement": lambda self: int(self._aval.size),
     "half": lambda self: B.cast(self, np.float16),
     "cumsum": _method_scan(S.cumsum), "cumprod": _method_scan(S.cumprod),
+    "mm": L.mm, "bmm": L.bmm, "mv": L.mv, "kron": L.kron, "cross": L.cross,
+    "masked_scatter": TF.masked_scatter,
     **{name: getattr(TF, name) for name in (
         "unbind narrow diag diagonal lerp logaddexp logaddexp2 hypot frac nan_to_num isposinf "
         "isneginf allclose index_add index_copy index_fill take take_along_dim masked_select "

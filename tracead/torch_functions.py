@@ -24,6 +24,7 @@ from . import scans as S
 from . import shape_functions as SF
 from .errors import op_error
 from .ops.shapes import normalize_axes
+from .norms import vector_norm
 from .reductions import ValuesIndices
 from .tensor import Tensor
 
@@ -32,10 +33,10 @@ __all__ = [
     "atleast_3d", "ravel", "unbind", "narrow", "diag", "diagonal", "diag_embed", "lerp",
     "logaddexp", "logaddexp2", "hypot", "frac", "nan_to_num", "isposinf", "isneginf", "allclose",
     "true_divide", "index_add", "index_copy", "index_fill", "take", "take_along_dim",
-    "masked_select", "nonzero", "argwhere", "unique", "kthvalue", "median", "msort",
+    "masked_select", "masked_scatter", "nonzero", "argwhere", "unique", "kthvalue", "median", "msort",
     "searchsorted", "bucketize", "logcumsumexp", "fliplr", "flipud", "greater", "greater_equal",
     "less", "less_equal", "not_equal", "eq", "ne", "lt", "le", "gt", "ge", "negative",
-    "clone", "unfold",
+    "clone", "unfold", "cdist",
 ]
 
 eq, ne, lt, le, gt, ge = F.eq, F.ne, F.lt, F.le, F.gt, F.ge
@@ -247,6 +248,13 @@ def true_divide(a, b) -> Tensor:
     return F.div(a, b)
 
 
+def cdist(x1, x2, p: float = 2.0) -> Tensor:
+    """torch.cdist: the p-norm distance between each row of x1 (..., P, M) and of x2 (..., R, M)."""
+    x1, x2 = F._pair(x1, x2)
+    diff = F.expand_dims(x1, -2) - F.expand_dims(x2, -3)
+    return vector_norm(diff, p, -1)
+
+
 # -- indexed updates along a dim ------------------------------------------------------
 def _dim_index(op: str, x: Tensor, dim: int, index, source_shape) -> tuple[int, Tensor]:
     """`index` (1-d) laid along `dim` and broadcast to `source_shape` (a scatter index)."""
@@ -298,6 +306,20 @@ def masked_select(x, mask) -> Tensor:
     x, mask = F._lift(x), F._lift(mask)
     shape = tuple(np.broadcast_shapes(x.shape, mask.shape))
     return F.getitem(F.broadcast_to(x, shape), F.broadcast_to(mask, shape))
+
+
+def masked_scatter(x, mask, source) -> Tensor:
+    """torch.masked_scatter: x with the positions where `mask` is true filled, in order,
+    from the leading elements of `source` (differentiable in x and source)."""
+    x, mask, source = F._lift(x), F._lift(mask), F._lift(source)
+    mask = F.broadcast_to(mask, x.shape)
+    # the k-th true position takes source's k-th element: an index computed from the mask
+    order = np.cumsum(np.asarray(mask.numpy()).reshape(-1)) - 1
+    if order.size and order[-1] + 1 > source.size:
+        raise op_error("masked_scatter", f"source has {source.size} elements, the mask selects "
+                       f"{order[-1] + 1}", x, source)
+    taken = F.reshape(F.getitem(F.reshape(source, -1), np.maximum(order, 0)), x.shape)
+    return F.where(mask, taken, x)
 
 
 def nonzero(x, *, as_tuple: bool = False):

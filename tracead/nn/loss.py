@@ -12,7 +12,8 @@ from ..errors import op_error
 from ..tensor import Tensor, as_tensor
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
-           "binary_cross_entropy", "binary_cross_entropy_with_logits", "one_hot"]
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "one_hot", "kl_div",
+           "margin_ranking_loss", "soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -289,3 +290,54 @@ def one_hot(labels, num_classes: int = -1, dtype=np.int64) -> Tensor:
         num_classes = int(labels.max()) + 1 if labels.size else 0
     _check_label_range("one_hot", labels, num_classes, labels)
     return Tensor(np.eye(num_classes, dtype=dtype)[labels])
+
+
+# -- more of torch's losses ---------------------------------------------------------------
+def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """target * (log target - input) for log-probabilities `input`; 'batchmean' divides the
+    sum by the batch size (torch's 'mean' divides by the element count)."""
+    input, target = _same_shape("kl_div", input, target)
+    if log_target:
+        loss = F.exp(target) * (target - input)
+    else:
+        safe = F.where(target > 0, target, F.ones_like(target))
+        loss = F.where(target > 0, target * (F.log(safe) - input), F.zeros_like(input))
+    if reduction == "batchmean":
+        return F.sum(loss) / (input.shape[0] if input.ndim else 1)
+    return _reduce("kl_div", loss, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin: float = 0.0,
+                        reduction: str = "mean") -> Tensor:
+    """max(0, -target * (input1 - input2) + margin)."""
+    x1, x2 = as_tensor(input1, op="margin_ranking_loss"), as_tensor(input2, op="margin_ranking_loss")
+    return _reduce("margin_ranking_loss", F.relu(-_like(target, x1) * (x1 - x2) + margin), reduction)
+
+
+def soft_margin_loss(input, target, reduction: str = "mean") -> Tensor:
+    """log(1 + exp(-target * input))."""
+    x, y = _same_shape("soft_margin_loss", input, target)
+    return _reduce("soft_margin_loss", F.softplus(-y * x), reduction)
+
+
+def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False,
+                     eps: float = 1e-8, reduction: str = "mean") -> Tensor:
+    """exp(input) - target * input (log_input), or input - target * log(input + eps)."""
+    x, t = _same_shape("poisson_nll_loss", input, target)
+    loss = F.exp(x) - t * x if log_input else x - t * F.log(x + eps)
+    if full:  # Stirling's term where target > 1
+        safe = F.where(t > 1, t, F.ones_like(t))
+        stirling = safe * F.log(safe) - safe + 0.5 * F.log(2 * np.pi * safe)
+        loss = loss + F.where(t > 1, stirling, F.zeros_like(t))
+    return _reduce("poisson_nll_loss", loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
+                      reduction: str = "mean") -> Tensor:
+    """0.5 * (log(max(var, eps)) + (input - target)^2 / max(var, eps)) (+ 0.5 log 2 pi if full)."""
+    x, t = _same_shape("gaussian_nll_loss", input, target)
+    v = F.maximum(_like(var, x), eps)
+    loss = 0.5 * (F.log(v) + (x - t) * (x - t) / v)
+    if full:
+        loss = loss + 0.5 * float(np.log(2 * np.pi))
+    return _reduce("gaussian_nll_loss", loss, reduction)
