@@ -17,6 +17,7 @@ from ..tensor import Tensor, as_tensor
 from .activation_functional import *  # noqa: F401,F403  (relu6, selu, mish, hardswish, ...)
 from .conv_functional import (conv1d, conv2d, conv_transpose1d, conv_transpose2d, fold,  # noqa: F401
                               interpolate, unfold, upsample)
+from .volume import avg_pool3d, conv3d, max_pool3d  # noqa: F401
 from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa: F401
                       adaptive_max_pool2d, avg_pool1d, avg_pool2d, lp_pool1d, lp_pool2d,
                       max_pool1d, max_pool2d, max_unpool2d)
