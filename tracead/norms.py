@@ -47,8 +47,8 @@ def _vector(x: Tensor, ord, axes: tuple, keepdims: bool) -> Tensor:
         return F.max(F.abs(x), axes, keepdims)
     if ord == -math.inf:
         return F.min(F.abs(x), axes, keepdims)
-    if ord == 0:
-        return F.sum(F.cast(F.ne(x, 0), x.dtype), axes, keepdims)
+    if ord == 0:  # a count; "+ 0 * x" gives torch's zero gradient instead of none
+        return F.sum(F.cast(F.ne(x, 0), x.dtype) + 0.0 * x, axes, keepdims)
     if ord == 1:
         return F.sum(F.abs(x), axes, keepdims)
     if ord == 2:

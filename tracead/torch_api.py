@@ -106,6 +106,10 @@ def _scan_keeping_0d(name: str, fn):
     return op
 
 
+cumsum = _scan_keeping_0d("cumsum", S.cumsum)
+cumprod = _scan_keeping_0d("cumprod", S.cumprod)
+
+
 def _method_scan(fn):
     def method(self, dim=None, dtype=None):
         return fn(self, dim=dim, dtype=dtype) if dim is not None else fn(self, None, dtype)
@@ -161,7 +165,7 @@ METHODS = {
     "is_floating_point": lambda self: self.dtype.kind == "f",
     "nelement": lambda self: int(self._aval.size),
     "half": lambda self: B.cast(self, np.float16),
-    "cumsum": _method_scan(S.cumsum), "cumprod": _method_scan(S.cumprod),
+    "cumsum": _method_scan(cumsum), "cumprod": _method_scan(cumprod),
     "mm": L.mm, "bmm": L.bmm, "mv": L.mv, "kron": L.kron, "cross": L.cross,
     "masked_scatter": TF.masked_scatter,
     **{name: getattr(TF, name) for name in (
@@ -190,8 +194,7 @@ def install(functional) -> None:
         "sum": _with_dtype(functional.sum), "mean": _with_dtype(functional.mean),
         "max": _extreme_or_elementwise(functional.max, B.maximum),
         "min": _extreme_or_elementwise(functional.min, B.minimum),
-        "cumsum": _scan_keeping_0d("cumsum", S.cumsum),
-        "cumprod": _scan_keeping_0d("cumprod", S.cumprod),
+        "cumsum": cumsum, "cumprod": cumprod,
     }
     for name, fn in replaced.items():
         setattr(functional, name, fn)
