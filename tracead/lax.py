@@ -74,6 +74,9 @@ neg, exp, log, sqrt = _unary("neg"), _unary("exp"), _unary("log"), _unary("sqrt"
 tanh, sigmoid, relu = _unary("tanh"), _unary("sigmoid"), _unary("relu")
 abs, sign, stop_gradient = _unary("abs"), _unary("sign"), _unary("stop_gradient")
 pow = _binary("pow")  # no value checks here: `functional.pow` refuses int ** negative int
+bitwise_and, bitwise_or = _binary("bitwise_and"), _binary("bitwise_or")
+bitwise_xor, bitwise_not = _binary("bitwise_xor"), _unary("bitwise_not")
+left_shift, right_shift = _binary("left_shift"), _binary("right_shift")
 
 
 def pow_scalar(x, exponent) -> Tensor:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import basic_functions as F
+from . import lax
 from .errors import op_error
 from .ops import PRIMS as P
 from .tensor import Tensor
@@ -203,8 +204,8 @@ def _bits(op: str, logical, *xs) -> Tensor:
     if all(x.dtype == np.bool_ for x in out):
         return logical(*out)
     if all(x.dtype.kind in "iub" for x in out):
-        return F.bind(P[f"bitwise_{op}"], *(F.cast(x, np.int64) if x.dtype == np.bool_ else x
-                                            for x in out))
+        return getattr(lax, f"bitwise_{op}")(*(F.cast(x, np.int64) if x.dtype == np.bool_ else x
+                                                for x in out))
     raise op_error(f"bitwise_{op}", "needs bool or integer tensors; for floats use "
                    "logical_and / logical_or / logical_xor / logical_not", *out, type_error=True)
 
@@ -233,7 +234,7 @@ def _shift(name: str, a, b) -> Tensor:
     a, b = F._pair(a, b)
     if a.dtype.kind not in "iu" or b.dtype.kind not in "iu":
         raise op_error(name, "shifts need integer tensors", a, b, type_error=True)
-    return F.bind(P[name], a, b)
+    return getattr(lax, name)(a, b)
 
 
 def left_shift(a, b) -> Tensor:
