@@ -125,6 +125,7 @@ def type_(self, dtype=None):
 
 def _new(fill):
     def make(self, *size, dtype=None, requires_grad: bool = False) -> Tensor:
+        """A new tensor of `size` filled with the constant, in this tensor's dtype by default."""
         shape = size[0] if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
         return creation.full(tuple(shape), fill, dtype=dtype or self.dtype,
                              requires_grad=requires_grad)
@@ -132,11 +133,13 @@ def _new(fill):
 
 
 def new_full(self, size, fill_value, *, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor of `size` filled with `fill_value`, in this tensor's dtype by default."""
     return creation.full(tuple(size), fill_value, dtype=dtype or self.dtype,
                          requires_grad=requires_grad)
 
 
 def new_tensor(self, data, *, dtype=None, requires_grad: bool = False) -> Tensor:
+    """`data` as a new tensor, in this tensor's dtype by default."""
     return Tensor(np.asarray(data, dtype=dtype or self.dtype), requires_grad=requires_grad)
 
 
@@ -152,6 +155,41 @@ def t(self) -> Tensor:
     return B.transpose(self)
 
 
+def contiguous(self, *args, **kwargs) -> Tensor:
+    """torch's `x.contiguous()`: this tensor (tracead has no strided views)."""
+    return self
+
+
+def reshape_as(self, other) -> Tensor:
+    """This tensor reshaped to other's shape."""
+    return B.reshape(self, other.shape)
+
+
+def element_size(self) -> int:
+    """Bytes per element."""
+    return self.dtype.itemsize
+
+
+def is_floating_point(self) -> bool:
+    """Whether the dtype is a float."""
+    return self.dtype.kind == "f"
+
+
+def nelement(self) -> int:
+    """The number of elements (torch's `nelement`, = `numel()`)."""
+    return int(self._aval.size)
+
+
+def half(self) -> Tensor:
+    """float16: rejected with a clear error (NumPy computes it in float16, Numba has none)."""
+    return B.cast(self, np.float16)
+
+
+def trace(self) -> Tensor:
+    """The sum of the main diagonal (torch's `x.trace()`)."""
+    return B.sum(TF.diagonal(self))
+
+
 METHODS = {
     "add": add, "sub": sub, "mul": B.mul, "multiply": B.mul, "div": div, "divide": div,
     "true_divide": TF.true_divide, "neg": B.neg, "negative": B.neg,
@@ -159,12 +197,9 @@ METHODS = {
     "greater": B.gt, "greater_equal": B.ge, "less": B.lt, "less_equal": B.le,
     "not_equal": B.ne, "where": where_method, "t": t, "type": type_,
     "new_zeros": _new(0), "new_ones": _new(1), "new_empty": _new(0), "new_full": new_full,
-    "new_tensor": new_tensor, "contiguous": lambda self, *a, **k: self, "clone": TF.clone,
-    "reshape_as": lambda self, other: B.reshape(self, other.shape),
-    "element_size": lambda self: self.dtype.itemsize,
-    "is_floating_point": lambda self: self.dtype.kind == "f",
-    "nelement": lambda self: int(self._aval.size),
-    "half": lambda self: B.cast(self, np.float16),
+    "new_tensor": new_tensor, "contiguous": contiguous, "clone": TF.clone,
+    "reshape_as": reshape_as, "element_size": element_size,
+    "is_floating_point": is_floating_point, "nelement": nelement, "half": half,
     "cumsum": _method_scan(cumsum), "cumprod": _method_scan(cumprod),
     "mm": L.mm, "bmm": L.bmm, "mv": L.mv, "kron": L.kron, "cross": L.cross,
     "masked_scatter": TF.masked_scatter,
@@ -183,7 +218,7 @@ def install(functional) -> None:
     Tensor.bitwise_and, Tensor.bitwise_or = M.bitwise_and, M.bitwise_or
     Tensor.bitwise_xor, Tensor.bitwise_not = M.bitwise_xor, M.bitwise_not
     Tensor.transpose = transpose
-    Tensor.trace = lambda self: B.sum(TF.diagonal(self))
+    Tensor.trace = trace
     Tensor.sum = _with_dtype(Tensor.sum)
     Tensor.mean = _with_dtype(Tensor.mean)
     Tensor.max = _extreme_or_elementwise(Tensor.max, B.maximum)

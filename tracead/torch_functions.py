@@ -65,14 +65,17 @@ def _at_least(x, n: int) -> Tensor:
 
 
 def atleast_1d(x) -> Tensor:
+    """x with at least 1 dim, as `np.atleast_1d` / `torch.atleast_1d`."""
     return _at_least(x, 1)
 
 
 def atleast_2d(x) -> Tensor:
+    """x with at least 2 dims (new leading axes), as `np.atleast_2d`."""
     return _at_least(x, 2)
 
 
 def atleast_3d(x) -> Tensor:
+    """x with at least 3 dims, as `np.atleast_3d` (a matrix gets a trailing axis)."""
     return _at_least(x, 3)
 
 
@@ -99,6 +102,7 @@ def column_stack(tensors) -> Tensor:
 
 
 def ravel(x) -> Tensor:
+    """x flattened to 1-d, as `np.ravel` / `torch.ravel`."""
     return F.reshape(x, -1)
 
 
@@ -134,10 +138,12 @@ def unfold(x, dimension: int, size: int, step: int) -> Tensor:
 
 
 def fliplr(x) -> Tensor:
+    """x reversed along axis 1, as `np.fliplr`."""
     return SF.flip(x, 1)
 
 
 def flipud(x) -> Tensor:
+    """x reversed along axis 0, as `np.flipud`."""
     return SF.flip(x, 0)
 
 
@@ -232,10 +238,12 @@ def nan_to_num(x, nan: float = 0.0, posinf=None, neginf=None) -> Tensor:
 
 
 def isposinf(x) -> Tensor:
+    """True where x is +inf."""
     return F.eq(F._lift(x), math.inf)
 
 
 def isneginf(x) -> Tensor:
+    """True where x is -inf."""
     return F.eq(F._lift(x), -math.inf)
 
 
@@ -245,6 +253,7 @@ def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = Fal
 
 
 def true_divide(a, b) -> Tensor:
+    """a / b (torch.true_divide)."""
     return F.div(a, b)
 
 
@@ -332,6 +341,7 @@ def nonzero(x, *, as_tuple: bool = False):
 
 
 def argwhere(x) -> Tensor:
+    """The (count, ndim) indices of the nonzero elements, as `torch.argwhere`."""
     return nonzero(x)
 
 
