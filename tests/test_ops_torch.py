@@ -122,6 +122,17 @@ def test_max_pool_ties_give_the_gradient_to_the_first_maximum(mode):
                                   np.where(want > 0, x, 0.0))
 
 
+def test_tied_maxima_gradients_follow_torch(mode):
+    """max(dim=) values are read at their index (gradient to that element, as torch);
+    the reduction (amax, max without dim) splits it evenly among ties, as torch's amax."""
+    x = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]])
+    g_dim, g_amax = run_strict(mode, lambda x: (ta.grad(lambda x: x.max(dim=1).values.sum())(x),
+                                                ta.grad(lambda x: x.amax(1).sum())(x)),
+                               ta.tensor(x))
+    np.testing.assert_array_equal(np.asarray(g_dim), [[0, 1, 0], [1, 0, 0]])
+    np.testing.assert_array_equal(np.asarray(g_amax), [[0, 0.5, 0.5], [0.5, 0.5, 0]])
+
+
 def test_variance_defaults_follow_the_spelling():
     x = ta.tensor([1.0, 2.0, 4.0, 7.0])
     a = np.array([1.0, 2.0, 4.0, 7.0])

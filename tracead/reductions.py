@@ -17,6 +17,7 @@ import numpy as np
 
 from . import basic_functions as F
 from .errors import op_error
+from .indexing import take_along_axis
 from .ops import PRIMS as P
 from .ops.shapes import normalize_axes
 from .tensor import Tensor, as_tensor
@@ -63,8 +64,19 @@ def _extreme_with_dim(name: str, values_fn, index_fn):
             raise op_error(name, "got both dim= and axis=", type_error=True)
         if dim is None:
             return values_fn(x, None, keepdims)
-        # torch: x.max(dim=1) is (values, indices).
-        return ValuesIndices(values_fn(x, dim, keepdims), index_fn(x, dim, keepdims))
+        # torch: x.max(dim=1) is (values, indices), and the values are read at the
+        # indices, so the gradient of tied maxima goes to that one element (as torch),
+        # not split evenly as the max reduction's (torch's amax) does.
+        x = F._lift(x)
+        indices = index_fn(x, dim, True)
+        if x.ndim == 0:
+            return ValuesIndices(x, F.reshape(indices, ()))
+        axis = normalize_axes(name, dim, x.ndim, x)[0]
+        values = take_along_axis(x, indices, axis)
+        if not keepdims:
+            shape = x.shape[:axis] + x.shape[axis + 1:]
+            values, indices = F.reshape(values, shape), F.reshape(indices, shape)
+        return ValuesIndices(values, indices)
     op.__doc__ = (f"{values_fn.__doc__} With torch's `dim=` it returns `(values, indices)` "
                   f"as `torch.{name}(x, dim)` does.")
     return op
