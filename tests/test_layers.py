@@ -65,7 +65,6 @@ LAZY_ALLOWED: dict[tuple[str, str], str] = {
     ("backends/numba/steps.py", ".callgen"): "callgen reads steps' FLAT: steps <-> callgen cycle",
     ("backends/numba/threads.py", "threadpoolctl"): "optional dependency (TRACEAD_BLAS_THREADS only)",
     ("ir/export.py", "networkx"): "optional dependency",
-    ("passes/__init__.py", "..ir.verify"): "debug-only verification; passes area",
     ("runtime/bisect.py", "..plan.schedule"): "check mode only; could be module-level (no cycle)",
     ("runtime/check.py", ".gradcheck"): "check mode only; could be module-level (no cycle)",
     ("runtime/check.py", "..trace.backward"): "check mode only; could be module-level (no cycle)",
