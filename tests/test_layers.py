@@ -54,9 +54,6 @@ OPTIONAL = {"networkx", "graphviz", "matplotlib", "ray", "sklearn", "tqdm", "num
 LAZY_ALLOWED: dict[tuple[str, str], str] = {
     ("__main__.py", ".demo"): "the demo needs optional packages; load it only when run",
     ("backends/__init__.py", ".numba.backend"): "backend chosen at run time (numba is heavy)",
-    ("backends/numba/backend.py", "...plan.fuse"):
-        "falls back to fallback_plan when missing (deleted with it)",
-    ("backends/numba/backend.py", ".fallback_plan"): "alternative planner, loaded on demand",
     ("backends/numba/cache.py", "..."): "reads tracead.__version__ (the package is the top layer)",
     ("backends/numba/cache_files.py", ".cache"): "cache <-> cache_files cycle; backend area",
     ("backends/numba/compile_workers.py", "."): "worker processes import lazily; backend area",
@@ -72,7 +69,6 @@ LAZY_ALLOWED: dict[tuple[str, str], str] = {
     ("runtime/gradcheck.py", ".compiled"):
         "compiled -> check -> gradcheck -> compiled would be a cycle: pass the type in instead",
     ("runtime/variant.py", ".ledger"): "runtime area (compile-speed work)",
-    ("runtime/variant.py", "weakref"): "stdlib; runtime area",
     ("trace/scalars.py", "..functional"):
         "a traced float lifted to another dtype needs the cast op, above the base layer",
     ("trace/scalars.py", ".."): "the float's arithmetic records ops of the user layer (above base)",

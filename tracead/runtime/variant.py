@@ -17,6 +17,7 @@ few microseconds plus its kernels.
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -213,7 +214,7 @@ class Variant:
         for t in diff:
             t.requires_grad = True
         node = TapeNode(CompiledCallPrim(self), tuple(inputs),
-                        {"saved": tuple(outs[saved_start:])}, tuple(_weak(t) for t in diff))
+                        {"saved": tuple(outs[saved_start:])}, tuple(weakref.ref(t) for t in diff))
         for t in diff:
             t._tape = node
 
@@ -325,8 +326,3 @@ def output_builder(treedef, layout):
     build.source = source
     return build
 
-
-def _weak(t):
-    import weakref
-
-    return weakref.ref(t)
