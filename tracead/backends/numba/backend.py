@@ -3,10 +3,11 @@
 `NumbaBackend(options).compile(graph, label)` plans kernels
 (`plan.fuse.plan_fusion`), turns each fusible kernel into a generated module
 (codegen.py) loaded through the disk cache (cache.py), compiles its likely
-signature up front, and returns a `NumbaExecutable` (executable.py) that runs the steps (steps.py) over the
-memory plan's buffers. Opaque kernels call their primitive's NumPy impl;
-matmul kernels call np.matmul (BLAS) and run their elementwise epilogue as a
-generated loop, in place in the matmul result when that is free.
+signature up front, and returns a `NumbaExecutable` (executable.py) that
+runs the steps (steps.py) over the memory plan's buffers. Opaque kernels call
+their primitive's NumPy impl; matmul kernels call np.matmul (BLAS) and run
+their elementwise epilogue as a generated loop, in place in the matmul result
+when that is free.
 
 Compiling waits until every kernel is generated: then a graph's new kernels,
 when there are enough, compile partly in worker processes (compile_workers.py)
