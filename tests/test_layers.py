@@ -24,7 +24,9 @@ PACKAGE = Path(ta.__file__).parent
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base: errors, config, mode state, the Prim type, shape rules",
      ("errors", "config", "state", "prim", "shapes",
-      "trace.scalars", "units")),  # the stand-in for a traced float argument: tensor and lax lift it
+      "trace.scalars",  # the stand-in for a traced float argument: tensor and lax lift it
+      "trace.pytree",  # containers only (imports nothing): every layer walks argument trees
+      "units")),
     ("tensor", ("tensor",)),
     ("tape and dispatch", ("tape", "dispatch")),
     ("primitive layer", ("lax",)),
@@ -73,7 +75,6 @@ LAZY_ALLOWED: dict[tuple[str, str], str] = {
         "a traced float lifted to another dtype needs the cast op, above the base layer",
     ("trace/scalars.py", ".."): "the float's arithmetic records ops of the user layer (above base)",
     ("trace/scalars.py", "..tensor"): "the float's tensor form (tensor sits above the base layer)",
-    ("trace/scalars.py", "."): "pytree walks outputs (trace layer, above base)",
     ("tools/explain.py", ".explain_text"): "text views loaded when printed",
     ("tools/explain.py", ".pictures"): "pictures need optional graphviz/matplotlib",
     ("tools/explain.py", "..ir.export"): "networkx export (optional dependency)",

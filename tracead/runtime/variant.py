@@ -263,7 +263,7 @@ class CallPlan:
     def __init__(self, variant: Variant) -> None:
         cap = variant.capture
         self.positions = tuple(cap.arg_positions)
-        self.all_args = self.positions == tuple(range(_count_leaves(cap.in_treedef)))
+        self.all_args = self.positions == tuple(range(pytree.count_leaves(cap.in_treedef)))
         self.scalar_slots = tuple(j for j, i in enumerate(self.positions) if i in cap.scalar_inputs)
         n_args = len(cap.arg_positions)
         free_vars = cap.graph.inputs[n_args:]
@@ -282,12 +282,6 @@ class CallPlan:
         self.forward = getattr(variant.forward_exec, "run_guarded", variant.forward_exec)
         self.differentiable = variant.differentiable
         self.build = output_builder(cap.out_treedef, cap.out_layout)
-
-
-def _count_leaves(treedef) -> int:
-    if treedef == "*":
-        return 1
-    return sum(_count_leaves(sub) for sub in treedef[-1])
 
 
 def output_builder(treedef, layout):
