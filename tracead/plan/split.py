@@ -1,16 +1,16 @@
 """Bounded kernels: cut fusion groups too large to compile quickly (planning stage, after fuse.py).
 
-LLVM's time for one fused loop body grows with the body: a fixed ~0.7 s per
-kernel, then ~12.5 ms per statement of a tanh/mul/add mix, a little more per
-statement past ~800 (benchmarks/compile_curve.md, `python -m
-benchmarks.compile_time --curve`); transcendental calls dominate, since LLVM
-inlines a mathlib routine for each. A group over MAX_KERNEL_COST compile
-weight (`compile_weight`: 8 per transcendental call, 1 per other statement;
-512 is ~150 statements, ~2 s, at the bottom of the per-statement curve) is
-cut into pieces within it. Each piece then compiles in bounded time, and the
-pieces of a repeated structure are identical up to renaming, so with
-canonical cache keys (backends/numba/cache.py) they compile once: a
-10 000-op chain's gradient is ~110 kernels but ~6 compiles. Other kinds
+LLVM's time for one fused loop body grows with the body: a fixed cost per
+kernel, then nearly linear in its statements, a little steeper for very long
+bodies; transcendental calls dominate, since LLVM inlines a mathlib routine
+for each (the measured curve: benchmarks/compile_curve.md, `python -m
+benchmarks.compile_time --curve`). A group over MAX_KERNEL_COST compile
+weight (`compile_weight`: HEAVY_WEIGHT per transcendental call, 1 per other
+statement; the budget sits at the bottom of the measured per-statement cost)
+is cut into pieces within it. Each piece then compiles in bounded time, and
+the pieces of a repeated structure are identical up to renaming, so with
+canonical cache keys (backends/numba/cache.py) they compile once: a long
+chain's gradient is many kernels but a handful of compiles. Other kinds
 (rowwise, matmul epilogues) are kept within the budget by the planner.
 
 Where to cut: every cut materialises the values that cross it (written by
