@@ -54,8 +54,8 @@ def _offenders() -> dict[str, list[str]]:
 
 def test_no_timings_or_build_history_in_library_comments():
     wrong = {f: hits for f, hits in _offenders().items() if f not in PENDING}
-    assert not wrong, "measurements in library comments (move the figures to benchmarks/, keep the why):\n" + \
-        "\n".join(f"tracead/{f}:{h}" for f, hits in wrong.items() for h in hits)
+    listing = "\n".join(f"tracead/{f}:{h}" for f, hits in wrong.items() for h in hits)
+    assert not wrong, f"measurements in library comments (figures to benchmarks/, keep the why):\n{listing}"
 
 
 def test_pending_list_has_no_stale_entries():

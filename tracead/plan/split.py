@@ -103,7 +103,8 @@ def compile_weight(node) -> int:
 
 def _cuts(groups, seq: list[int], space: tuple) -> tuple[list[int], list[int]]:
     """Positions (1..len-1) to cut `seq` at, and the bytes crossing each chosen cut."""
-    weight = [0] * (len(seq) + 1)  # prefix sums of compile weights: a piece [j, t) weighs weight[t] - weight[j]
+    # prefix sums of compile weights: a piece [j, t) weighs weight[t] - weight[j]
+    weight = [0] * (len(seq) + 1)
     for k, i in enumerate(seq):
         weight[k + 1] = weight[k] + compile_weight(groups.nodes[i])
     cut_cost = _cut_costs(groups, seq, space, weight)

@@ -1,12 +1,16 @@
-"""With TRACEAD_DEBUG>=1 the graph is verified after every pass, and a pass that
-breaks the IR is named in the error (not found later in a backend)."""
+"""The pass pipeline: with TRACEAD_DEBUG>=1 the graph is verified after every pass (a
+pass that breaks the IR is named in the error, not found later in a backend), and
+passes/ holds only the pipeline's rewrites."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import tracead as ta
 from tracead.ir import Graph, GraphError
+from tracead import passes
 from tracead.passes import run_pipeline
 
 
@@ -43,3 +47,13 @@ def test_correct_passes_verify_cleanly_at_debug_level_one(monkeypatch):
     out = f(x)
     assert f.stats["hits"] >= 1
     np.testing.assert_allclose(out.numpy(), np.exp(x * 2.0) + 1.0, rtol=1e-14)
+
+
+def test_the_passes_folder_is_the_pipeline():
+    """passes/ holds Graph -> Graph rewrites only (planning lives in plan/): every module
+    is a pass of PIPELINE, the unalias step run after them, or simplify's rule tables."""
+    folder = Path(passes.__file__).parent
+    modules = {p.stem for p in folder.glob("*.py")} - {"__init__"}
+    helpers = {"alias", "rules", "rules_forms", "rules_movement"}
+    assert modules == set(passes.PIPELINE) | helpers
+    assert set(passes.PASSES) == set(passes.PIPELINE)
