@@ -56,14 +56,18 @@ def div(a, b, *, rounding_mode=None) -> Tensor:
     return M.trunc(B.div(a, b))
 
 
-def transpose(x, *axes) -> Tensor:
+def transpose(x, *axes, **kwargs) -> Tensor:
     """Two ints swap those dims (torch's `transpose(x, 0, 1)`); one tuple, or three or
-    more ints, permute (NumPy's); none reverse the axes."""
+    more ints, permute (NumPy's, also as `axes=`); none reverse the axes."""
+    if "axes" in kwargs:
+        axes = (kwargs.pop("axes"),)
+    if kwargs:
+        raise op_error("transpose", f"unexpected arguments {sorted(kwargs)}", type_error=True)
     if len(axes) == 2 and all(isinstance(a, (int, np.integer)) for a in axes):
         return B.swapaxes(x, int(axes[0]), int(axes[1]))
     if len(axes) == 1:
         axes = axes[0]
-    return B.transpose(x, axes if axes != () else None)
+    return B.transpose(x, None if axes == () else axes)
 
 
 def _with_dtype(fn):

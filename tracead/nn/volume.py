@@ -40,9 +40,9 @@ def _volume(op: str, x) -> tuple[Tensor, bool]:
 def _pad_depth(x: Tensor, before: int, after: int, value) -> Tensor:
     if not before and not after:
         return x
-    fill = lambda n: F.full_like(F.getitem(x, (slice(None), slice(None), slice(0, 1))),  # noqa: E731
-                                 value) if n == 1 else F.concatenate([fill(1)] * n, axis=2)
-    parts = ([fill(before)] if before else []) + [x] + ([fill(after)] if after else [])
+    def block(n: int) -> Tensor:
+        return F.full(x.shape[:2] + (n,) + x.shape[3:], value, dtype=x.dtype)
+    parts = ([block(before)] if before else []) + [x] + ([block(after)] if after else [])
     return F.concatenate(parts, axis=2)
 
 
