@@ -89,6 +89,28 @@ def _bilinear_ref(x, oh, ow):
     return np.einsum("ih,nchw,jw->ncij", a, x, b).astype(x.dtype)
 
 
+def _conv3d_ref(x, w):
+    """Direct 3-d cross-correlation (no padding, stride 1)."""
+    n, c, d, h, wd = x.shape
+    o, _, kd, kh, kw = w.shape
+    out = np.zeros((n, o, d - kd + 1, h - kh + 1, wd - kw + 1), x.dtype)
+    for i, j, k in np.ndindex(out.shape[2:]):
+        patch = x[:, :, i:i + kd, j:j + kh, k:k + kw]
+        out[:, :, i, j, k] = np.einsum("ncdhw,ocdhw->no", patch, w)
+    return out
+
+
+def _linear_1d_ref(x, n_out):
+    n_in = x.shape[-1]
+    m = np.zeros((n_out, n_in))
+    for i in range(n_out):
+        pos = max((i + 0.5) * n_in / n_out - 0.5, 0.0)
+        lo = min(int(math.floor(pos)), n_in - 1)
+        m[i, lo] += 1 - (pos - lo)
+        m[i, min(lo + 1, n_in - 1)] += pos - lo
+    return (x @ m.T).astype(x.dtype)
+
+
 def _reflect_pad_ref(x):
     return np.pad(x, ((0, 0), (0, 0), (2, 1)), mode="reflect")
 
@@ -163,6 +185,14 @@ TORCH_CASES: list[OpCase] = [
            (_args((1, 2, 4)),), prim="getitem"),
     OpCase("bilinear", lambda x: F.interpolate(x, size=(3, 5), mode="bilinear"),
            lambda x: _bilinear_ref(x, 3, 5), (_args((1, 2, 4, 3)),), prim="matmul"),
+    OpCase("conv3d", lambda x, w: F.conv3d(x, w), _conv3d_ref, (_args((1, 2, 3, 3, 4), (2, 2, 2, 2, 2)),),
+           prim="im2col"),
+    OpCase("avg_pool3d", lambda x: F.avg_pool3d(x, 2, stride=1),
+           lambda x: np.mean(np.stack([x[:, :, i:i + 2, j:j + 2, k:k + 2] for i, j, k in
+                                       np.ndindex(2, 2, 2)]), 0), (_args((1, 1, 3, 3, 3)),),
+           prim="im2col"),
+    OpCase("interpolate_linear", lambda x: F.interpolate(x, size=7, mode="linear"),
+           lambda x: _linear_1d_ref(x, 7), (_args((1, 2, 4)),), prim="matmul"),
     # -- weighted losses ----------------------------------------------------------------------------
     OpCase("cross_entropy_weighted", lambda z: F.cross_entropy(z, LABELS, weight=CLASS_W),
            _ce_weighted_ref, (_args((3, 4)),), prim="getitem"),
