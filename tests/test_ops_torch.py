@@ -140,6 +140,7 @@ def test_variance_defaults_follow_the_spelling():
     assert ta.var(x, dim=0).item() == np.var(a, ddof=1)       # torch's keyword: correction=1
     assert x.var().item() == np.var(a, ddof=1)                # torch's method: correction=1
     assert x.var(unbiased=False).item() == np.var(a)
+    assert x.var(axis=0).item() == np.var(a) and x.std(0, keepdims=True).item() == np.std(a)
     assert x.std(0, keepdim=True).shape == (1,)
     assert np.isclose(x.std(correction=2).item(), np.std(a, ddof=2))
     s, m = ta.std_mean(x)

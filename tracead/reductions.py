@@ -130,11 +130,13 @@ def std(x, axis=None, keepdims: bool = False, ddof=None, *, dim=_UNSET, keepdim=
 
 def var_method(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None, ddof=None,
                correction=None, unbiased=None) -> Tensor:
-    """torch's `Tensor.var`: the unbiased variance (correction=1) unless told otherwise."""
+    """torch's `Tensor.var`: the unbiased variance (correction=1) unless told otherwise;
+    spelled with NumPy's `axis=` / `keepdims=` / `ddof=` it is `ndarray.var` (ddof=0)."""
+    numpy_style = axis is not None or keepdims is not None or ddof is not None
     if axis is not None:
         dim = axis
     return _variance("var", self, dim, bool(keepdims if keepdims is not None else keepdim), ddof,
-                     _UNSET, _UNSET, correction, unbiased, True)
+                     _UNSET, _UNSET, correction, unbiased, not numpy_style)
 
 
 def std_method(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None, ddof=None,
