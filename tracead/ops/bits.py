@@ -4,7 +4,7 @@ No gradient (integers carry none). Bool tensors never reach these rows:
 `math_functions` keeps `&`, `|`, `^`, `~` on masks as the logical ops
 (`~True` is -2 in Python and Numba). Shifts follow NumPy (the shift count
 is taken as it is; counts beyond the bit width are undefined in C, NumPy and
-torch alike, so tests keep them in range).
+torch alike in C; NumPy gives 0 or -1, and the rows run NumPy's shift).
 """
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ def _ints_rule(name: str, arity: int):
     return rule
 
 
-def _bits(name: str, impl, template: str, arity: int = 2) -> Prim:
-    return register(Prim(name, "elementwise", impl, _ints_rule(name, arity), None, template,
+def _bits(name: str, impl, template: str | None, arity: int = 2) -> Prim:
+    kind = "elementwise" if template else "opaque"
+    return register(Prim(name, kind, impl, _ints_rule(name, arity), None, template,
                          differentiable=False, arity=arity, doc=f"integer {name}"))
 
 
@@ -33,5 +34,7 @@ bitwise_and_p = _bits("bitwise_and", np.bitwise_and, "({0} & {1})")
 bitwise_or_p = _bits("bitwise_or", np.bitwise_or, "({0} | {1})")
 bitwise_xor_p = _bits("bitwise_xor", np.bitwise_xor, "({0} ^ {1})")
 bitwise_not_p = _bits("bitwise_not", np.invert, "(~{0})", arity=1)
-left_shift_p = _bits("left_shift", np.left_shift, "({0} << {1})")
-right_shift_p = _bits("right_shift", np.right_shift, "({0} >> {1})")
+# Shifts by a negative count or by the bit width or more are 0 (or -1) in NumPy but
+# undefined in LLVM, so they run as NumPy calls (one kernel each), not fused.
+left_shift_p = _bits("left_shift", np.left_shift, None)
+right_shift_p = _bits("right_shift", np.right_shift, None)

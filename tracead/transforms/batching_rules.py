@@ -191,7 +191,11 @@ RULES = {"reshape": reshape, "transpose": transpose, "broadcast_to": broadcast_t
          "uniform": uniform,
          "prod": reduce,
          **dict.fromkeys(("cumsum", "cumprod", "cummax_index", "cummin_index", "argsort",
-                          "argmax", "argmin"), shifted_axis)}
+                          "argmax", "argmin"), shifted_axis),
+         # the trailing two axes are the matrix: the batch is one more leading axis
+         **dict.fromkeys(("svdvals", "svd_u", "svd_vh"), lambda node, args, batched, size:
+                         bind(node.prim, args[0])),
+         "left_shift": elementwise, "right_shift": elementwise}
 KIND_RULES = {"elementwise": elementwise, "reduce": reduce}
 
 
