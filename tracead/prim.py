@@ -54,9 +54,13 @@ class Aval(Shaped):
     dtype: np.dtype
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Prim:
-    """One primitive operation. See the module docstring."""
+    """One primitive operation. See the module docstring.
+
+    A row is one object: it compares and hashes by identity (`node.prim is
+    reshape_p`, tables keyed by the row), and copies and pickles to itself.
+    """
 
     name: str
     kind: str

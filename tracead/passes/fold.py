@@ -20,12 +20,11 @@ import numpy as np
 
 from ..errors import TraceadError
 from ..ir.graph import Graph, Node, Var, VarFactory
-from ..ops.prim import PRIMS
+from ..ops.movement import broadcast_to_p
 
 MAX_ELEMENTS = 4096
 # Don't spend more than this many input elements evaluating one node.
 MAX_WORK = 1 << 24
-_SHAPE_ONLY = ("reshape", "transpose", "broadcast_to")
 
 
 def _evaluate(node: Node, args: list[np.ndarray]) -> np.ndarray | None:
@@ -64,8 +63,7 @@ def fold(graph: Graph) -> Graph:
     pointwise_users = {v.id: True for v in graph.outputs}
     for n in graph.nodes:
         for v in n.inputs:
-            pointwise_users[v.id] = pointwise_users.get(v.id, True) and (
-                n.prim.kind == "elementwise" or n.prim.name == "broadcast_to")
+            pointwise_users[v.id] = pointwise_users.get(v.id, True) and n.prim.pointwise
 
     def known(v: Var) -> bool:
         return v.id in small or v.id in uniform
@@ -86,16 +84,16 @@ def fold(graph: Graph) -> Graph:
             return
         scalar = factory.new((), v.dtype)
         kept_constants[scalar.id] = np.array(uniform[v.id], dtype=v.dtype)
-        nodes.append(Node(PRIMS["broadcast_to"], (scalar,), (("shape", v.shape),), v,
+        nodes.append(Node(broadcast_to_p, (scalar,), (("shape", v.shape),), v,
                           sources.get(v.id)))
 
     for node in graph.nodes:
         out = node.out
         if node.inputs and all(known(v) for v in node.inputs):
             if all(v.id in uniform for v in node.inputs) and out.size > MAX_ELEMENTS and (
-                    node.prim.kind == "elementwise" or node.prim.name in _SHAPE_ONLY):
+                    node.prim.kind in ("elementwise", "movement")):
                 scalars = [uniform[v.id] for v in node.inputs]
-                if node.prim.name in _SHAPE_ONLY:
+                if node.prim.kind == "movement":  # re-indexes elements: the same scalar
                     value = np.array(scalars[0], dtype=out.dtype)
                 else:
                     value = _evaluate(node, scalars)
