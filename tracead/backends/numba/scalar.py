@@ -141,7 +141,7 @@ def node_expression(node, operands: list[str]) -> str:
     if node.prim.template is None:
         raise NotImplementedError(f"{node.prim.name} has no Numba template and cannot be fused")
     dtype = node.out.dtype
-    params = {k: _param_text(v, dtype) for k, v in node.params}
+    params = {k: _param_text(v, dtype) for k, v in node.params if f"{{{k}}}" in node.prim.template}
     expr = lower_template(node.prim.template, dtype.name).format(*operands, **params)
     return cast(expr, dtype)
 
