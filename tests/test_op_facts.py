@@ -321,3 +321,29 @@ def test_rows_pickle_to_themselves():
     for prim in PRIMS.values():
         assert pickle.loads(pickle.dumps(prim)) is prim
         assert copy.deepcopy(prim) is prim
+
+
+@pytest.mark.parametrize("backend", ["numba", "interpret"])
+def test_compiled_plus_zero_after_never_negative_ops_matches_numpy(backend):
+    """simplify drops `+ 0.0` after these ops: the compiled results keep NumPy's signs."""
+    import tracead as ta
+    from tracead.dispatch import bind
+    ops = [p for p in PRIMS.values() if p.never_negative and p.arity == 1]
+    x = _samples(np.float64)
+
+    def fn(t):
+        return tuple(bind(p, t) + 0.0 for p in ops)
+
+    cf = ta.compile(fn, backend=backend)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cf(x)
+        outs = cf(x)
+        assert cf.stats["hits"] >= 1 and cf.stats["eager_calls"] == 0
+        for p, got in zip(ops, outs):
+            want = np.asarray(p.impl(x)) + 0.0
+            got = got.numpy()
+            assert np.array_equal(np.isnan(got), np.isnan(want)), p.name
+            ok = ~np.isnan(want)
+            assert np.array_equal(np.signbit(got[ok]), np.signbit(want[ok])), p.name
+            np.testing.assert_allclose(got[ok], want[ok], rtol=1e-12, err_msg=p.name)
