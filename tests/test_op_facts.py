@@ -63,13 +63,17 @@ def _is_prims_table(node: ast.AST) -> bool:
         isinstance(node, ast.Attribute) and node.attr == "PRIMS")
 
 
+def _is_set_call(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("frozenset", "set")
+
+
 def _literal_names(node: ast.AST) -> list[str]:
     """Primitive names among the string literals of a constant or a collection display."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return [node.value] if node.value in NAMES else []
     if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
         return [n for elt in node.elts for n in _literal_names(elt)]
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("frozenset", "set"):
+    if _is_set_call(node):
         return [n for arg in node.args for n in _literal_names(arg)]
     return []
 
@@ -100,13 +104,14 @@ def _aliases(scope: ast.AST) -> set[str]:
 
 
 def _scopes(tree: ast.Module):
-    """(scope, its nodes): each function (with what it nests), and the module's own statements."""
+    """(scope, its nodes): each function (with what it nests), and the module's own
+    statements (outside functions and classes) as a scope of their own."""
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             yield node, list(ast.walk(node))
-    top = [n for stmt in tree.body if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-           for n in ast.walk(stmt)]
-    yield ast.Module(body=[], type_ignores=[]), top
+    functions = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    top = ast.Module(body=[stmt for stmt in tree.body if not isinstance(stmt, functions)], type_ignores=[])
+    yield top, list(ast.walk(top))
 
 
 def violations(source: str, path: str = "<string>") -> list[str]:
@@ -116,8 +121,7 @@ def violations(source: str, path: str = "<string>") -> list[str]:
     row_importer = any(f"/{pkg}/" in f"/{path}" for pkg in ROW_IMPORTERS)
     keyed_anywhere = False
     for scope, nodes in _scopes(tree):
-        aliases = _aliases(scope if nodes and isinstance(scope, ast.FunctionDef) else ast.Module(
-            body=[n for n in nodes if isinstance(n, ast.stmt)], type_ignores=[]))
+        aliases = _aliases(scope)
         keyed = []
         for node in nodes:
             where = f"{path}:{getattr(node, 'lineno', '?')}"
@@ -155,8 +159,7 @@ def _literal_tables(nodes, path: str) -> list[str]:
         if isinstance(node, ast.Compare):
             for o in [node.left] + node.comparators:
                 names += _literal_names(o)
-        elif isinstance(node, ast.Set) or (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                                           and node.func.id in ("frozenset", "set")):
+        elif isinstance(node, ast.Set) or _is_set_call(node):
             names += _literal_names(node)
         elif isinstance(node, ast.Dict):
             names += [n for k in node.keys if k is not None for n in _literal_names(k)]

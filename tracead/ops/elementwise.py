@@ -175,7 +175,8 @@ def _cast_shape(x, *, dtype):
 
 cast_p = register(Prim("cast", "elementwise", lambda x, *, dtype: x.astype(dtype),
                      _cast_shape, lambda g, out, x, *, dtype: (lax.cast(g, x.dtype),),
-                     "np.{dtype}({0})", pointwise=True, cost=1, doc="dtype conversion; dtype is a name string"))
+                     "np.{dtype}({0})", pointwise=True, cost=1,
+                     doc="dtype conversion; dtype is a name string"))
 
 stop_gradient_p = register(Prim("stop_gradient", "elementwise", lambda x: x,
                               lambda x: Aval(x.shape, x.dtype), None, "{0}",

@@ -17,7 +17,8 @@ import numpy as np
 
 from ..errors import TraceadError
 from ..ir.graph import Node, Var, freeze_params
-from ..ops.elementwise import add_p, cast_p, div_p, mul_p, neg_p, pow_scalar_p, stop_gradient_p, sub_p, where_p
+from ..ops.elementwise import (add_p, cast_p, div_p, mul_p, neg_p, pow_scalar_p, stop_gradient_p,
+                               sub_p, where_p)
 from ..ops.movement import broadcast_to_p
 from ..prim import Prim
 
