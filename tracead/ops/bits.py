@@ -24,16 +24,18 @@ def _ints_rule(name: str, arity: int):
     return rule
 
 
-def _bits(name: str, impl, template: str | None, arity: int = 2) -> Prim:
+def _bits(name: str, impl, template: str | None, arity: int = 2, **facts) -> Prim:
     kind = "elementwise" if template else "opaque"
     return register(Prim(name, kind, impl, _ints_rule(name, arity), None, template,
-                         differentiable=False, arity=arity, doc=f"integer {name}"))
+                         differentiable=False, arity=arity, pointwise=template is not None,
+                         doc=f"integer {name}", **facts))
 
 
-bitwise_and_p = _bits("bitwise_and", np.bitwise_and, "({0} & {1})")
-bitwise_or_p = _bits("bitwise_or", np.bitwise_or, "({0} | {1})")
-bitwise_xor_p = _bits("bitwise_xor", np.bitwise_xor, "({0} ^ {1})")
-bitwise_not_p = _bits("bitwise_not", np.invert, "(~{0})", arity=1)
+# one instruction each; and, or, xor are symmetric bit for bit
+bitwise_and_p = _bits("bitwise_and", np.bitwise_and, "({0} & {1})", cost=1, commutative=True)
+bitwise_or_p = _bits("bitwise_or", np.bitwise_or, "({0} | {1})", cost=1, commutative=True)
+bitwise_xor_p = _bits("bitwise_xor", np.bitwise_xor, "({0} ^ {1})", cost=1, commutative=True)
+bitwise_not_p = _bits("bitwise_not", np.invert, "(~{0})", arity=1, cost=1)
 # Shifts by a negative count or by the bit width or more are 0 (or -1) in NumPy but
 # undefined in LLVM, so they run as NumPy calls (one kernel each), not fused.
 left_shift_p = _bits("left_shift", np.left_shift, None)
