@@ -23,7 +23,7 @@ PACKAGE = Path(ta.__file__).parent
 # Entries are module names under `tracead.` (a package name covers its modules).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base: errors, config, mode state, the Prim type, shape rules",
-     ("errors", "config", "state", "prim", "shapes",
+     ("errors", "config", "state", "symint", "prim", "shapes",
       "trace.scalars", "units")),  # the stand-in for a traced float argument: tensor and lax lift it
     ("tensor", ("tensor",)),
     ("tape and dispatch", ("tape", "dispatch")),

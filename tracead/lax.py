@@ -22,7 +22,8 @@ import numpy as np
 
 from .dispatch import bind
 from .prim import PRIMS
-from .tensor import Tensor, as_tensor
+from .symint import is_symbolic
+from .tensor import Tensor, as_tensor, note_symbolic
 from .trace.scalars import ScalarInput
 
 
@@ -37,6 +38,8 @@ def lift(x, like: Tensor | None = None, op: str = "tensor") -> Tensor:
         x = x.lifted(like)
         if isinstance(x, Tensor):
             return x
+    if is_symbolic(x):  # a size-derived number: weakly typed by its plain value
+        return note_symbolic(lift(x.__base_value__(), like, op), x)
     if like is not None and isinstance(x, (bool, numbers.Number)) and not isinstance(x, np.generic):
         return as_tensor(np.asarray(x, dtype=np.result_type(like.dtype, x)), op=op)
     return as_tensor(x, op=op)

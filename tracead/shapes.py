@@ -34,10 +34,28 @@ def check_supported(dtype, op: str = "tensor", *avals) -> np.dtype:
 
 
 def broadcast(op: str, *avals) -> tuple[int, ...]:
-    try:
-        return tuple(np.broadcast_shapes(*(a.shape for a in avals)))
-    except ValueError:
-        raise op_error(op, "shapes do not broadcast", *avals) from None
+    """NumPy's broadcast shape, computed in Python so that symbolic sizes (symint.py)
+    pass through: the result holds the inputs' own size objects."""
+    shapes = [a.shape for a in avals]
+    ndim = max((len(s) for s in shapes), default=0)
+    out = []
+    for axis in range(ndim):
+        size = 1
+        for shape in shapes:
+            k = axis - (ndim - len(shape))
+            if k < 0:
+                continue
+            d = shape[k]
+            if d == 1 or d is size:
+                continue
+            if size == 1:
+                size = d
+            elif d == size:  # equal sizes: keep the symbolic one, if either is
+                size = d if hasattr(d, "expr") and not hasattr(size, "expr") else size
+            else:
+                raise op_error(op, "shapes do not broadcast", *avals)
+        out.append(size)
+    return tuple(out)
 
 
 def elementwise(op: str, *avals, dtype=None) -> Aval:
