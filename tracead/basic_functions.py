@@ -26,7 +26,7 @@ from .lax import lift as _lift
 from .lax import pair as _pair
 from .prim import PRIMS
 from .shapes import normalize_axes
-from .symint import is_symbolic
+from .symint import is_symbolic, sizes_of
 from .tensor import Tensor, as_tensor
 
 P = PRIMS
@@ -246,7 +246,7 @@ def swapaxes(x, a: int, b: int) -> Tensor:
 def broadcast_to(x, shape) -> Tensor:
     """`x` broadcast to `shape` (NumPy rules); the gradient sums back over the broadcast axes."""
     x = _lift(x, op="broadcast_to")
-    shape = tuple(int(s) for s in shape)
+    shape = sizes_of(shape)
     if shape == x.shape:
         return x
     return bind(P["broadcast_to"], x, shape=shape)
@@ -319,14 +319,22 @@ def _sizes(op: str, shape) -> tuple[int, ...]:
             raise op_error(op, f"sizes must be non-negative integers, got {size!r} in {shape}"
                            f" (pass the dtype by keyword: {op}(2, 3, dtype=np.float32))",
                            type_error=True)
-    return tuple(int(size) for size in shape)
+    return sizes_of(shape)
+
+
+def filled(shape, value, dtype, requires_grad: bool) -> Tensor:
+    """A new tensor of `value`. With symbolic sizes (a dynamic-shape trace) it is a
+    broadcast in the graph, so it takes each call's sizes; otherwise a constant."""
+    if not requires_grad and any(map(is_symbolic, shape)):
+        return broadcast_to(as_tensor(np.asarray(value, dtype)), shape)
+    return Tensor(np.full(shape, value, dtype), requires_grad=requires_grad)
 
 
 def zeros(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros: `zeros(2, 3)` or `zeros((2, 3))` (default dtype float64, as NumPy)."""
-    return Tensor(np.zeros(_sizes("zeros", shape), dtype), requires_grad=requires_grad)
+    return filled(_sizes("zeros", shape), 0, dtype, requires_grad)
 
 
 def ones(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
     """A tensor of ones: `ones(2, 3)` or `ones((2, 3))` (default dtype float64, as NumPy)."""
-    return Tensor(np.ones(_sizes("ones", shape), dtype), requires_grad=requires_grad)
+    return filled(_sizes("ones", shape), 1, dtype, requires_grad)

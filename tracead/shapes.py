@@ -33,10 +33,9 @@ def check_supported(dtype, op: str = "tensor", *avals) -> np.dtype:
     return dtype
 
 
-def broadcast(op: str, *avals) -> tuple[int, ...]:
-    """NumPy's broadcast shape, computed in Python so that symbolic sizes (symint.py)
-    pass through: the result holds the inputs' own size objects."""
-    shapes = [a.shape for a in avals]
+def broadcast_shapes(*shapes) -> tuple[int, ...]:
+    """`np.broadcast_shapes` in Python, so that symbolic sizes (symint.py) pass through:
+    the result holds the inputs' own size objects. ValueError if they do not broadcast."""
     ndim = max((len(s) for s in shapes), default=0)
     out = []
     for axis in range(ndim):
@@ -53,9 +52,22 @@ def broadcast(op: str, *avals) -> tuple[int, ...]:
             elif d == size:  # equal sizes: keep the symbolic one, if either is
                 size = d if hasattr(d, "expr") and not hasattr(size, "expr") else size
             else:
-                raise op_error(op, "shapes do not broadcast", *avals)
+                raise ValueError(f"shapes {shapes} do not broadcast")
         out.append(size)
     return tuple(out)
+
+
+def same_shape(a: tuple, b: tuple) -> bool:
+    """a == b, lengths first: a tuple comparison compares items up to the shorter length,
+    and `(n, 16) == (16,)` would compare a symbolic n with 16 (a needless size guard)."""
+    return len(a) == len(b) and a == b
+
+
+def broadcast(op: str, *avals) -> tuple[int, ...]:
+    try:
+        return broadcast_shapes(*(a.shape for a in avals))
+    except ValueError:
+        raise op_error(op, "shapes do not broadcast", *avals) from None
 
 
 def elementwise(op: str, *avals, dtype=None) -> Aval:

@@ -258,6 +258,11 @@ class SymFloat(float):
         return (float, (self.__base_value__(),))
 
 
+def sizes_of(shape) -> tuple:
+    """A shape as a tuple of ints, symbolic sizes kept (`int(s)` would drop the expression)."""
+    return tuple(s if type(s) is SymInt else int(s) for s in shape)
+
+
 def substitute(value, sizes):
     """`value` (a param: nested tuples of numbers, SymInts, strings...) at other sizes."""
     if is_symbolic(value):
