@@ -27,7 +27,7 @@ from .lax import pair as _pair
 from .prim import PRIMS
 from .shapes import normalize_axes
 from .symint import is_symbolic, sizes_of
-from .tensor import Tensor, as_tensor
+from .tensor import Tensor, as_tensor, note_filled
 
 P = PRIMS
 true_divide = divide = div
@@ -323,11 +323,10 @@ def _sizes(op: str, shape) -> tuple[int, ...]:
 
 
 def filled(shape, value, dtype, requires_grad: bool) -> Tensor:
-    """A new tensor of `value`. With symbolic sizes (a dynamic-shape trace) it is a
-    broadcast in the graph, so it takes each call's sizes; otherwise a constant."""
-    if not requires_grad and any(map(is_symbolic, shape)):
-        return broadcast_to(as_tensor(np.asarray(value, dtype)), shape)
-    return Tensor(np.full(shape, value, dtype), requires_grad=requires_grad)
+    """A new tensor of `value` (a constant of the trace). With symbolic sizes (a
+    dynamic-shape trace) the constant is re-made at each call's sizes."""
+    t = Tensor(np.full(shape, value, dtype), requires_grad=requires_grad)
+    return note_filled(t, shape) if any(map(is_symbolic, shape)) else t
 
 
 def zeros(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:

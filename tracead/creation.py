@@ -61,9 +61,8 @@ def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     """A new tensor of `shape` filled with `fill_value`, like `np.full` / `torch.full`."""
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     shape = _shape("full", shape)
-    if not requires_grad and any(map(is_symbolic, shape)):  # a dynamic-shape trace
-        value = np.full((), fill_value, dtype=dtype)
-        return F.filled(shape, value, value.dtype, False)
+    if any(map(is_symbolic, shape)):  # a dynamic-shape trace
+        return F.filled(shape, fill_value, dtype, requires_grad)
     return _new(np.full(shape, fill_value, dtype=dtype), requires_grad)
 
 

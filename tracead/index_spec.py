@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import op_error
+from .symint import is_symbolic
 from .tensor import Tensor
 
 
@@ -49,7 +50,8 @@ def index_to_param(x: Tensor, index) -> tuple[tuple, list]:
         elif item is Ellipsis:
             spec.append(("e",))
         elif isinstance(item, slice):
-            parts = [None if v is None else int(v) for v in (item.start, item.stop, item.step)]
+            parts = [None if v is None else v if is_symbolic(v) else int(v)
+                     for v in (item.start, item.stop, item.step)]
             spec.append(("s", *parts))
         elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
             spec.append(("i", int(item)))

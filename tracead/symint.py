@@ -139,6 +139,9 @@ def _least(expr):
         return 2
     if kind == "const":
         return expr[1] if isinstance(expr[1], (int, float)) and expr[1] >= 0 else None
+    if kind == "sub" and expr[2][0] == "const":
+        least = _least(expr[1])
+        return None if least is None or not isinstance(expr[2][1], (int, float)) else least - expr[2][1]
     if kind in ("add", "mul"):
         a, b = _least(expr[1]), _least(expr[2])
         if a is None or b is None:
@@ -163,11 +166,14 @@ class SizeGuard:
 
     def describe(self) -> str:
         ops = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
-        text = f"{format_expr(self.left)} {ops[self.op]} {format_expr(self.right)}"
-        text = text if self.outcome else f"not ({text})"
+        negated = {"eq": "ne", "ne": "eq", "lt": "ge", "ge": "lt", "le": "gt", "gt": "le"}
+        op = self.op if self.outcome else negated[self.op]  # the statement that held
+        text = f"{format_expr(self.left)} {ops[op]} {format_expr(self.right)}"
         return f"size guard: {text}" + (f" (at {self.source})" if self.source else "")
 
     def key(self) -> tuple:
+        if self.op in ("eq", "ne"):  # a == b and b == a are one guard
+            return (self.op, *sorted((self.left, self.right), key=repr), self.outcome)
         return (self.op, self.left, self.right, self.outcome)
 
 

@@ -240,6 +240,17 @@ def note_symbolic(t: Tensor, value) -> Tensor:
     return t
 
 
+def note_filled(t: Tensor, shape) -> Tensor:
+    """`t` is a constant filled with one value, of a shape with symbolic sizes: a dynamic
+    trace re-makes it at each call's sizes."""
+    t._aval = Aval(tuple(shape), t.dtype)
+    tracer = state.current_tracer()
+    exprs = getattr(tracer, "constant_exprs", None)
+    if exprs is not None:
+        exprs[id(t)] = ("fill", t._data.flat[0].item() if t._data.size else 0)
+    return t
+
+
 def _note_created(t: Tensor) -> Tensor:
     """Tensors made from plain data inside a trace are the trace's constants."""
     tracer = state.current_tracer()

@@ -9,9 +9,11 @@ first call; `dynamic=False` always specialises.
 
 A dynamic variant is keyed by a *pattern*: the call key with each dynamic size
 >= 2 replaced by its symbol. Sizes 0 and 1 stay in the pattern (broadcasting
-and empty tensors are specialised, as in torch); equal sizes share a symbol
-(duck sizing), so which dynamic sizes are equal is part of the pattern. The
-size guards Python's comparisons recorded must hold as well.
+and empty tensors are specialised, as in torch). Each dynamic dimension has its
+own symbol (no "duck sizing": a batch of 3 beside 3 features must not need a
+variant of its own); where the program needs two sizes equal (a broadcast, a
+matmul's inner size), its shape check compared them, and that comparison is one
+of the size guards that must hold as well.
 
 For a call with new sizes the symbolic capture is instantiated (made concrete
 for those sizes, `trace/instantiate.py`) and built like any variant: its passes,
@@ -46,7 +48,7 @@ def pattern_of(key: tuple, dims: dict) -> tuple | None:
     """(pattern key, sizes per symbol, {position: {axis: symbol}}) of a call key, or None
     if a dynamic dimension does not exist in it."""
     leaves = list(key[2])
-    symbol_of: dict[int, int] = {}
+    sizes: list[int] = []
     axes_symbols: dict[int, dict] = {}
     for pos in sorted(dims):
         if pos >= len(leaves) or not _shaped(leaves[pos]):
@@ -58,12 +60,11 @@ def pattern_of(key: tuple, dims: dict) -> tuple | None:
                 return None
             size = shape[axis]
             if size >= 2:
-                sym = symbol_of.setdefault(size, len(symbol_of))
-                shape[axis] = ("s", sym)
-                axes_symbols.setdefault(pos, {})[axis] = sym
+                shape[axis] = ("s", len(sizes))
+                axes_symbols.setdefault(pos, {})[axis] = len(sizes)
+                sizes.append(size)
         leaves[pos] = (k[0], tuple(shape)) + tuple(k[2:])
-    sizes = tuple(sorted(symbol_of, key=symbol_of.get))
-    return (key[0], key[1], tuple(leaves)), sizes, axes_symbols
+    return (key[0], key[1], tuple(leaves)), tuple(sizes), axes_symbols
 
 
 def changed_dims(old: tuple, new: tuple) -> dict | None:

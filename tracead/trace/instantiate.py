@@ -48,10 +48,15 @@ def instantiate(cap: Capture, sizes: tuple, check: bool = True) -> Capture:
             _check_shape(node, inputs, params, out)
         nodes.append(Node(node.prim, inputs, params, out, node.source))
     constants = dict(cap.graph.constants)
+    symbolic = {v.id: v for v in cap.graph.constant_vars()}
     for vid, expr in cap.constant_exprs.items():
         old = constants[vid]
-        value = np.asarray(evaluate(expr, sizes), dtype=old.dtype)
-        constants[vid] = np.broadcast_to(value, old.shape).copy()
+        if expr[0] == "fill":  # zeros/ones/full of a symbolic shape
+            shape = var(symbolic[vid]).shape if vid in symbolic else old.shape
+            constants[vid] = np.full(shape, expr[1], old.dtype)
+        else:
+            value = np.asarray(evaluate(expr, sizes), dtype=old.dtype)
+            constants[vid] = np.broadcast_to(value, old.shape).copy()
     graph = Graph(tuple(var(v) for v in cap.graph.inputs), tuple(nodes),
                   tuple(var(v) for v in cap.graph.outputs), constants)
     layout = [(kind, substitute(value, sizes) if kind == "static" else value)
