@@ -223,3 +223,26 @@ def test_explain_prints_symbolic_sizes():
     text = str(report.text(verbose=1))
     assert "argument 0: ndarray float32[s0, s1]" in text and "s0, s1, s2, s3: any size >= 2" in text
     assert "size guard: s1 == s2 (at test_dynamic_shapes.py" in text, text  # the matmul's inner size
+
+
+def test_arange_index_over_the_batch_is_symbolic():
+    def nll(logits, y):  # W2/W3's loss: logp[np.arange(n), y]
+        return -ta.log_softmax(logits, axis=1)[np.arange(logits.shape[0]), y].mean()
+    f = ta.compile(nll, backend="interpret")
+    rng = np.random.default_rng(0)
+    for n in [4, 6, 9, 5]:
+        x, y = rng.standard_normal((n, 5)), rng.integers(0, 5, n)
+        logp = x - np.log(np.exp(x).sum(1, keepdims=True))
+        assert float(f(x, y)) == pytest.approx(-logp[np.arange(n), y].mean(), rel=1e-12)
+    assert len(f.order) == 2 and not f.dynamic_off, f.recompile_reasons
+
+
+def test_an_index_array_that_only_looks_like_arange_is_not_generalised():
+    idx = np.arange(4)
+    g = ta.compile(lambda x: x[idx] * 1.0, backend="interpret")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RecompileWarning)
+        for n in [6, 4, 9]:  # traced dynamically at 4, where idx equals arange(4)
+            x = np.arange(n * 2.0).reshape(n, 2)
+            np.testing.assert_array_equal(g(x).numpy(), x[idx])
+    assert g.dynamic_off  # the check at size 6 saw arange(6) against the traced arange(4)

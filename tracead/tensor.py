@@ -240,14 +240,15 @@ def note_symbolic(t: Tensor, value) -> Tensor:
     return t
 
 
-def note_filled(t: Tensor, shape) -> Tensor:
-    """`t` is a constant filled with one value, of a shape with symbolic sizes: a dynamic
-    trace re-makes it at each call's sizes."""
+def note_filled(t: Tensor, shape, kind: str = "fill") -> Tensor:
+    """`t` is a constant of a shape with symbolic sizes, filled with one value (or, kind
+    "arange", 0..n-1): a dynamic trace re-makes it at each call's sizes."""
     t._aval = Aval(tuple(shape), t.dtype)
     tracer = state.current_tracer()
     exprs = getattr(tracer, "constant_exprs", None)
     if exprs is not None:
-        exprs[id(t)] = ("fill", t._data.flat[0].item() if t._data.size else 0)
+        exprs[id(t)] = ("arange",) if kind == "arange" else (
+            "fill", t._data.flat[0].item() if t._data.size else 0)
     return t
 
 

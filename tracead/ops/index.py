@@ -11,6 +11,7 @@ import numpy as np
 from .. import lax
 from ..errors import op_error
 from ..prim import Aval, Prim, register
+from ..shapes import broadcast_shapes
 
 
 def build_index(index, arrays) -> tuple:
@@ -48,10 +49,16 @@ def _getitem_shape(x, *arrays, index):
         shape = probe[build_index(index, dummy_arrays)].shape
     except IndexError as exc:
         raise op_error("getitem", f"{exc}", x, *arrays, index_error=True) from None
-    if not arrays:  # basic indexing: the sizes in Python, so symbolic ones stay symbolic
+    # The sizes in Python, so that symbolic ones stay symbolic: basic indexing, and
+    # index arrays only, leading (x[rows, cols], x[idx]: their broadcast shape first).
+    if not arrays:
         sizes = _basic_index_shape(x.shape, index)
-        if sizes is not None and len(sizes) == len(shape) and all(map(int.__eq__, map(int, sizes), shape)):
-            shape = sizes
+    elif all(item[0] == "a" for item in index):
+        sizes = broadcast_shapes(*(a.shape for a in arrays)) + tuple(x.shape[len(index):])
+    else:
+        sizes = None
+    if sizes is not None and len(sizes) == len(shape) and all(map(int.__eq__, map(int, sizes), shape)):
+        shape = sizes
     return Aval(tuple(shape), x.dtype)
 
 

@@ -51,9 +51,10 @@ def instantiate(cap: Capture, sizes: tuple, check: bool = True) -> Capture:
     symbolic = {v.id: v for v in cap.graph.constant_vars()}
     for vid, expr in cap.constant_exprs.items():
         old = constants[vid]
-        if expr[0] == "fill":  # zeros/ones/full of a symbolic shape
+        if expr[0] in ("fill", "arange"):  # zeros/ones/full, np.arange(n) of a symbolic size
             shape = var(symbolic[vid]).shape if vid in symbolic else old.shape
-            constants[vid] = np.full(shape, expr[1], old.dtype)
+            constants[vid] = (np.full(shape, expr[1], old.dtype) if expr[0] == "fill"
+                              else np.arange(shape[0], dtype=old.dtype))
         else:
             value = np.asarray(evaluate(expr, sizes), dtype=old.dtype)
             constants[vid] = np.broadcast_to(value, old.shape).copy()
