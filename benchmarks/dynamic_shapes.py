@@ -11,10 +11,10 @@ with the batch size B changing:
 - per call at one size, once compiled: the dynamic variant's instance against a
   `dynamic=False` variant at the same size, measured interleaved in one process
   (median of rounds; ratio dynamic / static);
-- a new batch size: the first call of the dynamic function at a size it has not
-  seen (instantiate the symbolic graph, plan, compile through the kernel cache;
-  no trace) against a `dynamic=False` function's first call there (trace, plan,
-  compile).
+- a new batch size: the first call of the dynamic function at a size nothing has
+  compiled yet (instantiate the symbolic graph, plan, compile through the kernel
+  cache; no trace) against a `dynamic=False` function's first call at another
+  new size (trace, plan, compile).
 
 The dynamic variant is instantiated per size (kernels specialised to each size,
 served by the content-addressed kernel cache), so its kernels are the static
@@ -96,12 +96,12 @@ def run(backend: str = "numba", quick: bool = False) -> None:
         # One size both have compiled: per-call time, interleaved.
         args = data(sweep[0])
         dyn_t, static_t = _per_call([(auto, args), (static, args)], rounds)
-        # Two sizes neither has seen: the first call.
+        # Sizes nobody has compiled (each function its own: the kernel cache would
+        # otherwise serve the second one the first one's kernels): the first call.
         new_dyn, new_static = [], []
-        for b in (sweep[0] + 8, sweep[0] + 24):
-            args = data(b)
-            new_dyn.append(_first_call(auto, args))
-            new_static.append(_first_call(static, args))
+        for b in (sweep[0] + 8, sweep[0] + 40):
+            new_dyn.append(_first_call(auto, data(b)))
+            new_static.append(_first_call(static, data(b + 16)))
         variants = f"{len(auto.order)}/{len(static.order)}"
         print(f"{name:38} {variants:>20} {dyn_t * 1e3:10.3f}ms {static_t * 1e3:8.3f}ms "
               f"{dyn_t / static_t:6.2f} {statistics.median(new_dyn) * 1e3:10.1f}ms "

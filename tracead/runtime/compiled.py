@@ -328,8 +328,17 @@ def compile(fn=None, *, backend: str = "numba", **options):
       result stays float32), so a new learning rate runs the same kernels;
       a float Python itself uses (`if lr > 0.1:`, `math.exp(lr)`, a format, an
       op's static parameter) is guarded by value instead. `False`: always
-      specialise (every float is part of the guard key). Tensor shapes are
-      always specialised for now: a new shape traces a new variant.
+      specialise (every float is part of the guard key, every shape too).
+      Shapes: `None` is torch's "automatic dynamic": the first call
+      specialises; a later call that misses only on sizes makes the
+      dimensions that changed symbolic, and that variant serves every later
+      size (instantiated per size, no retrace; instances do not count toward
+      `max_variants`). `True`: every dimension of every array argument is
+      symbolic from the first call. Sizes 0 and 1 stay specialised; a size
+      Python compares is a size guard with your line; a size that escapes
+      the symbolic tracking (`len(x)`, `int(n)`) is caught by a check
+      against a trace at other sizes and the function specialises shapes
+      instead (see docs/how-compile-works.md, "Dynamic shapes").
     - `static_argnums` / `static_argnames` (as in `jax.jit`): arguments
       (positions, negative from the end, or names; each completed from the
       other through the signature) whose values are part of the guard key,
