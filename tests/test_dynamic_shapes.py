@@ -246,3 +246,25 @@ def test_an_index_array_that_only_looks_like_arange_is_not_generalised():
             x = np.arange(n * 2.0).reshape(n, 2)
             np.testing.assert_array_equal(g(x).numpy(), x[idx])
     assert g.dynamic_off  # the check at size 6 saw arange(6) against the traced arange(4)
+
+
+def test_check_mode_runs_dynamic_instances_beside_eager():
+    f = ta.compile(lambda x, w: ta.tanh(x @ w).mean(axis=0), backend="interpret", check=True)
+    w = np.ones((4, 3)) * 0.1
+    for n in [2, 3, 5, 7, 5]:
+        x = np.ones((n, 4)) * n
+        np.testing.assert_allclose(f(x, w).numpy(), np.tanh(x @ w).mean(0), rtol=1e-12)
+    assert len(f.order) == 2 and f.stats["hits"] == 3
+
+
+@pytest.mark.parametrize("backend", ["interpret", "numba"])
+def test_sizes_0_1_broadcasting_and_dtypes_between_calls(backend):
+    g = ta.compile(lambda x, b: (x * b).sum(axis=1) / x.shape[1], backend=backend, max_variants=32)
+    calls = [(3, 4), (5, 4), (0, 4), (1, 4), (6, 4), (6, 1), (7, 5), (2, 5)]
+    for n, m in calls:
+        for dt in (np.float32, np.float64):
+            x, b = np.arange(n * m, dtype=dt).reshape(n, m), np.full(m, 2, dt)
+            out = g(x, b)
+            assert out.dtype == dt and out.shape == (n,)
+            np.testing.assert_allclose(out.numpy(), (x * b).sum(1) / m, rtol=1e-6)
+    assert g.stats["hits"] >= 4 and g.stats["eager_calls"] == 0 and not g.dynamic_off
