@@ -268,3 +268,15 @@ def test_sizes_0_1_broadcasting_and_dtypes_between_calls(backend):
             assert out.dtype == dt and out.shape == (n,)
             np.testing.assert_allclose(out.numpy(), (x * b).sum(1) / m, rtol=1e-6)
     assert g.stats["hits"] >= 4 and g.stats["eager_calls"] == 0 and not g.dynamic_off
+
+
+def test_guards_describe_size_derived_constants_of_every_kind():
+    def f(x, y):
+        z = ta.zeros(x.shape[0]) + x.sum(axis=1) / x.shape[1]
+        return z + x[np.arange(x.shape[0]), y]
+    g = ta.compile(f, backend="interpret", dynamic=True)
+    for n in [3, 5]:
+        g(np.ones((n, 4)), np.zeros(n, np.int64))
+    text = "\n".join(g.guards())
+    assert "full(<symbolic shape>, 0.0)" in text and "arange(<symbolic size>)" in text, text
+    assert "size-derived constant: s1" in text, text

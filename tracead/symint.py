@@ -53,6 +53,10 @@ def format_expr(expr) -> str:
         return f"-({format_expr(expr[1])})"
     if kind == "float":
         return f"float({format_expr(expr[1])})"
+    if kind == "fill":  # a constant filled with one value, its shape symbolic
+        return f"full(<symbolic shape>, {expr[1]!r})"
+    if kind == "arange":
+        return "arange(<symbolic size>)"
     if kind in ("max", "min"):
         return f"{kind}({format_expr(expr[1])}, {format_expr(expr[2])})"
     return f"({format_expr(expr[1])} {_SYMBOLS[kind]} {format_expr(expr[2])})"
