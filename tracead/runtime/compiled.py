@@ -25,13 +25,13 @@ from .. import config, state
 from ..backends import get_backend
 from ..trace import pytree
 from ..trace.capture import capture, tensor_args
+from ..trace.instantiate import SizeEscaped, instantiate
 from .check import make_checker
 from .dynamic import MAX_INSTANCES, DynamicVariant, all_dims, changed_dims, merge_dims, pattern_of
 from .guards import (FLOAT_INPUT, call_key, describe_guards, describe_leaf_key, explain_mismatch,
                      object_guards, positional_key)
 from .options import check_options, static_arguments
 from .variant import MISS, Variant
-from ..trace.instantiate import SizeEscaped, instantiate
 
 
 def _disabled() -> bool:

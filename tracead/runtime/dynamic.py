@@ -149,6 +149,9 @@ class DynamicVariant:
         lines.append(f"sizes {symbols}: any size >= 2 (0 and 1 are specialised; traced at "
                      f"{self.describe_sizes(self.sizes)})" + ("" if self.verified else
                                                               "; not yet checked at other sizes"))
+        if any(len(axes) < len(self.pattern[2][pos][1]) for pos, axes in self.axes_symbols.items()):
+            lines.append("sizes shown as numbers are specialised: 0 or 1, or one size in every "
+                         "call so far (automatic dynamic makes a dimension symbolic once it changes)")
         lines += [g.describe() for g in self.guards]
         lines += [f"size-derived constant: {format_expr(e)}" for e in self.capture.constant_exprs.values()]
         return lines
