@@ -1,6 +1,9 @@
 """Dynamic shapes: the kernels a dynamic variant runs against the static ones.
 
-    python -m benchmarks.dynamic_shapes [numba|interpret] [--quick]
+    TRACEAD_CACHE_DIR=$(mktemp -d) python -m benchmarks.dynamic_shapes [numba|interpret] [--quick]
+
+(a fresh kernel cache: with a warm one, the "new size" kernels of an earlier run are
+loaded from disk instead of compiled)
 
 For W1-W3-like steps (W1's elementwise chain over a (B, 4096) batch, W2's
 784-512-256-10 MLP SGD step, W3's layernorm + softmax cross-entropy over B rows)
