@@ -244,7 +244,7 @@ def test_matmul_with_epilogue_in_place_and_kept_product():
 
 def test_kernels_breaking_the_schedule_contract_are_refused():
     from tracead.backends.numba.codegen import generate
-    from tracead.backends.numba.source import Names
+    from tracead.backends.numba.writer import Names
 
     sched = one_kernel(lambda x, b: x * b, (randn(3, 4), randn(4)), "elementwise")
     kernel = sched.kernels[0]
