@@ -9,6 +9,7 @@ temporary directory per module (TRACEAD_CACHE_DIR).
 """
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -134,6 +135,43 @@ def test_integers_bools_casts_and_a_0d_kernel():
     scalar = (np.asarray(0.75),)
     exe = check(one_kernel(lambda x: x * 2.0 + ta.exp(x), scalar, "elementwise"), scalar)
     assert exe([np.asarray(0.75)])[0].shape == ()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_statements_left_uncast_are_typed_as_the_graph_says(dtype):
+    """A statement whose result Numba already types as the node's dtype has no cast
+    around it (scalar.keeps_dtype: fewer calls to type and lower); every value of the
+    kernel must still have exactly its node's dtype in Numba's typing."""
+    import numba
+
+    def f(x, y):
+        return (ta.tanh(x) * ta.sigmoid(y) - ta.exp(-x) / (1.0 + y * y) + ta.log(1.0 + x * x) * 0.5
+                + ta.sqrt(x * x) + ta.maximum(x, y) + (x > y))
+
+    def ints(x, y):  # int32 + int32 is int64 in Numba: every statement keeps its cast
+        return (x * y + x - y * 3) * -x + ta.maximum(x, y) * 2
+
+    if dtype == np.int32:
+        f, args = ints, tuple(RNG.integers(-50, 50, (4, 5)).astype(np.int32) for _ in range(2))
+    else:
+        args = (randn(4, 5, dtype=dtype), randn(4, 5, dtype=dtype))
+    sched = one_kernel(f, args, "elementwise")
+    exe = check(sched, args)
+    source = exe.kernels[0].source
+    uncast = re.search(r"v\d+ = v\d+ \* v\d+ ", source) and re.search(r"v\d+ = ftanh\(v\d+\) ", source)
+    assert bool(uncast) == (dtype != np.int32)
+    kernel = sched.kernels[0]
+    values_in_order = list(kernel.inputs) + [n.out for n in kernel.nodes]  # writer.Names: v0, v1, ...
+    want = {f"v{i}": numba.from_dtype(v.dtype) for i, v in enumerate(values_in_order)}
+    fn = exe.steps[0].fns["kernel_flat"]
+    fresh = numba.njit(**{k: v for k, v in fn.targetoptions.items() if k != "nopython"})(fn.py_func)
+    sig = fn.signatures[0]
+    fresh.compile(sig)
+    typemap = fresh.overloads[sig].type_annotation.typemap
+    values = {k: t for k, t in typemap.items() if re.fullmatch(r"v\d+(\.\d+)?", k)}
+    assert len(values) > 10
+    wrong = {k: (t, want[k.split(".")[0]]) for k, t in values.items() if t != want[k.split(".")[0]]}
+    assert not wrong, wrong
 
 
 # -- reductions -------------------------------------------------------------------------

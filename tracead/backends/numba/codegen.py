@@ -94,7 +94,7 @@ def kernel_cost(kernel) -> int:
 
 
 def check_contract(kernel) -> None:
-    """The shapes the loops assume (schedule.py). Numba does not check bounds, so a
+    """The shapes the loops assume (plan/schedule.py). Numba does not check bounds, so a
     kernel breaking them would read or write out of bounds: refuse it instead."""
     shape, nd = tuple(kernel.shape), len(kernel.shape)
     row = shape[:-1] + (1,)
