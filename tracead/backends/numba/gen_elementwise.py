@@ -1,15 +1,15 @@
 """Elementwise kernels -> source (backend stage: codegen, see codegen.py).
 
     @njit(cache=True, nogil=True, error_model="numpy")
-    def kernel_nd(a0, a1, out4):
-        # a0 %1:f32[64,1], a1 %2:f32[128] -> out4 %5:f32[64,128]: loop nest, broadcasting by index
-        for i0 in range(64):                            # axis 0
-            v0 = a0[i0, 0]                              # %1 input f32[64,1]
-            v2 = np.float32(fexp(v0))                   # %3 = exp %1 | model.py:12 in f
-            for i1 in range(128):                       # axis 1
-                v1 = a1[0, i1]                          # %2 input f32[1,128]
-                v3 = np.float32(v2 * v1)                # %4 = mul %3 %2 | model.py:12 in f
-                out3[i0, i1] = v3                       # %4 output
+    def kernel_nd(a0, a1, out3):
+        # a0 %0:f32[64,1], a1 %1:f32[128] -> out3 %3:f32[64,128]: loop nest, broadcasting by index
+        for i0 in range(64):                         # axis 0
+            v0 = a0[i0, 0]                           # %0 input f32[64,1]
+            v2 = fexp(v0)                            # %2 = exp %0 | model.py:8 in f
+            for i1 in range(128):                    # axis 1
+                v1 = a1[0, i1]                       # %1 input f32[128]
+                v3 = v2 * v1                         # %3 = mul %2 %1 | model.py:8 in f
+                out3[i0, i1] = v3                    # %3 output
 
 One statement per node, each at the shallowest loop depth where all its
 inputs are known (`place`: `exp` of a (64, 1) input runs in the outer loop

@@ -1,4 +1,4 @@
-"""Reduce kernels -> source (backend stage: codegen, see codegen.py).
+"""Reduce kernels -> source (backend stage: codegen, see codegen.py; contract: plan/schedule.py).
 
 A reduce kernel is an elementwise prologue (placed as gen_elementwise.place
 places it; its values may be outputs too) and one sum or max as its last node.
@@ -19,14 +19,14 @@ the outer axis is reduced, each chunk has a partial result and the partials
 are combined in order after the loops, so the result does not depend on the
 thread count.
 
-    for c in prange(32):                        # 32 chunks of axis 0, in parallel
+    for c in prange(32):                          # 32 chunks of axis 0, in parallel
         for i0 in range(c * 50 // 32, (c + 1) * 50 // 32):
-            acc = np.float64(0.0)
-            for i1 in range(7):                 # axis 1
-                v0 = a0[i0, i1]
-                v1 = np.float64(fexp(v0))
-                acc = add_reassoc(acc, v1)
-            out2[i0, 0] = np.float64(acc)
+            acc = np.float64(0.0)                 # %2 = sum %1 axes=(1,) keepdims=False
+            for i1 in range(7):                   # axis 1
+                v0 = a0[i0, i1]                   # %0 input f64[50,7]
+                v1 = fexp(v0)                     # %1 = exp %0
+                acc = add_reassoc(acc, v1)        # %2 = sum %1 axes=(1,) keepdims=False
+            out2[i0, 0] = np.float64(acc)         # %2 = sum %1 axes=(1,) keepdims=False
 """
 from __future__ import annotations
 

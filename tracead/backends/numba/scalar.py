@@ -62,6 +62,13 @@ MATHLIB_IMPORT = "\n".join(filter(None, (MATHLIB_IMPORT, "from tracead.backends.
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
+@functools.lru_cache(maxsize=None)
+def dtype_name(dtype) -> str:
+    """np.dtype(dtype).name, remembered (NumPy computes it in Python on every access)."""
+    return np.dtype(dtype).name
+
+
+@functools.lru_cache(maxsize=None)
 def np_type(dtype) -> str:
     """The NumPy scalar constructor of a dtype, as source text: 'np.float32'."""
     dtype = np.dtype(dtype)
@@ -144,9 +151,10 @@ def node_expression(node, operands: list[str]) -> str:
         raise NotImplementedError(f"{node.prim.name} has no Numba template and cannot be fused")
     dtype = node.out.dtype
     params = {k: _param_text(v, dtype) for k, v in node.params}
-    template = lower_template(node.prim.template, dtype.name)
+    template = lower_template(node.prim.template, dtype_name(dtype))
     expr = template.format(*operands, **params)
-    if not node.params and keeps_dtype(template, tuple(v.dtype.name for v in node.inputs), dtype.name):
+    if not node.params and keeps_dtype(template, tuple(dtype_name(v.dtype) for v in node.inputs),
+                                       dtype_name(dtype)):
         return expr
     return cast(expr, dtype)
 

@@ -104,10 +104,11 @@ class Names:
         self.pct: dict[int, str] = {}
         format_graph(graph, sources=False, names=self.pct)
         self.local: dict[int, str] = {}
+        self.labels: dict[int, str] = {}  # node.out.id -> node(): each is written twice
 
     def for_kernel(self, kernel) -> "Names":
         view = Names.__new__(Names)
-        view.pct = self.pct
+        view.pct, view.labels = self.pct, self.labels
         view.local = {}
         for v in kernel.inputs:
             view.local.setdefault(v.id, str(len(view.local)))
@@ -134,10 +135,13 @@ class Names:
 
     def node(self, node) -> str:
         """'%5 = mul %3 %4 | model.py:12 in f' for statement comments."""
-        args = " ".join(self(v) for v in node.inputs)
-        params = "".join(f" {k}={v}" for k, v in node.params)
-        text = f"{self(node.out)} = {node.prim.name} {args}{params}"
-        return f"{text} | {node.source}" if node.source is not None else text
+        label = self.labels.get(node.out.id)
+        if label is None:
+            args = " ".join(self(v) for v in node.inputs)
+            params = "".join(f" {k}={v}" for k, v in node.params)
+            label = f"{self(node.out)} = {node.prim.name} {args}{params}"
+            label = self.labels[node.out.id] = f"{label} | {node.source}" if node.source is not None else label
+        return label
 
     def typed(self, var) -> str:
         return f"{self(var)}:{type_str(var)}"
