@@ -291,6 +291,33 @@ def test_kernels_breaking_the_schedule_contract_are_refused():
         generate(too_wide, Names(sched.graph))
 
 
+@pytest.mark.parametrize("kind", ["elementwise", "reduce_inner", "reduce_outer", "rowwise"])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_every_size_in_the_source_goes_through_size_expr(monkeypatch, kind, parallel):
+    """Loop bounds, chunk bounds and buffer lengths are all written by writer.size_expr
+    (one place to change for sizes known only at run time): with it patched to name
+    the size, no dimension of the kernel is left as a number in the code."""
+    from tracead.backends.numba import gen_rowwise, writer
+    from tracead.backends.numba.codegen import generate
+    from tracead.backends.numba.writer import Names
+
+    def named(n):
+        return f"size_{int(n)}"
+
+    monkeypatch.setattr(writer, "size_expr", named)
+    monkeypatch.setattr(gen_rowwise, "size_expr", named)
+    x, row = randn(13, 29, dtype=np.float32), randn(29, dtype=np.float32)
+    fn, k, shape = {"elementwise": (lambda x, r: ta.exp(x) * r, "elementwise", None),
+                    "reduce_inner": (lambda x, r: (x * r).sum(axis=1), "reduce", None),
+                    "reduce_outer": (lambda x, r: (x * r).sum(axis=0), "reduce", None),
+                    "rowwise": (lambda x, r: ta.softmax(x * r), "rowwise", x.shape)}[kind]
+    sched = one_kernel(fn, (x, row), k, shape)
+    code = cache.canonical(generate(sched.kernels[0], Names(sched.graph), 0 if parallel else 10**9).body)
+    assert "size_13" in code and "size_29" in code
+    assert ("prange(" in code) == parallel
+    assert not re.search(r"(?<![\w.])(13|29)(?![\w.])", code), code
+
+
 # -- end to end through ta.compile --------------------------------------------------------
 def _close(a, b, dtype):
     tol = 1e-4 if dtype == np.float32 else 1e-10
