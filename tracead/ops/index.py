@@ -55,7 +55,13 @@ def _getitem_vjp(g, out, x, *arrays, index):
     return (lax.scatter_add(g, arrays, index, x.shape),) + (None,) * len(arrays)
 
 
-getitem_p = register(Prim("getitem", "index", _getitem_impl, _getitem_shape, _getitem_vjp, arity=-1))
+def _basic_index(*, index) -> bool:
+    """Basic indexing (no index arrays) returns a view; index arrays copy."""
+    return all(item[0] != "a" for item in index)
+
+
+getitem_p = register(Prim("getitem", "index", _getitem_impl, _getitem_shape, _getitem_vjp, arity=-1,
+                          shares_input=_basic_index, strided=True))
 
 
 def _scatter_add_impl(g, *arrays, index, shape):

@@ -102,5 +102,5 @@ def _vjp(g, out, x, v, *arrays, index, mode):
 
 
 index_update_p = register(Prim(
-    "index_update", "index", _impl, _shape, _vjp, arity=-1,
+    "index_update", "index", _impl, _shape, _vjp, arity=-1, indexed_write=True,
     doc="x with v written at index (mode set/add/mul/min/max), a functional indexed write"))

@@ -52,4 +52,10 @@ def _matmul_vjp(g, out, a, b):
     return ga, gb
 
 
-matmul_p = register(Prim("matmul", "matmul", np.matmul, _matmul_shape, _matmul_vjp, arity=2))
+def _matmul_flops(out, a, b):
+    """2 per multiply-add: each output element is a dot product over a's last axis."""
+    return 2 * a.shape[-1] * out.size
+
+
+matmul_p = register(Prim("matmul", "matmul", np.matmul, _matmul_shape, _matmul_vjp, arity=2,
+                         flops=_matmul_flops))

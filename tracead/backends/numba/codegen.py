@@ -36,7 +36,7 @@ float32 code (scalar.py), mathlib instead of libm, reduce_steps for running
 reductions, and unsigned indices in loops that do not start at 0.
 
 A kernel runs parallel when its estimated work, elements times per-element
-cost (scalar.op_cost, so an exp counts like 8 adds) over 2, exceeds
+cost (`Prim.cost`, so an exp counts like 8 adds) over 2, exceeds
 PARALLEL_THRESHOLD (options["parallel_threshold"] overrides it).
 """
 from __future__ import annotations
@@ -89,8 +89,8 @@ def generate(kernel, names: Names, parallel_threshold: int = PARALLEL_THRESHOLD,
 
 
 def kernel_cost(kernel) -> int:
-    """Estimated work per element of the kernel's space (scalar.op_cost units)."""
-    return sum(1 if n.prim.kind == "reduce" else scalar.op_cost(n.prim.name) for n in kernel.nodes)
+    """Estimated work per element of the kernel's space (`Prim.cost` units)."""
+    return sum(n.prim.cost for n in kernel.nodes)
 
 
 def check_contract(kernel) -> None:

@@ -68,7 +68,7 @@ class _Reduction:
     def __init__(self, entry: Entry, kernel, names: Names, loop_shape, reduced: set[int]) -> None:
         self.red = red = kernel.nodes[-1]
         self.template, self.x = red.prim.template, red.inputs[0]
-        self.acc_dtype = scalar.accumulator_dtype(red.prim.name, self.x.dtype, red.out.dtype)
+        self.acc_dtype = scalar.accumulator_dtype(self.template, self.x.dtype, red.out.dtype)
         self.identity = scalar.identity(self.template, self.acc_dtype)
         self.label = names.node(red)
         self.loop_shape = loop_shape

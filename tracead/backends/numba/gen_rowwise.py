@@ -117,7 +117,7 @@ class _RowKernel:
         names, accs = self.names, []
         for r in ps.reduces:
             x = r.inputs[0]
-            acc_t = scalar.accumulator_dtype(r.prim.name, x.dtype, r.out.dtype)
+            acc_t = scalar.accumulator_dtype(r.prim.template, x.dtype, r.out.dtype)
             accs.append(Acc("acc" + names.ident(r.out), names.value(x), r.prim.template, acc_t, x.dtype,
                             names.node(r)))
             w.line(f"{accs[-1].name} = {scalar.identity(r.prim.template, acc_t)}", names.node(r))
@@ -175,7 +175,7 @@ def _plan(kernel, per_row):
     cost: dict[int, int] = {}
     for node in kernel.nodes:
         if node.prim.kind != "reduce" and not per_row(node.out):
-            cost[node.out.id] = scalar.op_cost(node.prim.name) + sum(cost.get(v.id, 0) for v in node.inputs)
+            cost[node.out.id] = node.prim.cost + sum(cost.get(v.id, 0) for v in node.inputs)
     rows: set[int] = set()  # values kept in a row buffer for later passes
     first: dict[int, _Pass] = {}  # value id -> the pass that computed it first
     for ps in passes:
