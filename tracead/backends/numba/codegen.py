@@ -51,15 +51,11 @@ from .writer import Entry, Names, Writer, pad
 
 # Work (elements x per-element cost / 2, see kernel_cost) above which a kernel
 # runs parallel: elements of a cheap 2-op loop such as `2*x + 1`. Parallel
-# pays when the serial time exceeds about twice the launch cost: ~20 us on
-# Numba's workqueue layer, which the backend uses (threads.py), ~3 us on
-# OpenMP. Measured on this 2-core machine (quiet moments, float32): `2*x+1`
-# runs ~0.15 ns/element in cache, so ~270k elements break even on
-# workqueue (~40k on OpenMP); the W1 chain (tanh, sigmoid, exp: cost ~17)
-# ~1.1 ns/element, ~36k elements (~5k on OpenMP) -- the same work, ~2.7e5.
+# pays when the serial time exceeds about twice the launch cost of Numba's
+# workqueue layer, which the backend uses (threads.py); cheap and costly
+# loops break even at about the same work (figures: benchmarks/NOTES.md).
 # Under load from other processes a parallel region can stall for a
-# scheduler tick (4 ms, OpenMP) or gain nothing, another reason to err
-# towards serial.
+# scheduler tick or gain nothing, another reason to err towards serial.
 PARALLEL_THRESHOLD = 262144
 
 # kind -> generator(kernel, names, parallel) -> [(Entry, function source), ...]

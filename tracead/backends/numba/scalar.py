@@ -167,7 +167,7 @@ _SAME_DTYPE_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div)
 def keeps_dtype(template: str, in_dtypes: tuple[str, ...], out_dtype: str) -> bool:
     """Does Numba type this lowered template already as `out_dtype`? Then the cast
     around it is left out: it changes nothing, and each one is a call Numba types
-    and lowers (about a quarter of the compile time of a long float chain).
+    and lowers (a good part of a long float chain's compile time: compile_curve.md).
 
     Conservative: float results only, built from the operands, `+ - * /`, unary
     minus, _SAME_DTYPE_CALLS and constants of the right type (float32 code has
