@@ -34,10 +34,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..symint import format_expr
+from ..symint import format_expr, is_symbolic
 from ..trace.instantiate import SizeEscaped, instantiate, same_capture
 
 MAX_INSTANCES = 256  # sizes remembered per function; beyond, each new size instantiates again
+
+
+def _vars(graph):
+    yield from graph.inputs
+    yield from graph.constant_vars()
+    for node in graph.nodes:
+        yield node.out
 
 
 def _shaped(leaf_key) -> bool:
@@ -124,6 +131,17 @@ class DynamicVariant:
 
     def instance_capture(self, sizes: tuple):
         return instantiate(self.capture, sizes)
+
+    def runtime_sizes(self, instance) -> frozenset:
+        """The values, in `instance` (a concrete capture of this variant), of every dim
+        that is symbolic here: the sizes its kernels read at run time (numba backend)."""
+        concrete = {v.id: v.shape for v in _vars(instance.graph)}
+        out = set()
+        for v in _vars(self.capture.graph):
+            shape = concrete.get(v.id)
+            if shape is not None and len(shape) == len(v.shape):
+                out.update(int(n) for d, n in zip(v.shape, shape) if is_symbolic(d))
+        return frozenset(out)
 
     def verify(self, other_capture, sizes: tuple) -> str | None:
         """None if the symbolic capture at `sizes` is `other_capture` (traced there)."""

@@ -107,7 +107,11 @@ class Variant:
 
     def _compile(self, graph, label):
         start = time.perf_counter()
-        executable = self.backend.compile(graph, label)
+        runtime = self.dynamic.runtime_sizes(self.capture) if self.dynamic is not None else None
+        if runtime and getattr(self.backend, "runtime_sizes", False):
+            executable = self.backend.compile(graph, label, runtime_sizes=runtime)
+        else:
+            executable = self.backend.compile(graph, label)
         self.seconds["backend"] = self.seconds.get("backend", 0.0) + time.perf_counter() - start
         return executable
 

@@ -97,15 +97,21 @@ class NumbaBackend:
         self._pending: list[Pending] = []
         threads.choose_layer()
 
-    def compile(self, graph, label: str = "graph") -> NumbaExecutable:
+    runtime_sizes = True  # compile(runtime_sizes=...) is understood (runtime/variant.py)
+
+    def compile(self, graph, label: str = "graph", runtime_sizes=frozenset()) -> NumbaExecutable:
+        """runtime_sizes: sizes the kernels read from their arguments instead of baking
+        them in (a dynamic-shape instance's symbolic dims, codegen.generate)."""
         start = time.perf_counter()
         schedule = plan(graph)
-        return self.compile_schedule(schedule, label, {"plan": time.perf_counter() - start})
+        return self.compile_schedule(schedule, label, {"plan": time.perf_counter() - start},
+                                     runtime_sizes)
 
     def compile_schedule(self, schedule: Schedule, label: str = "graph",
-                         timings: dict | None = None) -> NumbaExecutable:
+                         timings: dict | None = None, runtime_sizes=frozenset()) -> NumbaExecutable:
         """timings: seconds per stage so far, completed here (the compile ledger's)."""
         timings = dict(timings or {})
+        self._runtime = frozenset(runtime_sizes)
         start = time.perf_counter()
         names = Names(schedule.graph)
         memory = plan_memory(schedule)
@@ -152,7 +158,7 @@ class NumbaBackend:
         """Generate and load the kernel's module; its compile waits in self._pending
         (`_compile_pending`), so a graph's new kernels can compile side by side."""
         start = time.perf_counter()
-        code = generate(kernel, names, self.parallel_threshold, note)
+        code = generate(kernel, names, self.parallel_threshold, note, getattr(self, "_runtime", frozenset()))
         record.codegen_seconds += time.perf_counter() - start
         start = time.perf_counter()
         loaded = cache.load(code.body)

@@ -45,9 +45,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...ir.printer import type_str
 from . import gen_elementwise, gen_reduce, gen_rowwise, scalar
-from .writer import Entry, Names, Writer, pad
+from .writer import Entry, Names, Writer, pad, runtime_sizes, shape_comment, type_str
 
 # Work (elements x per-element cost / 2, see kernel_cost) above which a kernel
 # runs parallel: elements of a cheap 2-op loop such as `2*x + 1`. Parallel
@@ -71,16 +70,23 @@ class KernelCode:
 
 
 def generate(kernel, names: Names, parallel_threshold: int = PARALLEL_THRESHOLD,
-             note: str = "") -> KernelCode:
+             note: str = "", runtime: frozenset = frozenset()) -> KernelCode:
+    """runtime: sizes read from the arguments at run time (writer.runtime_sizes), the
+    symbolic dims of a dynamic-shape instance; every other size is a literal."""
     check_contract(kernel)
     generator = GENERATORS.get(kernel.kind)
     if generator is None:
         raise ValueError(f"no code generator for {kernel.kind!r} kernels")
     names = names.for_kernel(kernel)
     size = int(np.prod(kernel.shape, dtype=np.int64))
+    # Serial or parallel is decided per size: a dynamic kernel has at most the two sources.
     parallel = size * max(kernel_cost(kernel), 2) // 2 > parallel_threshold
-    functions = generator(kernel, names, parallel)
-    body = _module_header(kernel, names, note) + "".join("\n\n" + text for _, text in functions)
+    runtime = {n for n in runtime if n >= 2}
+    if runtime & set(kernel.shape):
+        runtime.add(size)  # the length of a flat entry's loop
+    with runtime_sizes(runtime):
+        functions = generator(kernel, names, parallel)
+        body = _module_header(kernel, names, note) + "".join("\n\n" + text for _, text in functions)
     return KernelCode(body, tuple(entry for entry, _ in functions), parallel)
 
 
@@ -113,7 +119,7 @@ def names_of(var) -> str:
 def _module_header(kernel, names: Names, note: str) -> str:
     """Comments saying what the kernel computes (node by node), then the imports."""
     w = Writer()
-    w.line(comment=f"tracead {kernel.kind} kernel over [{','.join(map(str, kernel.shape))}]")
+    w.line(comment=f"tracead {kernel.kind} kernel over [{shape_comment(kernel.shape)}]")
     w.line(comment="inputs:  " + " ".join(names.typed(v) for v in kernel.inputs))
     w.line(comment="outputs: " + " ".join(names.typed(v) for v in kernel.outputs))
     if note:

@@ -49,7 +49,7 @@ def generate(kernel, names: Names, parallel: bool) -> list[tuple[Entry, str]]:
 
 def _function(entry: Entry, kernel, names: Names, loop_shape, parallel: bool, what: str) -> str:
     w = Writer(names)
-    w.frame(entry.name, kernel, parallel, what)
+    w.frame(entry.name, kernel, parallel, what, entry.in_views + entry.out_views)
     placed = place(kernel.nodes, kernel.inputs, entry.in_views, loop_shape, names)
     stores = [names.store(v, index_expr(view, loop_shape, placed.indices))
               for v, view in zip(kernel.outputs, entry.out_views)]

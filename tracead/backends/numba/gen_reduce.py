@@ -96,7 +96,7 @@ def _function(entry: Entry, kernel, names: Names, loop_shape, reduced: set[int],
     what = f"{red.prim.name} over axes {tuple(red.kwargs['axes'])}" + (
         f", accumulated in {r.acc_dtype.name}" if r.acc_dtype != red.out.dtype else "")
     w = Writer(names)
-    w.frame(entry.name, kernel, parallel, what)
+    w.frame(entry.name, kernel, parallel, what, entry.in_views + entry.out_views)
     if r.kept == r.axes:
         _trivial(w, r, parallel)
     elif r.axes == r.kept + [k for k in r.axes if k not in r.kept]:

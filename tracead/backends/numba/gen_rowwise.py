@@ -29,7 +29,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from . import scalar
-from .writer import Acc, Entry, Line, Loop, Names, Writer, axis_loops, chunk_loops, index_expr, pad, size_expr
+from .writer import Acc, Entry, Line, Loop, Names, Writer, axis_loops, chunk_loops, index_expr, pad, shape_comment, size_expr
 
 
 def generate(kernel, names: Names, parallel: bool) -> list[tuple[Entry, str]]:
@@ -81,7 +81,8 @@ class _RowKernel:
         names, kernel, shape = self.names, self.kernel, self.shape
         w = Writer(names)
         w.frame(self.entry.name, kernel, parallel,
-                f"per row of {self.n}, {len(self.passes)} loops along it")
+                f"per row of {shape_comment((self.n,))}, {len(self.passes)} loops along it",
+                self.entry.in_views + self.entry.out_views)
         row_axes = [k for k in range(len(shape) - 1) if shape[k] != 1]
         loops = axis_loops(row_axes, shape, False)
         chunked = parallel and bool(row_axes)

@@ -17,8 +17,14 @@ comments) and to positional identifiers (v3 value, a0 input array, out5
 output array), so kernels identical up to renaming are the same code.
 
 Every size written into the source goes through `size_expr` (loop bounds,
-buffer lengths, chunk bounds). Shapes are static today; a dimension known
-only at run time would be read from an argument's shape there, in one place.
+buffer lengths, chunk bounds). A size is a literal, except the *run-time
+sizes* of the kernel being generated (`runtime_sizes`, the symbolic dims of a
+dynamic-shape variant's instance): `frame` reads each from an argument whose
+view has it (`sz0 = a1.shape[0]`) and `size_expr` writes that name, so the
+instances at other sizes generate the same source (one cache entry, one
+Numba compile). Reading a size from the call is right whichever dims are
+marked: the binding's value is the literal it replaces, so marking is only
+about which sources are shared. Comments show run-time sizes as `?`.
 """
 from __future__ import annotations
 
@@ -27,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...ir.printer import format_graph, type_str
+from ...ir.printer import dtype_short, format_graph
 from . import scalar
 
 COMMENT_COLUMN = 56
@@ -37,9 +43,34 @@ Line = tuple[str, str]  # (code, comment)
 
 
 # -- sizes and indices ---------------------------------------------------------------
+class _Sizes:
+    runtime: frozenset = frozenset()  # sizes of the kernel being generated read at run time
+    bound: dict = {}  # size -> its name in the function being written (Writer.frame)
+
+
+@contextmanager
+def runtime_sizes(sizes):
+    """Generate a kernel whose sizes in `sizes` (all >= 2) are read from its arguments."""
+    saved = _Sizes.runtime, _Sizes.bound
+    _Sizes.runtime, _Sizes.bound = frozenset(sizes), {}
+    try:
+        yield
+    finally:
+        _Sizes.runtime, _Sizes.bound = saved
+
+
 def size_expr(n: int) -> str:
     """The source text of one dimension's length (the one place sizes are written)."""
-    return str(int(n))
+    return _Sizes.bound.get(int(n)) or str(int(n))
+
+
+def type_str(var) -> str:
+    """`f32[?,128]`: a value's type for comments, run-time sizes as `?`."""
+    return f"{dtype_short(var.dtype)}[{shape_comment(var.shape)}]"
+
+
+def shape_comment(shape) -> str:
+    return ",".join("?" if int(d) in _Sizes.runtime else str(d) for d in shape)
 
 
 def shape_expr(dims) -> str:
@@ -84,7 +115,8 @@ def axis_loops(axes, loop_shape, parallel: bool) -> list[Loop]:
 
 def chunk_loops(axis: int, n: int) -> tuple[str, list[Loop]]:
     """(chunk count, loops): axis `axis` of length n in CHUNKS fixed chunks, the chunks in prange."""
-    chunks = size_expr(min(CHUNKS, n))
+    chunks = size_expr(n)  # a run-time size: min(CHUNKS, n) at run time, same source for every n
+    chunks = f"min({CHUNKS}, {chunks})" if not chunks.isdigit() else size_expr(min(CHUNKS, n))
     lo, hi = f"c * {size_expr(n)} // {chunks}", f"(c + 1) * {size_expr(n)} // {chunks}"
     return chunks, [Loop("c", 0, chunks, f"{chunks} chunks of axis {axis}, in parallel", True),
                     Loop(f"i{axis}", lo, hi, f"axis {axis}, this chunk")]
@@ -218,8 +250,9 @@ class Writer:
     def text(self) -> str:
         return "\n".join(self.out) + "\n"
 
-    def frame(self, name: str, kernel, parallel: bool, what: str) -> None:
-        """`@njit(...)`, the def line and a summary; leaves the writer inside the function."""
+    def frame(self, name: str, kernel, parallel: bool, what: str, views=()) -> None:
+        """`@njit(...)`, the def line and a summary; leaves the writer inside the function.
+        `views`: the arguments' views (inputs, then outputs), to read run-time sizes from."""
         names = self.names
         flags = "cache=True, nogil=True, error_model=\"numpy\"" + (", parallel=True" if parallel else "")
         args = [names.array_in(v) for v in kernel.inputs] + [names.array_out(v) for v in kernel.outputs]
@@ -229,6 +262,12 @@ class Writer:
         sig = ", ".join(f"{names.array_in(v)} {names.typed(v)}" for v in kernel.inputs) + " -> " + ", ".join(
             f"{names.array_out(v)} {names.typed(v)}" for v in kernel.outputs)
         self.line(comment=f"{sig}: {what}")  # a comment, not a docstring: not part of the cache key
+        _Sizes.bound = {}
+        for arg, view in zip(args, views):
+            for axis, n in enumerate(view):
+                if n in _Sizes.runtime and n not in _Sizes.bound:
+                    sz = _Sizes.bound[n] = f"sz{len(_Sizes.bound)}"
+                    self.line(f"{sz} = {arg}.shape[{axis}]", "a size read at run time")
 
     def reduction_loop(self, loop: Loop, body: list[Line], accs: list[Acc]) -> None:
         """`loop` running `body`, then one step per Acc.
