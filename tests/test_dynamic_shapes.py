@@ -7,6 +7,7 @@ eager function), and the compiled path must have run.
 """
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -280,3 +281,75 @@ def test_guards_describe_size_derived_constants_of_every_kind():
     text = "\n".join(g.guards())
     assert "full(<symbolic shape>, 0.0)" in text and "arange(<symbolic size>)" in text, text
     assert "size-derived constant: s1" in text, text
+
+
+# -- kernels that read their sizes at run time (numba) ----------------------------------------
+def _numba_compiles() -> int:
+    """Compiled signatures of every kernel module this process holds (the backend's cache)."""
+    from tracead.backends.numba import cache
+    return sum(len(fn.overloads) for module in list(cache._MEMORY.values())
+               for fn in vars(module).values() if hasattr(fn, "overloads"))
+
+
+def _fused_records(compiled):
+    for variants in compiled.variants.values():
+        for v in variants:
+            for exe in (v.forward_exec, v.backward_exec):
+                yield from (r for r in getattr(exe, "kernels", ()) if r.entries)
+
+
+def _layer(x, w, b):
+    h = ta.tanh(x @ w + b)  # matmul with an elementwise epilogue
+    return ta.softmax(h * 2.0), (h * h).sum(axis=1), h.sum(axis=0)  # rowwise, inner and outer sums
+
+
+def _layer_numpy(x, w, b):
+    h = np.tanh(x @ w + b)
+    e = np.exp(2 * h - (2 * h).max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True), (h * h).sum(axis=1), h.sum(axis=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_new_size_compiles_no_new_numba_kernel(dtype):
+    rng = np.random.default_rng(0)
+    w, b = rng.standard_normal((5, 7)).astype(dtype), rng.standard_normal(7).astype(dtype)
+    f = ta.compile(_layer, backend="numba")
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    counts = []
+    for n in [6, 10, 13, 29, 6, 2]:  # 6 specialises, 10 traces the dynamic variant
+        x = rng.standard_normal((n, 5)).astype(dtype)
+        for got, want in zip(f(x, w, b), _layer_numpy(x, w, b)):
+            np.testing.assert_allclose(got.numpy(), want, rtol=tol, atol=tol)
+        counts.append(_numba_compiles())
+    assert counts[2] == counts[1] and counts[3] == counts[1], counts  # 13 and 29: no compile
+    assert counts[5] == counts[1], counts  # 2, the smallest dynamic size
+    assert f.stats["misses"] == 2 and f.size_instances == 3 and not f.dynamic_off
+    sources = [r.source for r in _fused_records(f)]
+    dynamic = [s for s in sources if "a size read at run time" in s]
+    assert dynamic and all(re.search(r"\[\?,7\]", s) for s in dynamic)  # the batch is `?`, 7 literal
+    from tracead.backends.numba.cache import canonical
+    for s in sources:  # neither in the code nor in a shape of a comment
+        assert not re.search(r"(?<![\w.%])(13|29)(?![\w.])", canonical(s)), s
+        assert not re.search(r"[\[,](13|29)[\],]", s), s
+
+
+@pytest.mark.parametrize("kind", ["elementwise", "reduce_inner", "reduce_outer", "rowwise"])
+def test_run_time_sizes_across_parallel_chunking(kind):
+    """Every kernel parallel (threshold 0): chunk counts are min(32, n) at run time, right
+    for fewer rows than chunks and for many, with one compile for all of them."""
+    fn, ref = {"elementwise": (lambda x, r: ta.exp(x) * r, lambda x, r: np.exp(x) * r),
+               "reduce_inner": (lambda x, r: (x * r).sum(axis=1), lambda x, r: (x * r).sum(1)),
+               "reduce_outer": (lambda x, r: (x * r).sum(axis=0), lambda x, r: (x * r).sum(0)),
+               "rowwise": (ta.softmax, lambda x, r: np.exp(x) / np.exp(x).sum(1, keepdims=True))}[kind]
+    f = ta.compile((lambda x, r: fn(x, r)) if kind != "rowwise" else (lambda x, r: fn(x)),
+                   backend="numba", parallel_threshold=0)
+    rng = np.random.default_rng(1)
+    r = rng.standard_normal(9)
+    counts = []
+    for n in [3, 5, 2, 31, 33, 64, 1000, 7]:
+        x = rng.standard_normal((n, 9))
+        np.testing.assert_allclose(f(x, r).numpy(), ref(x, r), rtol=1e-12, atol=1e-12)
+        counts.append(_numba_compiles())
+    assert len(set(counts[1:])) == 1, counts
+    assert f.stats["hits"] == 6 and not f.dynamic_off
+    assert all(r.parallel for r in _fused_records(f))
