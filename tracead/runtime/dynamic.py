@@ -17,9 +17,9 @@ of the size guards that must hold as well.
 
 For a call with new sizes the symbolic capture is instantiated (made concrete
 for those sizes, `trace/instantiate.py`) and built like any variant: its passes,
-memory plan and kernels are those of the concrete graph, and the backend's
-content-addressed kernel cache serves kernels whose source does not depend on
-the sizes. The instance is remembered under the call's exact key, so the next
+memory plan and kernels are those of the concrete graph; `runtime_sizes` tells
+the backend which sizes are symbolic, so the numba kernels read them at run
+time and the content-addressed kernel cache serves every size the same source. The instance is remembered under the call's exact key, so the next
 call with those sizes is a plain dict hit. No retrace happens, and instances do
 not count as variants (`max_variants`).
 

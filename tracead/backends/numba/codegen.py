@@ -17,8 +17,9 @@ its functions through one `writer.Writer`:
 
 (scalar.py turns one node into one expression from its primitive's template.)
 
-Shapes are static (a variant is compiled for fixed shapes), so broadcasting
-is index arithmetic written into the source: an input of shape (64, 1) in a
+Shapes are static (a variant is compiled for fixed shapes; a dynamic-shape
+instance's symbolic sizes are read at run time, writer.size_expr, but whether
+a dim is 1 is always known), so broadcasting is index arithmetic written into the source: an input of shape (64, 1) in a
 (64, 128) loop is read as `a3[i0, 0]`, and it is read, and everything
 computed from it, in the outer loop only (statements sit at the shallowest
 loop depth where all their inputs are known).
