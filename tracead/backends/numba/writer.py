@@ -28,6 +28,7 @@ about which sources are shared. Comments show run-time sizes as `?`.
 """
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -43,9 +44,12 @@ Line = tuple[str, str]  # (code, comment)
 
 
 # -- sizes and indices ---------------------------------------------------------------
-class _Sizes:
+class _SizesNow(threading.local):  # per thread: two compiled functions may generate at once
     runtime: frozenset = frozenset()  # sizes of the kernel being generated read at run time
-    bound: dict = {}  # size -> its name in the function being written (Writer.frame)
+    bound: dict = {}  # size -> its name in the function being written (Writer.frame); never mutated
+
+
+_Sizes = _SizesNow()
 
 
 @contextmanager
