@@ -19,9 +19,9 @@ with the batch size B changing:
   cache; no trace) against a `dynamic=False` function's first call at another
   new size (trace, plan, compile).
 
-The dynamic variant is instantiated per size (kernels specialised to each size,
-served by the content-addressed kernel cache), so its kernels are the static
-ones: the per-call ratio measures the runtime's overhead, not a different kernel.
+The dynamic variant is instantiated per size; its numba kernels read the symbolic
+sizes at run time (static sizes stay literal), so a new size reuses the compiled
+kernels, and the per-call ratio measures run-time bounds plus the runtime's overhead.
 """
 from __future__ import annotations
 
