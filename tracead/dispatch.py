@@ -1,14 +1,12 @@
 """`bind`: the one dispatch point every op goes through.
 
-Eager mode runs the primitive's NumPy `impl` and, when gradients are wanted,
-puts a tape entry on the output. When a tracer is active the same call is also
+Eager mode runs the primitive's NumPy `impl` (through `Prim.apply`, as every
+stage does) and, when gradients are wanted, puts a tape entry on the output. When a tracer is active the same call is also
 recorded as a graph node; an abstract tracer (graph-to-graph autodiff) skips
 `impl` and propagates shapes and dtypes only. No op has separate eager and
 traced versions.
 """
 from __future__ import annotations
-
-import numpy as np
 
 from . import state
 from .prim import Prim
@@ -26,9 +24,7 @@ def bind(prim: Prim, *args, **params) -> Tensor:
     if tracer is not None and not tracer.concrete:
         data = None
     else:
-        data = np.asarray(prim.impl(*(t._data for t in inputs), **params))
-        if data.dtype != aval.dtype:
-            data = data.astype(aval.dtype)
+        data = prim.apply([t._data for t in inputs], params, aval)
     out = Tensor._from_op(data, aval)
     if (prim.differentiable and state.STATE.grad_enabled
             and any(t.requires_grad for t in inputs)):

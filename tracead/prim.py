@@ -76,6 +76,27 @@ class Prim:
     def __repr__(self) -> str:
         return f"Prim({self.name})"
 
+    def apply(self, args, params: dict, out=None) -> np.ndarray:
+        """`impl` on concrete arrays: the one way every stage runs a primitive.
+
+        Eager dispatch, the reference interpreter, constant folding, the
+        Numba backend's opaque steps and timed runs all call this, so they
+        agree bit for bit. `out` (an Aval or an ir Var) is what the shape rule
+        declared: the result is cast to its dtype (NumPy computes exp of int8
+        in float16, the rule says float64) and must have its shape, since
+        later kernels index it without bounds checks. Without `out`, the
+        shape rule is asked (constants computed outside any graph).
+        """
+        if out is None:
+            out = self.shape_rule(*(Aval(a.shape, a.dtype) for a in args), **params)
+        result = np.asarray(self.impl(*args, **params))
+        if result.dtype != out.dtype:
+            result = result.astype(out.dtype)
+        if result.shape != out.shape:
+            raise ValueError(f"internal: {self.name} returned shape {result.shape}, its shape "
+                             f"rule says {out.shape}")
+        return result
+
 
 PRIMS: dict[str, Prim] = {}
 

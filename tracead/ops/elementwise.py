@@ -16,14 +16,31 @@ from ..errors import op_error
 from ..prim import Aval, Prim, register
 
 
+def _in_float64(impl):
+    """`impl` with integer and bool inputs computed in float64, as the shape rule says.
+
+    NumPy evaluates exp of int8 in float16 and sigmoid of int8 in float32;
+    casting that result up to the declared float64 would keep its rounding.
+    Mixed int/float inputs already compute in the float's dtype.
+    """
+    def run(*xs, **params):
+        if any(x.dtype.kind == "f" for x in xs):
+            return impl(*xs, **params)
+        return impl(*(x.astype(np.float64) for x in xs), **params)
+    run.__name__ = getattr(impl, "__name__", "impl")
+    return run
+
+
 def _binary(name, impl, vjp, template, float_result=False, **kw) -> Prim:
     rule = shapes.float_elementwise if float_result else shapes.elementwise
+    impl = _in_float64(impl) if float_result else impl
     return register(Prim(name, "elementwise", impl,
                          lambda a, b: rule(name, a, b), vjp, template, arity=2, **kw))
 
 
 def _unary(name, impl, vjp, template, float_result=True, **kw) -> Prim:
     rule = shapes.float_elementwise if float_result else shapes.elementwise
+    impl = _in_float64(impl) if float_result else impl
     return register(Prim(name, "elementwise", impl, lambda a: rule(name, a), vjp, template, **kw))
 
 

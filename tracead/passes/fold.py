@@ -1,8 +1,8 @@
 """Constant folding: nodes whose inputs are all known at compile time become constants.
 
 A value is known when it is a graph constant or the result of a folded node.
-Folding runs the primitive's own `impl` (as the interpreter would), casts to
-the node's declared dtype, so folded and unfolded graphs give the same bits.
+Folding runs the primitive's own `apply` (as the interpreter does: `impl`, cast to
+the node's declared dtype), so folded and unfolded graphs give the same bits.
 
 A *uniform* folded value (every element the same, e.g. the backward seed
 broadcast to a shape, or `zeros_like`) is tracked as that scalar and, where
@@ -29,14 +29,14 @@ _SHAPE_ONLY = ("reshape", "transpose", "broadcast_to")
 
 
 def _evaluate(node: Node, args: list[np.ndarray]) -> np.ndarray | None:
-    """prim.impl on concrete arrays, as the interpreter does; None if it fails."""
+    """prim.apply on concrete arrays, as the interpreter does; None if it fails."""
     try:
         with np.errstate(all="ignore"):
-            result = np.asarray(node.prim.impl(*args, **node.kwargs))
+            result = node.prim.apply(args, node.kwargs, node.out)
     except (TraceadError, ArithmeticError, LookupError, TypeError, ValueError):
         return None  # not folded: the runtime raises the same error with the user's context
     # a copy: impls may return views of a constant (reshape), and constants own their data
-    return np.array(result, dtype=node.out.dtype, copy=True)
+    return np.array(result, copy=True)
 
 
 def _uniform(value: np.ndarray) -> np.ndarray | None:
