@@ -108,3 +108,14 @@ def test_timed_run_of_a_graph_whose_impl_returns_another_dtype():
     (timed,), _ = executable.run_timed([np.array([0.1, 0.2])])
     (plain,) = executable([np.array([0.1, 0.2])])
     assert timed.dtype == plain.dtype == np.float64
+
+
+def test_shape_rule_results_are_reused_only_for_equal_types():
+    # Eager dispatch caches shape-rule results; 2.0 and np.float64(2.0) are equal
+    # keys to a dict, but NumPy types float32 ** np.float64(2) as float64.
+    x = ta.tensor(np.ones(3, np.float32))
+    assert (x ** 2.0).dtype == np.float32
+    assert (x ** np.float64(2.0)).dtype == np.float64
+    assert (x ** 2.0).dtype == np.float32
+    assert ta.sum(ta.tensor(np.ones((2, 3))), axis=(np.int64(1),)).shape == (2,)
+    assert ta.sum(ta.tensor(np.ones((2, 3))), axis=(1,)).shape == (2,)

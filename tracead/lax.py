@@ -20,8 +20,9 @@ import numbers
 
 import numpy as np
 
+from . import state
 from .dispatch import bind
-from .prim import PRIMS
+from .prim import PRIMS, Aval
 from .tensor import Tensor, as_tensor
 from .trace.scalars import ScalarInput
 
@@ -33,6 +34,11 @@ def lift(x, like: Tensor | None = None, op: str = "tensor") -> Tensor:
     """
     if isinstance(x, Tensor):
         return x
+    if ((type(x) is float or type(x) is int) and like is not None
+            and like._aval.dtype.kind == "f" and not state.STATE.tracers):
+        # The eager common case (`g * 0.5`, `1 - out`): the scalar takes the float's dtype.
+        dtype = like._aval.dtype
+        return Tensor._from_op(np.asarray(x, dtype), Aval((), dtype))
     if type(x) is ScalarInput:  # a float argument of a compiled function, being traced
         x = x.lifted(like)
         if isinstance(x, Tensor):

@@ -2,6 +2,8 @@
 
 Binary ops broadcast as NumPy does; their vjp rules return cotangents of the
 broadcast shape and the backward walk sums them back to each input's shape.
+A rule skips (returns None for) an input that does not require grad: the
+walk would drop that gradient anyway (`x * 0.5` costs one multiply, not two).
 Rules use only the primitive layer (`lax`; Tensor operators are its
 functions). Templates are Numba scalar expressions
 over the input names `{0}`, `{1}`, ...; the code generator substitutes them
@@ -55,13 +57,15 @@ add_p = _binary("add", np.add,
               lambda g, out, a, b: (g, g),
               "({0} + {1})")
 sub_p = _binary("sub", np.subtract,
-              lambda g, out, a, b: (g, lax.neg(g)),
+              lambda g, out, a, b: (g, lax.neg(g) if b.requires_grad else None),
               "({0} - {1})")
 mul_p = _binary("mul", np.multiply,
-              lambda g, out, a, b: (g * b, g * a),
+              lambda g, out, a, b: (g * b if a.requires_grad else None,
+                                    g * a if b.requires_grad else None),
               "({0} * {1})")
 div_p = _binary("div", np.true_divide,
-              lambda g, out, a, b: (g / b, lax.neg(g) * a / (b * b)),
+              lambda g, out, a, b: (g / b if a.requires_grad else None,
+                                    lax.neg(g) * a / (b * b) if b.requires_grad else None),
               "({0} / {1})", float_result=True)
 
 
@@ -69,7 +73,11 @@ def _pow_vjp(g, out, x, y):
     # The guards follow torch: d/dx y*x**(y-1) is 0 where y == 0 (not
     # 0 * 0**-1 = nan), and d/dy x**y log x is 0 where x == 0 and y >= 0
     # (x**y is then 0 or 1, constant in y), not 0 * log 0 = nan.
-    gx = g * lax.where(y == 0, lax.zeros_like(out), y * lax.pow(x, y - 1))
+    gx = gy = None
+    if x.requires_grad:
+        gx = g * lax.where(y == 0, lax.zeros_like(out), y * lax.pow(x, y - 1))
+    if not y.requires_grad:
+        return gx, gy
     zero_base = lax.where(x == 0, y >= 0, False)
     # log of the guarded base, so the unused branch is not log(0) either (its
     # own gradient, g / x, would be nan in second derivatives).
@@ -121,11 +129,15 @@ tanh_p = _unary("tanh", np.tanh, lambda g, out, x: (g * (1 - out * out),), "math
 
 
 def _sigmoid_impl(x):
-    # Stable on the whole range: never evaluates exp of a large positive.
-    x = np.asarray(x, dtype=np.result_type(x, np.float32)) if x.dtype.kind != "f" else x
-    e = np.exp(-np.abs(x))
-    r = 1 / (1 + e)
-    return np.where(x >= 0, r, e * r)
+    # 1 / (1 + e^-x), as the template, in one buffer: four passes, no temporaries.
+    # e^-x overflows to inf below about -88 (float32) and the result is 0, not a
+    # subnormal: the same as the compiled kernel.
+    t = np.empty_like(x)
+    np.negative(x, out=t)
+    with np.errstate(over="ignore"):
+        np.exp(t, out=t)
+    np.add(t, 1, out=t)
+    return np.reciprocal(t, out=t)
 
 
 sigmoid_p = _unary("sigmoid", _sigmoid_impl, lambda g, out, x: (g * (out * (1 - out)),),
@@ -145,10 +157,13 @@ sign_p = _unary("sign", np.sign, lambda g, out, x: (lax.zeros_like(x),), "(np.si
 
 def _select_vjp(pick_first):
     def rule(g, out, a, b):
+        if not (a.requires_grad or b.requires_grad):
+            return None, None
         first = pick_first(a, b)
         tie = lax.cast(a == b, g.dtype) * 0.5  # split ties evenly, as JAX does
         wa = lax.cast(first, g.dtype) + tie
-        return g * wa, g * (1 - wa)
+        return (g * wa if a.requires_grad else None,
+                g * (1 - wa) if b.requires_grad else None)
     return rule
 
 
@@ -168,7 +183,8 @@ def _where_shape(c, a, b):
 
 def _where_vjp(g, out, c, a, b):
     zero = lax.zeros_like(g)
-    return (None, lax.where(c, g, zero), lax.where(c, zero, g))
+    return (None, lax.where(c, g, zero) if a.requires_grad else None,
+            lax.where(c, zero, g) if b.requires_grad else None)
 
 
 where_p = register(Prim("where", "elementwise", np.where, _where_shape, _where_vjp,

@@ -48,8 +48,10 @@ def _broadcast_shape(x, *, shape):
 
 broadcast_to_p = register(Prim(
     "broadcast_to", "movement",
-    # A read-only view would leak into user code through .numpy(); copy.
-    lambda x, *, shape: np.array(np.broadcast_to(x, shape)),
+    # A read-only view, as reshape and transpose return views: no op writes into its
+    # inputs and values leave as copies (.numpy(), np.asarray), so the sum rule's
+    # broadcast cotangent costs no pass over memory.
+    lambda x, *, shape: np.broadcast_to(x, shape),
     # The cotangent keeps the broadcast shape: the backward walk sums it back.
     _broadcast_shape, lambda g, out, x, *, shape: (g,)))
 

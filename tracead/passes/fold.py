@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import TraceadError
 from ..ir.graph import Graph, Node, Var, VarFactory
 from ..ops.prim import PRIMS
+from ..prim import Aval
 
 MAX_ELEMENTS = 4096
 # Don't spend more than this many input elements evaluating one node.
@@ -28,11 +29,14 @@ MAX_WORK = 1 << 24
 _SHAPE_ONLY = ("reshape", "transpose", "broadcast_to")
 
 
-def _evaluate(node: Node, args: list[np.ndarray]) -> np.ndarray | None:
-    """prim.apply on concrete arrays, as the interpreter does; None if it fails."""
+def _evaluate(node: Node, args: list[np.ndarray], out=None) -> np.ndarray | None:
+    """prim.apply on concrete arrays, as the interpreter does; None if it fails.
+
+    `out`: the expected result when it is not the node's own (an elementwise node
+    evaluated on the 0-d values of uniform inputs)."""
     try:
         with np.errstate(all="ignore"):
-            result = node.prim.apply(args, node.kwargs, node.out)
+            result = node.prim.apply(args, node.kwargs, node.out if out is None else out)
     except (TraceadError, ArithmeticError, LookupError, TypeError, ValueError):
         return None  # not folded: the runtime raises the same error with the user's context
     # a copy: impls may return views of a constant (reshape), and constants own their data
@@ -98,7 +102,7 @@ def fold(graph: Graph) -> Graph:
                 if node.prim.name in _SHAPE_ONLY:
                     value = np.array(scalars[0], dtype=out.dtype)
                 else:
-                    value = _evaluate(node, scalars)
+                    value = _evaluate(node, scalars, Aval((), out.dtype))
                 if value is not None:
                     uniform[out.id] = value.reshape(())
                     continue
