@@ -54,9 +54,18 @@ def _typed(value):
 
 
 def bind(prim: Prim, *args, **params) -> Tensor:
+    if not state.STATE.tracers:  # eager mode's hot path: only what it must do
+        inputs = tuple([a if isinstance(a, Tensor) else as_tensor(a, op=prim.name) for a in args])
+        aval = _aval(prim, inputs, params)
+        out = Tensor._from_op(prim.apply([t._data for t in inputs], params, aval), aval)
+        if prim.differentiable and state.STATE.grad_enabled:
+            for t in inputs:
+                if t.requires_grad:
+                    out.requires_grad = True
+                    out._tape = TapeNode.single(prim, inputs, params, out)
+                    break
+        return out
     tracer = state.current_tracer()
-    if tracer is None:
-        return _eager(prim, args, params)
     inputs = tuple(as_tensor(a, op=prim.name) for a in args)
     if params:
         params = plain_params(params)
@@ -70,18 +79,4 @@ def bind(prim: Prim, *args, **params) -> Tensor:
     node = tracer.record(prim, inputs, params, out)
     if out._tape is not None:
         out._tape.source = node.source  # gradients of this op point back here
-    return out
-
-
-def _eager(prim: Prim, args: tuple, params: dict) -> Tensor:
-    """bind with no tracer: the hot path of eager mode, so it does only what it must."""
-    inputs = tuple(a if isinstance(a, Tensor) else as_tensor(a, op=prim.name) for a in args)
-    aval = _aval(prim, inputs, params)
-    out = Tensor._from_op(prim.apply([t._data for t in inputs], params, aval), aval)
-    if prim.differentiable and state.STATE.grad_enabled:
-        for t in inputs:
-            if t.requires_grad:
-                out.requires_grad = True
-                out._tape = TapeNode.single(prim, inputs, params, out)
-                break
     return out

@@ -33,8 +33,13 @@ class TapeNode:
 
     @classmethod
     def single(cls, prim, inputs, params, out) -> "TapeNode":
-        return cls(prim, inputs, params, (weakref.ref(out),), None, False,
-                   tuple([t._version for t in inputs]))
+        # Every eager op with a gradient makes one: filled in directly, without
+        # the generated __init__ and __post_init__.
+        node = object.__new__(cls)
+        node.prim, node.inputs, node.params = prim, inputs, params
+        node.outputs, node.source, node.freed = (weakref.ref(out),), None, False
+        node.versions = tuple([t._version for t in inputs])
+        return node
 
     def resolved_inputs(self) -> tuple:
         """The inputs as they were when this entry was recorded.

@@ -105,6 +105,8 @@ def _pow_scalar_vjp(g, out, x, *, exponent):
         return (lax.zeros_like(x),)
     if exponent == 1:
         return (g,)
+    if exponent == 2:  # x ** 1 is x exactly: no pow needed
+        return (g * (x * 2),)
     return (g * (exponent * lax.pow_scalar(x, exponent - 1)),)
 
 
@@ -128,16 +130,25 @@ sqrt_p = _unary("sqrt", np.sqrt, lambda g, out, x: (g * 0.5 / out,), "math.sqrt(
 tanh_p = _unary("tanh", np.tanh, lambda g, out, x: (g * (1 - out * out),), "math.tanh({0})")
 
 
+# Below these, e^-x overflows (or nearly) and 1 / (1 + e^-x) would give 0 where the
+# result is a subnormal; there sigmoid(x) is e^x to rounding.
+_SIGMOID_TAIL = {np.dtype(np.float32): -80.0, np.dtype(np.float64): -700.0}
+
+
 def _sigmoid_impl(x):
-    # 1 / (1 + e^-x), as the template, in one buffer: four passes, no temporaries.
-    # e^-x overflows to inf below about -88 (float32) and the result is 0, not a
-    # subnormal: the same as the compiled kernel.
+    # 1 / (1 + e^-x) in one buffer (four passes, no temporaries), then the far
+    # negative tail, if any, from e^x: stable on the whole range.
     t = np.empty_like(x)
     np.negative(x, out=t)
     with np.errstate(over="ignore"):
         np.exp(t, out=t)
     np.add(t, 1, out=t)
-    return np.reciprocal(t, out=t)
+    np.reciprocal(t, out=t)
+    low = _SIGMOID_TAIL[x.dtype]
+    if x.size and not x.min() >= low:  # (NaN compares false: the check below is exact)
+        tail = x < low
+        t[tail] = np.exp(x[tail])
+    return t
 
 
 sigmoid_p = _unary("sigmoid", _sigmoid_impl, lambda g, out, x: (g * (out * (1 - out)),),
@@ -145,7 +156,7 @@ sigmoid_p = _unary("sigmoid", _sigmoid_impl, lambda g, out, x: (g * (out * (1 - 
                  doc="logistic function; a primitive so its kernel and rule stay stable")
 
 relu_p = _unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)),
-              lambda g, out, x: (lax.where(x > 0, g, lax.zeros_like(g)),),
+              lambda g, out, x: (lax.where(x > 0, g, 0),),
               "({0} if {0} > 0 or {0} != {0} else 0)", float_result=False)
 abs_p = _unary("abs", np.abs, lambda g, out, x: (g * lax.sign(x),), "abs({0})", float_result=False)
 # Zero gradient, as torch: a tape entry that contributes zeros, so eager
@@ -182,9 +193,9 @@ def _where_shape(c, a, b):
 
 
 def _where_vjp(g, out, c, a, b):
-    zero = lax.zeros_like(g)
-    return (None, lax.where(c, g, zero) if a.requires_grad else None,
-            lax.where(c, zero, g) if b.requires_grad else None)
+    # A 0-d zero that broadcasts, rather than a zeros tensor of g's shape.
+    return (None, lax.where(c, g, 0) if a.requires_grad else None,
+            lax.where(c, 0, g) if b.requires_grad else None)
 
 
 where_p = register(Prim("where", "elementwise", np.where, _where_shape, _where_vjp,
