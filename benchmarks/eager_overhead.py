@@ -24,7 +24,7 @@ import statistics
 import numpy as np
 
 from . import timing
-from .workloads import IMPLEMENTATIONS, check, load_peers, make_w1, make_w4
+from .workloads import IMPLEMENTATIONS, check, load_peers, load_tracead, make_w1, make_w4
 
 PAIRS = {"W1": ("tracead eager", "numpy"), "W4": ("tracead eager", "torch eager")}
 TARGET = {"W1": 1.2, "W4": 1.0}
@@ -86,10 +86,11 @@ def main() -> None:
                     help="run only N tracead eager calls (see --calls) for valgrind")
     ap.add_argument("--calls", type=int, default=200)
     args = ap.parse_args()
-    load_peers(verbose=False)
-    if args.callgrind:
+    if args.callgrind:  # tracead alone: importing the peers would dwarf the calls
+        load_tracead()
         callgrind_body(args.callgrind, args.calls)
         return
+    load_peers(verbose=False)
     for workload in [args.only] if args.only else sorted(PAIRS):
         print(report(side_by_side(workload, args.rounds, args.n, args.dtype)), flush=True)
 

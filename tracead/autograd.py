@@ -29,8 +29,8 @@ def _accumulate(cts: dict, keep: dict, tensor, ct, owned: set | None) -> None:
     walk made and has handed to no rule yet: adding into those in place is
     safe, and saves a fresh buffer per extra use of a value.
     """
-    if ct.dtype != tensor.dtype:
-        ct = lax.cast(ct, tensor.dtype)
+    if ct._aval.dtype != tensor._aval.dtype:
+        ct = lax.cast(ct, tensor._aval.dtype)
     key = id(tensor)
     keep[key] = tensor
     old = cts.get(key)
@@ -111,17 +111,9 @@ def _backward_loop(roots, seeds, create_graph, stop, cts, keep, tracer) -> list[
         for root, seed in zip(roots, seeds):
             _accumulate(cts, keep, root, as_tensor(seed), None)
         for node in reversed(order):
-            outs = [ref() for ref in node.outputs]
-            if stop and any(o is not None and id(o) in stop for o in outs):
+            node_cts = _take_cotangents(node, cts, stop, owned)
+            if node_cts is None:
                 continue
-            node_cts = [cts.pop(id(o), None) if o is not None else None for o in outs]
-            if owned:
-                for c in node_cts:  # handed to a rule now: no longer ours to write into
-                    owned.discard(id(c))
-            if all(c is None for c in node_cts):
-                continue
-            if len(outs) > 1:
-                node_cts = [c if c is not None else lax.zeros_like(o) for c, o in zip(node_cts, outs)]
             if tracer is not None:
                 tracer.source_hint = node.source
             inputs = node.resolved_inputs()
@@ -130,6 +122,31 @@ def _backward_loop(roots, seeds, create_graph, stop, cts, keep, tracer) -> list[
                 if g is not None and inp.requires_grad:
                     _accumulate(cts, keep, inp, g, owned)
     return order
+
+
+def _take_cotangents(node: TapeNode, cts: dict, stop: set, owned: set | None) -> list | None:
+    """The cotangents of `node`'s outputs, removed from `cts`; None if it has none to
+    propagate (no cotangent arrived, or an output is a `stop_at` tensor)."""
+    if len(node.outputs) == 1:  # the common case, kept cheap
+        out = node.outputs[0]()
+        if out is None or id(out) in stop:
+            return None
+        ct = cts.pop(id(out), None)
+        if ct is None:
+            return None
+        if owned:
+            owned.discard(id(ct))  # handed to a rule now: no longer ours to write into
+        return [ct]
+    outs = [ref() for ref in node.outputs]
+    if any(o is not None and id(o) in stop for o in outs):
+        return None
+    node_cts = [cts.pop(id(o), None) if o is not None else None for o in outs]
+    if owned:
+        for c in node_cts:
+            owned.discard(id(c))
+    if all(c is None for c in node_cts):
+        return None
+    return [c if c is not None else lax.zeros_like(o) for c, o in zip(node_cts, outs)]
 
 
 def _seed_for(out, grad):

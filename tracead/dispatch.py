@@ -25,14 +25,18 @@ _MAX_AVALS = 4096
 def _aval(prim: Prim, inputs: tuple, params: dict):
     if prim.kind not in _CACHED_KINDS:
         return prim.shape_rule(*inputs, **params)
-    key = [prim.name]
-    for t in inputs:
-        aval = t._aval
-        key.append(aval.shape)
-        key.append(aval.dtype)
-    if params:
-        key.append(tuple([(k, _typed(v)) for k, v in params.items()]))
-    key = tuple(key)
+    if len(inputs) == 2 and not params:  # binary elementwise: most eager ops
+        a, b = inputs[0]._aval, inputs[1]._aval
+        key = (prim.name, a.shape, a.dtype, b.shape, b.dtype)
+    else:
+        key = [prim.name]
+        for t in inputs:
+            aval = t._aval
+            key.append(aval.shape)
+            key.append(aval.dtype)
+        if params:
+            key.append(tuple([(k, _typed(v)) for k, v in params.items()]))
+        key = tuple(key)
     try:
         hit = _AVALS.get(key)
     except TypeError:  # an unhashable param

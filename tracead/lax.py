@@ -51,7 +51,7 @@ def lift(x, like: Tensor | None = None, op: str = "tensor") -> Tensor:
 def pair(a, b, op: str = "tensor") -> tuple[Tensor, Tensor]:
     """Two operands as Tensors, a Python scalar weakly typed by the other one."""
     if isinstance(a, Tensor):
-        return a, lift(b, a, op)
+        return (a, b) if isinstance(b, Tensor) else (a, lift(b, a, op))
     b = lift(b, op=op)
     return lift(a, b, op), b
 
