@@ -27,6 +27,9 @@ from .tensor import Tensor, as_tensor
 from .trace.scalars import ScalarInput
 
 
+_SCALAR_AVALS: dict = {}  # dtype -> Aval((), dtype): weak scalars share them
+
+
 def lift(x, like: Tensor | None = None, op: str = "tensor") -> Tensor:
     """Python scalars take the other operand's dtype when NumPy 2 would.
 
@@ -38,7 +41,10 @@ def lift(x, like: Tensor | None = None, op: str = "tensor") -> Tensor:
             and like._aval.dtype.kind == "f" and not state.STATE.tracers):
         # The eager common case (`g * 0.5`, `1 - out`): the scalar takes the float's dtype.
         dtype = like._aval.dtype
-        return Tensor._from_op(np.asarray(x, dtype), Aval((), dtype))
+        aval = _SCALAR_AVALS.get(dtype)
+        if aval is None:
+            aval = _SCALAR_AVALS[dtype] = Aval((), dtype)
+        return Tensor._from_op(np.asarray(x, dtype), aval)
     if type(x) is ScalarInput:  # a float argument of a compiled function, being traced
         x = x.lifted(like)
         if isinstance(x, Tensor):
