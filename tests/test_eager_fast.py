@@ -35,6 +35,23 @@ def _reuse_heavy_grad(x):
     return 80.0 * x
 
 
+def _shared_sum(x):
+    # w's sum (owned by the walk) goes to u and v as one object, before u's other
+    # uses are walked: adding into it in place would change v's cotangent too.
+    u, v = x * 2.0, x * 3.0
+    w = u + v
+    return (w * w + w).sum() + (u * u).sum() + (v * 5.0).sum()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_sum_handed_to_two_inputs_is_not_added_into(dtype):
+    x = _x((2,), dtype)
+    grad = ta.grad(_shared_sum)(x).numpy()
+    # 25x^2 + 5x + 4x^2 + 15x
+    np.testing.assert_allclose(grad, 58.0 * x.astype(np.float64) + 20.0,
+                               rtol=1e-6 if dtype == np.float32 else 1e-13)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_in_place_accumulation_gives_the_analytic_gradient(shape, dtype):
