@@ -37,7 +37,6 @@ from .schedule import Schedule
 from ..units import bytes_text
 
 MAX_WASTE = 2  # a value may take a free buffer up to this many times its size
-VIEW_PRIMS = ("reshape", "transpose")  # NumPy returns views: no buffer of their own
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +97,7 @@ def plan_memory(schedule: Schedule) -> MemoryPlan:
 def _views(kernels, graph_outputs: set[int]) -> dict[int, int]:
     """Var id -> the var id it is a view of, for opaque view kernels that are not outputs."""
     return {k.outputs[0].id: k.nodes[0].inputs[0].id for k in kernels
-            if k.kind == "opaque" and k.nodes[0].prim.name in VIEW_PRIMS
+            if k.kind == "opaque" and k.nodes[0].prim.view  # NumPy's view: no buffer of its own
             and k.outputs[0].id not in graph_outputs}
 
 

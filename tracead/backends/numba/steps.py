@@ -230,6 +230,9 @@ class OpaqueStep(Step):
     def run(self, env) -> None:
         args = [env[s] for s in self.arg_slots]
         out = self.prim.apply(args, self.kwargs, self.node.out)
+        if out.shape != self.node.out.shape:  # later kernels index it without bounds checks
+            raise ValueError(f"{self.node.prim.name} returned shape {out.shape}, the graph says "
+                             f"{self.node.out.shape}")
         for slot in self.private:
             if np.may_share_memory(out, env[slot]):
                 out = out.copy()
