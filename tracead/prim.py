@@ -39,7 +39,11 @@ class Shaped:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        # A Python product, not np.prod: symbolic sizes (symint.py) stay symbolic.
+        n = 1
+        for d in self.shape:
+            n = n * d
+        return n
 
     @property
     def nbytes(self) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import lax
+from ..shapes import broadcast_shapes
 from ..errors import op_error
 from ..prim import Aval, Prim, register
 
@@ -44,7 +45,7 @@ transpose_p = register(Prim("transpose", "movement", lambda x, *, perm: np.trans
 
 def _broadcast_shape(x, *, shape):
     try:
-        if tuple(np.broadcast_shapes(x.shape, shape)) != tuple(shape):
+        if broadcast_shapes(x.shape, shape) != tuple(shape):
             raise ValueError
     except ValueError:
         raise op_error("broadcast_to", f"cannot broadcast to shape {shape}", x) from None
