@@ -79,3 +79,92 @@ def test_two_assigns_to_one_tensor_replay_the_last():
         np.testing.assert_allclose(w.numpy(), expected)
     assert f.stats["hits"] >= 1
     assert len(f.order[-1].capture.effects) == 1
+
+
+def _forward_plan(f):
+    return f.order[-1].forward_exec.memory_plan
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_reshape_of_a_transposed_view_is_a_value_of_its_own(dtype):
+    """NumPy copies reshape(transpose(x)): the plan must not keep x alive for it (as it
+    would for a view), and the copy must hold the right values while x's buffer is
+    reused by later kernels."""
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((4, 3, 5)).astype(dtype)
+    w = rng.standard_normal((7, 3)).astype(dtype)
+
+    def f(a, w):
+        t = ta.exp(a) * 2.0                                   # a planned buffer
+        cols = ta.reshape(ta.transpose(t, (1, 0, 2)), (3, 20))  # a copy, not a view
+        u = ta.tanh(a + 1.0) * 3.0                            # may take t's buffer
+        return (w @ cols).sum() + u.sum()
+
+    cf = ta.compile(f)
+    ref = (w.astype(np.float64) @ (np.exp(a.astype(np.float64)) * 2.0).transpose(1, 0, 2).reshape(3, 20)).sum() \
+        + (np.tanh(a.astype(np.float64) + 1.0) * 3.0).sum()
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for _ in range(2):
+        np.testing.assert_allclose(float(cf(a, w)), ref, rtol=tol)
+    assert cf.stats["hits"] >= 1
+    plan = _forward_plan(cf)
+    graph = plan.schedule.graph
+    reshapes = [n.out.id for n in graph.nodes if n.prim.name == "reshape" and n.out.shape == (3, 20)]
+    transposes = [n.out.id for n in graph.nodes if n.prim.name == "transpose"]
+    assert reshapes and transposes
+    assert all(r not in plan.views for r in reshapes)
+    assert all(t in plan.views for t in transposes)  # the transpose itself is still a view
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_gradient_splits_ties_and_keeps_the_dtype(dtype):
+    x = np.array([[1.0, 3.0, 3.0, 0.0], [2.0, -1.0, 0.5, 2.0], [5.0, 5.0, 5.0, 5.0]], dtype)
+    g = ta.grad(lambda x: (ta.max(x, axis=1) * ta.tensor(np.array([1.0, 2.0, 3.0], dtype))).sum())
+    expected = np.array([[0, 0.5, 0.5, 0], [1.0, 0, 0, 1.0], [0.75, 0.75, 0.75, 0.75]], dtype)
+    for fn in (g, ta.compile(g)):
+        for _ in range(2):
+            out = fn(x)
+            assert out.dtype == dtype
+            np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-6)
+
+
+def test_conv_step_weight_gradient_matches_numpy_over_steps():
+    """conv2d as one (O, K) @ (K, N*Ho*Wo) GEMM: compiled SGD steps on a conv layer
+    agree with a float64 NumPy convolution and its hand-written gradient."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 2, 5, 5)).astype(np.float32)
+    x_before = x.copy()
+    w0 = (0.3 * rng.standard_normal((4, 2, 3, 3))).astype(np.float32)
+    b0 = (0.1 * rng.standard_normal(4)).astype(np.float32)
+    w, b = ta.tensor(w0.copy(), requires_grad=True), ta.tensor(b0.copy(), requires_grad=True)
+    target = rng.standard_normal((3, 4, 5, 5)).astype(np.float32)
+    lr = 0.05
+
+    def step(x, target):
+        y = ta.nn.functional.conv2d(x, w, b, padding=1)
+        loss = ((y - target) ** 2).mean()
+        loss.backward()
+        with ta.no_grad():
+            w.assign_(w - lr * w.grad)
+            b.assign_(b - lr * b.grad)
+            w.grad = None
+            b.grad = None
+        return loss
+
+    def ref_windows(x):
+        xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+        return np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(2, 3))  # n c h w i j
+
+    f = ta.compile(step)
+    W, B = w0.astype(np.float64), b0.astype(np.float64)
+    win = ref_windows(x.astype(np.float64))
+    for _ in range(3):
+        y = np.einsum("nchwij,ocij->nohw", win, W) + B[:, None, None]
+        r = y - target
+        gy = 2.0 * r / r.size
+        np.testing.assert_allclose(float(f(x, target)), float((r * r).mean()), rtol=1e-5)
+        W, B = W - lr * np.einsum("nohw,nchwij->ocij", gy, win), B - lr * gy.sum(axis=(0, 2, 3))
+        np.testing.assert_allclose(w.numpy(), W, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(b.numpy(), B, rtol=1e-4, atol=1e-6)
+    assert f.stats["hits"] >= 1 and f.stats["eager_calls"] == 0
+    np.testing.assert_array_equal(x, x_before)  # the argument is not written

@@ -15,7 +15,11 @@ own buffer; graph inputs and constants are never written.
 Views: an opaque reshape or transpose kernel (not a graph output) gets no
 buffer; it is a view of its input (NumPy's reshape/transpose), recorded in
 `views`, and its input's buffer stays live as long as the view is read. A
-backend may still copy; it then allocates that copy itself.
+reshape of a transposed view is not one: NumPy copies it, so it is a value
+of its own and its input may die at once (an im2col result reshaped into a
+GEMM operand is not kept alive beside its copy). A backend may still copy a
+view, or return a view where the plan expects a copy; it then keeps that
+array (or copies it) itself.
 
 Figures (inputs and constants are not counted in any of them):
   peak_bytes_naive    every kernel output its own buffer, all alive at once
@@ -83,6 +87,13 @@ def _mb(n: int) -> str:
     return f"{n:,} B ({bytes_text(n)})"
 
 
+def _moves_axes(node) -> bool:
+    """A transpose that changes the memory order of axes longer than 1."""
+    shape = node.inputs[0].shape
+    order = [a for a in node.kwargs["perm"] if shape[a] != 1]
+    return order != sorted(order)
+
+
 def plan_memory(schedule: Schedule) -> MemoryPlan:
     kernels = schedule.kernels
     end = len(kernels)
@@ -90,9 +101,18 @@ def plan_memory(schedule: Schedule) -> MemoryPlan:
     values = {v.id: v for k in kernels for v in k.outputs}
     nbytes = {vid: v.nbytes for vid, v in values.items()}
     written = {v.id: k.index for k in kernels for v in k.outputs}
-    views = {k.outputs[0].id: k.nodes[0].inputs[0].id for k in kernels
-             if k.kind == "opaque" and k.nodes[0].prim.name in VIEW_PRIMS
-             and k.outputs[0].id not in graph_outputs}
+    views: dict[int, int] = {}
+    permuted: set[int] = set()  # views whose axes are out of memory order
+    for k in kernels:
+        node = k.nodes[0]
+        if k.kind != "opaque" or node.prim.name not in VIEW_PRIMS or k.outputs[0].id in graph_outputs:
+            continue
+        base = node.inputs[0].id
+        if node.prim.name == "reshape" and base in permuted:
+            continue  # NumPy copies: a result of its own, and its input may die
+        views[k.outputs[0].id] = base
+        if base in permuted or (node.prim.name == "transpose" and _moves_axes(node)):
+            permuted.add(k.outputs[0].id)
     last = dict(written)
     for k in kernels:
         for v in k.inputs:
