@@ -168,3 +168,49 @@ def test_conv_step_weight_gradient_matches_numpy_over_steps():
         np.testing.assert_allclose(b.numpy(), B, rtol=1e-4, atol=1e-6)
     assert f.stats["hits"] >= 1 and f.stats["eager_calls"] == 0
     np.testing.assert_array_equal(x, x_before)  # the argument is not written
+
+
+def _gelu_slope64(x):
+    c = np.sqrt(2.0 / np.pi)
+    t = np.tanh(c * (x + 0.044715 * x ** 3))
+    return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * c * (1.0 + 3 * 0.044715 * x * x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gelu_is_one_primitive_whose_gradient_reads_its_input(dtype):
+    """GELU (tanh form) is the `gelu` primitive: the forward of a compiled training step
+    keeps its input only, and the gradient matches the float64 formula and central
+    differences."""
+    x = np.linspace(-6.0, 6.0, 41).astype(dtype).reshape(41, 1) * np.ones((1, 3), dtype)
+    graph = ta.make_graph(lambda x: ta.nn.functional.gelu(x, approximate="tanh").sum())(x)
+    assert [n.prim.name for n in graph.nodes].count("gelu") == 1
+    assert "tanh" not in [n.prim.name for n in graph.nodes]
+    vg = ta.value_and_grad(lambda x: ta.gelu(x).sum())
+    tol = 2e-6 if dtype == np.float32 else 1e-13
+    x64 = x.astype(np.float64)
+    for fn in (vg, ta.compile(vg)):
+        for _ in range(2):
+            value, g = fn(x)
+            assert np.asarray(g).dtype == dtype
+            np.testing.assert_allclose(np.asarray(g), _gelu_slope64(x64), rtol=tol, atol=tol)
+    h = 1e-6
+    fd = ((0.5 * (x64 + h) * (1 + np.tanh(np.sqrt(2 / np.pi) * ((x64 + h) + 0.044715 * (x64 + h) ** 3))))
+          - (0.5 * (x64 - h) * (1 + np.tanh(np.sqrt(2 / np.pi) * ((x64 - h) + 0.044715 * (x64 - h) ** 3))))) / (2 * h)
+    np.testing.assert_allclose(_gelu_slope64(x64), fd, atol=1e-7)
+    # A compiled step saves the GELU input, not the formula's intermediates: every
+    # float (41, 3) value the forward kernels hand to the backward is x itself or gelu's input.
+    w = ta.tensor(np.ones((3, 3), dtype), requires_grad=True)
+
+    def step(x):
+        loss = ta.gelu(x @ w).sum()
+        loss.backward()
+        with ta.no_grad():
+            w.assign_(w - 0.01 * w.grad)
+            w.grad = None
+        return loss
+
+    f = ta.compile(step)
+    f(x), f(x)
+    plan = f.order[-1].forward_exec.memory_plan
+    wide = [b for b in plan.buffers if b.nbytes == x.nbytes]
+    assert len(wide) <= 2, plan
