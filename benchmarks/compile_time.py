@@ -59,7 +59,7 @@ def build(graph: str, n: int):
         return x
 
     if shape == "body":
-        from tracead.passes import fuse, split
+        from tracead.plan import fuse, split
 
         for module in (fuse, split):  # no cut: measure one kernel of n nodes
             module.MAX_KERNEL_NODES = module.MAX_KERNEL_COST = 10 ** 9

@@ -19,7 +19,7 @@ import tracead as ta
 from tracead.backends.numba import cache
 from tracead.backends.numba.backend import NumbaBackend
 from tracead.ir import interpret
-from tracead.passes.schedule import Kernel, Schedule
+from tracead.plan.schedule import Kernel, Schedule
 from tracead.trace.capture import capture
 
 RNG = np.random.default_rng(0)

@@ -14,8 +14,8 @@ import tracead as ta
 from tracead.backends.numba import cache
 from tracead.backends.numba.codegen import generate
 from tracead.backends.numba.source import Names
-from tracead.passes import plan_fusion
-from tracead.passes.split import HEAVY_WEIGHT, MAX_KERNEL_COST, MAX_KERNEL_NODES, compile_weight
+from tracead.plan import plan_fusion
+from tracead.plan.split import HEAVY_WEIGHT, MAX_KERNEL_COST, MAX_KERNEL_NODES, compile_weight
 from tracead.trace.capture import capture
 
 
@@ -87,7 +87,7 @@ def test_small_graphs_are_not_split():
 @pytest.fixture
 def small_budget(monkeypatch):
     """Kernels of at most 64 compile weight (6 tanh blocks): split graphs stay cheap to compile."""
-    from tracead.passes import fuse, split
+    from tracead.plan import fuse, split
 
     for module in (fuse, split):
         monkeypatch.setattr(module, "MAX_KERNEL_COST", 64)

@@ -37,7 +37,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("ir and tracing", ("ir", "trace")),
     ("transforms", ("transforms",)),
     ("models", ("nn", "optim", "lr_scheduler")),
-    ("compiler passes", ("passes",)),
+    ("compiler passes: Graph -> Graph rewrites", ("passes",)),
+    ("planning: kernels, their order, buffers", ("plan",)),
     ("backends", ("backends",)),
     ("runtime", ("runtime",)),
     ("tools", ("tools", "distributed", "demo", "__main__")),
@@ -53,8 +54,8 @@ OPTIONAL = {"networkx", "graphviz", "matplotlib", "ray", "sklearn", "tqdm", "num
 LAZY_ALLOWED: dict[tuple[str, str], str] = {
     ("__main__.py", ".demo"): "the demo needs optional packages; load it only when run",
     ("backends/__init__.py", ".numba.backend"): "backend chosen at run time (numba is heavy)",
-    ("backends/numba/backend.py", "...passes.fuse"):
-        "backend -> passes is upward; owned by the compile-speed work (moves with plan/)",
+    ("backends/numba/backend.py", "...plan.fuse"):
+        "falls back to fallback_plan when missing (deleted with it)",
     ("backends/numba/backend.py", ".fallback_plan"): "alternative planner, loaded on demand",
     ("backends/numba/cache.py", "..."): "reads tracead.__version__ (the package is the top layer)",
     ("backends/numba/cache_files.py", ".cache"): "cache <-> cache_files cycle; backend area",
@@ -65,7 +66,7 @@ LAZY_ALLOWED: dict[tuple[str, str], str] = {
     ("backends/numba/threads.py", "threadpoolctl"): "optional dependency (TRACEAD_BLAS_THREADS only)",
     ("ir/export.py", "networkx"): "optional dependency",
     ("passes/__init__.py", "..ir.verify"): "debug-only verification; passes area",
-    ("runtime/bisect.py", "..passes.schedule"): "check mode only; could be module-level (no cycle)",
+    ("runtime/bisect.py", "..plan.schedule"): "check mode only; could be module-level (no cycle)",
     ("runtime/check.py", ".gradcheck"): "check mode only; could be module-level (no cycle)",
     ("runtime/check.py", "..trace.backward"): "check mode only; could be module-level (no cycle)",
     ("runtime/gradcheck.py", ".."): "reads tracead.transforms; could be module-level (no cycle)",
@@ -82,7 +83,6 @@ LAZY_ALLOWED: dict[tuple[str, str], str] = {
     ("tools/explain.py", ".pictures"): "pictures need optional graphviz/matplotlib",
     ("tools/explain.py", "..ir.export"): "networkx export (optional dependency)",
     ("tools/explain.py", ".report_html"): "HTML report loaded when written",
-    ("tools/explain.py", "..passes"): "tools sit above passes; kept lazy to keep explain light",
     ("tools/explain.py", "..trace.backward"): "only for explain(backward=True)",
     ("tools/explain_text.py", "linecache"): "stdlib; tools area",
     ("tools/pictures.py", "..ir.export"): "networkx export (optional dependency)",

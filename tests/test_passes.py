@@ -12,19 +12,13 @@ import tracead as ta
 from tracead import nn
 from tracead.ir import Graph, Node, VarFactory, freeze_params, interpret, verify
 from tracead.ops import PRIMS
-from tracead.passes import (
-    PASSES,
-    PIPELINE,
-    plan_fusion,
-    plan_memory,
-    run_pipeline,
-    single_node_schedule,
-)
+from tracead.passes import PASSES, PIPELINE, run_pipeline
 from tracead.passes.cse import cse
 from tracead.passes.dce import dce
 from tracead.passes.fold import fold
-from tracead.passes.fuse_kinds import is_pointwise
 from tracead.passes.simplify import simplify
+from tracead.plan import plan_fusion, plan_memory, single_node_schedule
+from tracead.plan.fuse_kinds import is_pointwise
 from tracead.trace.backward import joint_graph
 
 F64, F32 = np.dtype(np.float64), np.dtype(np.float32)

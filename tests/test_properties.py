@@ -74,7 +74,7 @@ def test_random_programs_gradients(mode):
 
 # Programs the random search found to fail once; kept as plain regression tests.
 REGRESSIONS = [
-    # passes/fuse.py formed a cycle of kernels planning the joint graph: its
+    # plan/fuse.py formed a cycle of kernels planning the joint graph: its
     # cycle check pruned paths by node index, wrong for non-contiguous groups.
     (lambda a, b: a / (1.0 + b * b) + b.max(keepdims=True),
      lambda a, b: a / (1.0 + b * b) + b.max(keepdims=True), [(1, 1, 3), (3,)], []),

@@ -15,19 +15,15 @@ from .alias import keep_eager_aliasing
 from .cse import cse
 from .dce import dce
 from .fold import fold
-from .fuse import plan_fusion
-from .memory import MemoryPlan, plan_memory
-from .schedule import Kernel, Schedule, single_node_schedule
 from .simplify import simplify
 
-__all__ = ["PASSES", "PIPELINE", "Kernel", "MemoryPlan", "PassRecord", "Schedule", "plan_fusion",
-           "plan_memory", "resolve", "run_pipeline", "single_node_schedule"]
+__all__ = ["PASSES", "PIPELINE", "PassRecord", "resolve", "run_pipeline"]
 
 PASSES = {"fold": fold, "simplify": simplify, "cse": cse, "dce": dce}
 # fold first (it turns seeds and broadcast constants into values simplify can read),
 # simplify before cse (rewrites expose duplicates: x**2 -> x*x meets tanh's out*out),
-# dce last to drop what the others left unused. Fusion and memory planning are
-# analyses the backends call (plan_fusion, plan_memory), not graph rewrites.
+# dce last to drop what the others left unused. Fusion, ordering and memory
+# planning read the result without rewriting it: they live in `plan/`.
 PIPELINE: tuple[str, ...] = ("fold", "simplify", "cse", "dce")
 
 

@@ -115,7 +115,7 @@ def _first_bad_node(backend, graph: Graph, nodes, reference):
     compile_schedule = getattr(backend, "compile_schedule", None)
     if compile_schedule is None:
         return None
-    from ..passes.schedule import Kernel, Schedule
+    from ..plan.schedule import Kernel, Schedule
 
     for node in nodes:
         if node.prim.kind != "elementwise":

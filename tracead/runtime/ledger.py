@@ -2,8 +2,8 @@
 
     trace        the traced eager run (it is also the first call's result)
     pass NAME    each graph pass (fold, simplify, cse, dce), summed over graphs
-    plan         fusion planning (passes/fuse.py, split.py)
-    memory plan  buffer assignment (passes/memory.py)
+    plan         fusion planning (plan/fuse.py, split.py)
+    memory plan  buffer assignment (plan/memory.py)
     codegen      kernel source generation (backends/numba/codegen.py)
     cache load   writing/importing kernel modules (backends/numba/cache.py)
     llvm         Numba compiling (or loading from its cache) each kernel's signature

@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass, field
 
 from ..ir.graph import Graph
+from ..plan import plan_fusion, plan_memory
 from ..runtime.compiled import CompiledFunction
 from ..runtime.restore import preserved_state
 from .fusion_report import FusionReport, fusion_report
@@ -55,8 +56,8 @@ class GraphReport:
     label: str
     graph: Graph
     passes: list[PassChange]
-    schedule: object = None  # passes.schedule.Schedule
-    memory_plan: object = None  # passes.memory.MemoryPlan
+    schedule: object = None  # plan.schedule.Schedule
+    memory_plan: object = None  # plan.memory.MemoryPlan
     kernels: list[KernelInfo] = field(default_factory=list)
     fusion: FusionReport | None = None
     memory: MemoryView | None = None
@@ -248,8 +249,6 @@ def _kernel_infos(label, schedule, records, fusion) -> list[KernelInfo]:
 
 
 def _graph_report(label, graph, changes, executable, n_saved=0) -> GraphReport:
-    from ..passes import plan_fusion, plan_memory
-
     schedule = getattr(executable, "schedule", None) or plan_fusion(graph)
     plan = getattr(executable, "memory_plan", None) or plan_memory(schedule)
     fusion = fusion_report(schedule, label)

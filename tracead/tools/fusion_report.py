@@ -1,8 +1,8 @@
 """Why kernels end where they do: one stable reason code per kernel edge.
 
 For every edge between two kernels (a value one kernel writes and another
-reads) we ask the planner's own legality check (`passes.fuse_kinds.classify`
-on the union of both kernels, plus the no-cycle rule of `passes/fuse.py`)
+reads) we ask the planner's own legality check (`plan.fuse_kinds.classify`
+on the union of both kernels, plus the no-cycle rule of `plan/fuse.py`)
 why the two are not one kernel, and map its sentence to a stable code. The
 planner's sentences may be reworded; the codes and their one-line meanings
 below are what scripts and tests rely on. A sentence no rule matches maps to
@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from ..passes.fuse_kinds import classify
-from ..passes.split import over_budget
+from ..plan.fuse_kinds import classify
+from ..plan.split import over_budget
 from ..units import bytes_text
 
 # code -> one-line explanation (the legend printed under the fusion summary)
@@ -126,7 +126,7 @@ def _reaches_through_other(succ: dict[int, set[int]], src: int, dst: int) -> boo
 
 
 def fusion_report(schedule, label: str = "graph") -> FusionReport:
-    """Reason codes for every edge of `schedule` (a passes.schedule.Schedule)."""
+    """Reason codes for every edge of `schedule` (a plan.schedule.Schedule)."""
     graph = schedule.graph
     position = {n.out.id: i for i, n in enumerate(graph.nodes)}
     users: dict[int, set[int]] = {}

@@ -136,7 +136,7 @@ class MemoryView:
 
 
 def memory_view(plan, label: str = "graph", n_saved: int = 0) -> MemoryView:
-    """The view of a `passes.memory.MemoryPlan`; the last `n_saved` graph outputs
+    """The view of a `plan.memory.MemoryPlan`; the last `n_saved` graph outputs
     are the values a forward graph saves for its backward."""
     graph = plan.schedule.graph
     names: dict[int, str] = {}

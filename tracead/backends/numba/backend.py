@@ -1,6 +1,6 @@
 """The Numba backend: Schedule -> generated, cached, jitted kernels (backend stage: compile + run).
 
-`NumbaBackend(options).compile(graph, label)` plans kernels (`passes.fuse.
+`NumbaBackend(options).compile(graph, label)` plans kernels (`plan.fuse.
 plan_fusion`, or the fallback planner while that is missing), turns each
 fusible kernel into a generated module (codegen.py) loaded through the disk
 cache (cache.py), compiles its likely signature up front, and returns a
@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ... import config
-from ...passes.memory import plan_memory
-from ...passes.schedule import Kernel, Schedule
-from ...passes.split import compile_weight
+from ...plan.memory import plan_memory
+from ...plan.schedule import Kernel, Schedule
+from ...plan.split import compile_weight
 from . import cache, compile_workers, threads
 from .codegen import PARALLEL_THRESHOLD, generate
 from .executable import NumbaExecutable, private_inputs
@@ -49,7 +49,7 @@ _VIEW_PRIMS = frozenset({"transpose", "getitem"})
 
 def plan(graph) -> Schedule:
     try:
-        from ...passes.fuse import plan_fusion
+        from ...plan.fuse import plan_fusion
     except ImportError:
         from .fallback_plan import plan_fallback as plan_fusion
     return drop_dead_kernels(plan_fusion(graph))

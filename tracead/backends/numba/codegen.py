@@ -19,7 +19,7 @@ Entry points (the backend picks one per call, see backend.py):
   kernel_nd    a loop nest over the kernel shape; any strides (transposed
                inputs), partial broadcasting, reductions over some axes.
 
-Kinds (see passes/schedule.py for the contract):
+Kinds (see plan/schedule.py for the contract):
   elementwise  pointwise statements, stores of every output.
   reduce       prologue as above, then sum/max into a scalar accumulator when
                the reduced axes are the innermost loops, else into an array of

@@ -43,7 +43,7 @@ class Job:
 
 
 def estimate_seconds(weight: int) -> float:
-    """CPU seconds to compile a kernel of `weight` (passes.split.compile_weight sums): a
+    """CPU seconds to compile a kernel of `weight` (plan.split.compile_weight sums): a
     fixed cost, then ~3.75 ms per weight (benchmarks/compile_curve.md: ~12.5 ms per
     statement of a mix weighing 10 per 3 statements). W2's ~14 small kernels come to
     ~3 s (in-process); a 10 000-op chain's ~6 new 512-weight kernels to ~13 s."""

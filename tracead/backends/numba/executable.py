@@ -2,7 +2,7 @@
 
 Built once per compiled graph, so a call does no work proportional to the
 graph, only to its kernels, inputs and outputs:
-  - every value and every buffer of the memory plan (passes/memory.py) gets an
+  - every value and every buffer of the memory plan (plan/memory.py) gets an
     integer slot; a call copies one template list (constants already in it),
     puts the inputs in, and each step reads and writes slots;
   - the plan's buffers are allocated per call, when the first kernel that
@@ -23,8 +23,8 @@ import time
 import numpy as np
 
 from ...ir.cost import bytes_moved, flops
-from ...passes.memory import MemoryPlan
-from ...passes.schedule import Schedule
+from ...plan.memory import MemoryPlan
+from ...plan.schedule import Schedule
 from ... import config
 from .steps import FusedStep, MatmulStep, OpaqueStep, Out
 from .threads import BlasCap

@@ -1,6 +1,6 @@
-"""FALLBACK fusion planner, used only while `tracead.passes.fuse` is missing.
+"""FALLBACK fusion planner, used only while `tracead.plan.fuse` is missing.
 
-The real planner (`passes/fuse.py: plan_fusion`) owns fusion decisions. Until
+The real planner (`plan/fuse.py: plan_fusion`) owns fusion decisions. Until
 it exists the Numba backend still needs a Schedule, so this one does the
 least that is useful: maximal runs of consecutive fusible elementwise nodes
 with one output shape become "elementwise" kernels; every other node is an
@@ -8,7 +8,7 @@ with one output shape become "elementwise" kernels; every other node is an
 """
 from __future__ import annotations
 
-from ...passes.schedule import Kernel, Schedule
+from ...plan.schedule import Kernel, Schedule
 
 
 def plan_fallback(graph) -> Schedule:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ...passes.schedule import Kernel
+from ...plan.schedule import Kernel
 from . import threads
 
 

@@ -1,8 +1,8 @@
 """The kernel schedule: the contract between fusion planning and backends.
 
-`plan_fusion(graph)` (passes/fuse.py) partitions an optimised graph into an
+`plan_fusion(graph)` (plan/fuse.py) partitions an optimised graph into an
 ordered tuple of Kernels; the Numba backend turns each Kernel into one
-generated function; `plan_memory` (passes/memory.py) assigns buffers over it.
+generated function; `plan_memory` (plan/memory.py) assigns buffers over it.
 
 Kernel kinds and what a backend may assume about them:
   "elementwise"  nodes are elementwise prims (kind "elementwise") and
