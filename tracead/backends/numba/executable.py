@@ -68,8 +68,9 @@ def buffer_segments(plan: MemoryPlan, writers: set[int], end: int) -> list[tuple
     reading one (graph outputs' buffers: to the end, `end`). Between two values a reused
     buffer sits idle; where that idle stretch covers the step at which the call holds the
     most bytes, the buffer is dropped after the first value and allocated again for the
-    next, until the most-held step holds live values only (then the call's peak is the
-    plan's live peak, `peak_bytes_live`, for the values kernels write into buffers)."""
+    next, until the most-held step holds live values only. Opaque results (arrays their
+    impls allocate) count towards the bytes held at a step, so the peak is found where
+    the call really has it."""
     spans: dict[int, list[tuple[int, int]]] = {}
     segments = []
     for buf in plan.buffers:
@@ -80,6 +81,11 @@ def buffer_segments(plan: MemoryPlan, writers: set[int], end: int) -> list[tuple
         last = end if buf.output else min(max(b for _, b in placed), end - 1)
         segments.append([buf.index, placed[0][0], last])
     held = [0] * (end + 1)
+    sizes = {v.id: v.nbytes for k in plan.schedule.kernels for v in k.outputs}
+    for vid, (first, last) in plan.live.items():  # opaque results: their impls' own arrays
+        if vid not in writers and vid not in plan.views:
+            for k in range(first, min(last, end - 1) + 1):
+                held[k] += sizes[vid]
     for index, first, last in segments:
         for k in range(first, min(last, end - 1) + 1):
             held[k] += plan.buffers[index].nbytes
