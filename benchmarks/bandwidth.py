@@ -1,38 +1,29 @@
-"""Machine memory bandwidth (STREAM-like) and per-workload memory-traffic floors.
+"""Machine memory bandwidth and matmul rate, and per-workload memory-traffic floors.
 
-`measure_bandwidth()` is the number every "achieved GB/s" in the benchmark
-report is compared with. It runs STREAM's copy and triad kernels twice: with
-NumPy (single-threaded, one pass per ufunc call) and with a Numba `prange`
-kernel on all cores, on arrays far larger than the last-level cache, and takes
-the median of several runs of each. The machine figure is the best of those
-medians (STREAM also reports the best kernel), and the result is cached as
-JSON so later runs (and, later, `tracead.profile`) need not re-measure. On a
-shared machine a measurement during which other processes were busy is
-repeated (up to 3 times; the quietest is kept, and its share is stored).
+The bandwidth is the library's measurement (`tracead.tools.bandwidth`, also
+what `ta.profile` compares kernels with): STREAM's copy and triad kernels
+with NumPy and with a Numba `prange` kernel on all cores, the best median,
+cached in the same JSON file. It is the number every "achieved GB/s" in the
+benchmark report is compared with. Here it runs on larger arrays (see
+DEFAULT_ARRAY_BYTES) and, on a shared machine, a measurement during which
+other processes were busy is repeated (up to 3 times; the quietest is kept).
 
 Byte counting follows STREAM: copy moves 2 words per element (read a, write
 b), triad 3 (read b, c; write a). Write-allocate traffic is not counted, so
 the figure is what a program "sees", which is what the floors below use too.
-
-Only numpy and numba are imported so the library can adopt this file as is.
 
     python -m benchmarks.bandwidth [--remeasure] [--size-mb 1024]
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import time
-from pathlib import Path
 
 import numpy as np
 
-# One STREAM implementation, shared with `tracead.profile`.
-from tracead.tools.bandwidth import _median_rate, run_stream
-
-DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tracead" / "bandwidth.json"
+from tracead.tools import bandwidth as library
+from tracead.tools.bandwidth import median_rate, cached_kernels, run_stream
 
 # This VM reports a 480 MiB L3 (KVM passes the host's through), so "far larger
 # than cache" means about 1 GiB per array; 3 arrays then need 3 GiB of RAM.
@@ -72,35 +63,11 @@ def _measure_quietly(measure, tries: int = 3, threshold: float = 0.15):
 
 def measure_bandwidth(cache_path: str | os.PathLike | None = None, *, remeasure: bool = False,
                       array_bytes: int = DEFAULT_ARRAY_BYTES, save: bool = True) -> float:
-    """Memory bandwidth of this machine in GB/s (best median of the STREAM kernels).
-
-    The figure is cached in `cache_path` (default ~/.cache/tracead/bandwidth.json,
-    or $XDG_CACHE_HOME/tracead/...) keyed by host name and CPU count; pass
-    `remeasure=True` to refresh it; `save=False` measures (when nothing is
-    cached) without writing, e.g. for a smoke test with small arrays.
-    """
-    path = Path(cache_path) if cache_path is not None else DEFAULT_CACHE
-    key = f"{platform.node()}/{os.cpu_count()}cpu"
-    if not remeasure and path.exists():
-        try:
-            entry = json.loads(path.read_text()).get(key)
-            if entry:
-                return float(entry["gbps"])
-        except (ValueError, KeyError, OSError):
-            pass  # unreadable cache: measure again and overwrite it
-    kernels, foreign = _measure_quietly(lambda: run_stream(array_bytes))
-    gbps = max(kernels.values())
-    if not save:
-        return gbps
-    try:
-        data = json.loads(path.read_text()) if path.exists() else {}
-    except (ValueError, OSError):
-        data = {}
-    data[key] = {"gbps": gbps, "kernels": kernels, "array_bytes": array_bytes, "foreign_cpu": foreign,
-                 "measured_at": time.strftime("%Y-%m-%d %H:%M:%S")}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2))
-    return gbps
+    """Memory bandwidth of this machine in GB/s: the library's measurement and cache
+    (default file: tracead's cache directory), repeated while other processes were busy."""
+    return library.measure_bandwidth(
+        remeasure, path=cache_path, array_bytes=array_bytes, save=save,
+        stream=lambda: _measure_quietly(lambda: run_stream(array_bytes))[0])
 
 
 def measure_sgemm_gflops(cache_path: str | os.PathLike | None = None, *, remeasure: bool = False,
@@ -109,32 +76,18 @@ def measure_sgemm_gflops(cache_path: str | os.PathLike | None = None, *, remeasu
 
     Cached beside the bandwidth figure under "<host>/<cpus>cpu/sgemm".
     """
-    path = Path(cache_path) if cache_path is not None else DEFAULT_CACHE
-    key = f"{platform.node()}/{os.cpu_count()}cpu/sgemm"
-    try:
-        data = json.loads(path.read_text()) if path.exists() else {}
-    except (ValueError, OSError):
-        data = {}
-    if not remeasure and key in data:
-        return float(data[key]["gflops"])
+    key = f"{library.machine_key()}/sgemm"
+    entry = library.read_cache(cache_path).get(key)
+    if not remeasure and isinstance(entry, dict) and "gflops" in entry:
+        return float(entry["gflops"])
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n)).astype(np.float32)
     b = rng.standard_normal((n, n)).astype(np.float32)
     # same helper as the bandwidth: its "bytes" are FLOPs here
-    gflops, foreign = _measure_quietly(lambda: _median_rate(lambda: a @ b, 2.0 * n ** 3, 7))
-    data[key] = {"gflops": gflops, "n": n, "foreign_cpu": foreign, "measured_at": time.strftime("%Y-%m-%d %H:%M:%S")}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2))
+    gflops, foreign = _measure_quietly(lambda: median_rate(lambda: a @ b, 2.0 * n ** 3, 7))
+    library.write_cache_entry(key, {"gflops": gflops, "n": n, "foreign_cpu": foreign,
+                                    "measured_at": time.strftime("%Y-%m-%d %H:%M:%S")}, cache_path)
     return gflops
-
-
-def cached_kernels(cache_path: str | os.PathLike | None = None) -> dict[str, float]:
-    """The per-kernel figures stored next to the cached bandwidth ({} if none)."""
-    path = Path(cache_path) if cache_path is not None else DEFAULT_CACHE
-    try:
-        return json.loads(path.read_text())[f"{platform.node()}/{os.cpu_count()}cpu"]["kernels"]
-    except (OSError, ValueError, KeyError):
-        return {}
 
 
 # ---------------------------------------------------------------------------

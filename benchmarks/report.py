@@ -12,6 +12,8 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from tracead.units import bytes_text
+
 from . import bandwidth
 from .workloads import Case
 
@@ -31,7 +33,7 @@ def fmt_s(s: float | None) -> str:
 def fmt_bytes(b: float | None) -> str:
     if b is None:
         return "—"
-    return f"{b / 1e6:.1f} MB" if b >= 1e5 else f"{b / 1e3:.0f} kB"
+    return bytes_text(int(b))  # the library's one size formatter
 
 
 def fmt_err(e: float | None) -> str:

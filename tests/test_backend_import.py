@@ -49,3 +49,32 @@ print("recovered")
 def test_compile_recovers_after_ctrl_c_during_the_numba_import(target):
     done = subprocess.run([sys.executable, "-c", _INTERRUPTED, target], capture_output=True, text=True)
     assert done.returncode == 0 and "recovered" in done.stdout, done.stderr[-2000:]
+
+
+# `sys.modules["numba"] = None` makes every `import numba` raise ImportError, as on a
+# machine without Numba (or with a broken install).
+_NO_NUMBA = r"""
+import sys, numpy as np
+sys.modules["numba"] = None
+import tracead as ta
+from tracead.backends import BackendUnavailableError
+
+x = np.arange(3.0)
+cf = ta.compile(lambda x: ta.exp(x) * 2.0)
+try:
+    cf(x)
+except BackendUnavailableError as e:
+    assert isinstance(e, ImportError) and "numba backend cannot be loaded" in str(e), e
+    assert "backend='interpret'" in str(e), e
+    print("clear error")
+else:
+    raise AssertionError(f"compiled without numba, on {type(cf.backend).__name__}")
+cf = ta.compile(lambda x: ta.exp(x) * 2.0, backend="interpret")  # the named alternative works
+cf(x)
+assert np.allclose(cf(x).numpy(), np.exp(x) * 2.0) and cf.stats["hits"] >= 1
+"""
+
+
+def test_missing_numba_is_a_clear_error_not_a_silent_interpreter():
+    done = subprocess.run([sys.executable, "-c", _NO_NUMBA], capture_output=True, text=True)
+    assert done.returncode == 0 and "clear error" in done.stdout, done.stderr[-2000:]

@@ -123,3 +123,24 @@ def test_tree_map_does_not_mutate_its_input():
     np.testing.assert_array_equal(tree["a"][0], [1.0, 1.0])
     np.testing.assert_array_equal(out["a"][0], [2.0, 2.0])
     assert out["b"].b is None
+
+
+def test_plain_view_takes_apart_containers_only_and_keeps_dict_order():
+    p = Params(1.0, 2.0)
+    tree = {"z": [Pair(3, None), p], "a": (4,)}
+    assert pytree.plain_leaves(tree) == [3, None, p, 4]  # registered classes, None: leaves
+    doubled = pytree.map_plain(lambda x: x * 2 if isinstance(x, int) else x, tree)
+    assert list(doubled) == ["z", "a"] and doubled["z"][0] == Pair(6, None)
+    assert type(doubled["z"][0]) is Pair and doubled["z"][1] is p and doubled["a"] == (8,)
+    assert pytree.any_plain_leaf(Params, tree) and not pytree.any_plain_leaf(str, tree)
+
+
+def test_broadcast_prefix_gives_one_prefix_leaf_per_tree_leaf():
+    tree = ({"b": np.ones(2), "a": [1, 2]}, np.zeros(3))
+    is_axis = lambda a: a is None or isinstance(a, int)  # noqa: E731
+    assert pytree.broadcast_prefix(0, tree, is_axis) == [0, 0, 0, 0]
+    # dict entries follow the tree's flattening order (sorted keys): a's two leaves, then b
+    assert pytree.broadcast_prefix(({"b": None, "a": 1}, 0), tree, is_axis) == [1, 1, None, 0]
+    with pytest.raises(pytree.PrefixMismatch, match=r"\[0\]\['b'\] = \(0, 1\)") as e:
+        pytree.broadcast_prefix(({"b": (0, 1), "a": 1}, 0), tree, is_axis)
+    assert e.value.where == "[0]['b']"

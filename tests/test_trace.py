@@ -124,6 +124,6 @@ def test_node_params_are_hashable_and_printed():
     x = f.new((2, 3), np.float32)
     out = f.new((3,), np.float32)
     node = Node(PRIMS["sum"], (x,), freeze_params({"keepdims": False, "axes": (0,)}), out)
-    hash(node.key())
+    hash(node.params)
     g = Graph((x,), (node,), (out,))
     assert "= sum %0 axes=(0,) keepdims=False" in str(g)

@@ -1,7 +1,8 @@
 """Environment flags, read when used so tests can change them.
 
 TRACEAD_DISABLE=1   every compiled function runs eagerly
-TRACEAD_DEBUG=N     1 logs compiles, 2 prints the graph after each pass,
+TRACEAD_DEBUG=N     1 logs compiles and verifies the graph after each pass,
+                    2 prints the graph after each pass,
                     3 prints generated kernel source
 TRACEAD_MAX_VARIANTS  default variant limit per compiled function (8)
 TRACEAD_PARALLEL_THRESHOLD  work above which a kernel runs parallel (default: the

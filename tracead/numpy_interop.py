@@ -23,6 +23,7 @@ from .numpy_functions import FUNCTIONS, METADATA, Unsupported
 from . import numpy_functions_more as _more
 from .shape_api import NUMPY_FUNCTIONS
 from .tensor import Tensor
+from .trace.pytree import map_plain, plain_leaves
 
 UFUNCS = {
     np.add: F.add, np.subtract: F.sub, np.multiply: F.mul, np.true_divide: F.div,
@@ -42,27 +43,6 @@ FUNCTIONS = {**FUNCTIONS, **NUMPY_FUNCTIONS, **_more.FUNCTIONS}
 REDUCES = {np.add: F.sum, np.maximum: F.max, np.minimum: F.min}
 
 
-def _leaves(obj):
-    if isinstance(obj, Tensor):
-        yield obj
-    elif isinstance(obj, (list, tuple)):
-        for item in obj:
-            yield from _leaves(item)
-    elif isinstance(obj, dict):
-        for item in obj.values():
-            yield from _leaves(item)
-
-
-def _to_numpy(obj):
-    if isinstance(obj, Tensor):
-        return np.asarray(obj)
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_to_numpy(o) for o in obj)
-    if isinstance(obj, dict):
-        return {k: _to_numpy(v) for k, v in obj.items()}
-    return obj
-
-
 def _refuse(what: str, tensors: list, why: str, fix: str) -> OpTypeError:
     where = user_source(3)
     return OpTypeError(
@@ -72,7 +52,7 @@ def _refuse(what: str, tensors: list, why: str, fix: str) -> OpTypeError:
 
 def _convert(what: str, call, args, kwargs):
     """Run the NumPy call on arrays, where that cannot give a wrong answer."""
-    tensors = list(_leaves((args, kwargs)))
+    tensors = [x for x in plain_leaves((args, kwargs)) if isinstance(x, Tensor)]
     grads = [t for t in tensors if t.requires_grad]
     if grads and state.grad_enabled():
         raise _refuse(what, grads, "the tensor requires grad: converting it to NumPy would "
@@ -84,7 +64,8 @@ def _convert(what: str, call, args, kwargs):
                       "to NumPy would bake its value into the compiled graph",
                       "Write it with tracead ops, or call .numpy() explicitly (a guarded value "
                       "that re-traces when it changes)")
-    return call(*_to_numpy(args), **_to_numpy(kwargs))
+    args, kwargs = map_plain(lambda x: np.asarray(x) if isinstance(x, Tensor) else x, (args, kwargs))
+    return call(*args, **kwargs)
 
 
 def array_ufunc(self, ufunc, method, *inputs, **kwargs):

@@ -14,11 +14,15 @@ attempt added, so the next compile imports from scratch.
 from __future__ import annotations
 
 import sys
-import warnings
 
+from ..errors import TraceadError
 from .interpret import InterpretBackend
 
 BACKENDS = {"interpret": InterpretBackend}
+
+
+class BackendUnavailableError(TraceadError, ImportError):
+    """The chosen backend cannot be loaded (Numba missing or broken)."""
 
 
 def _import_numba_backend():
@@ -40,9 +44,10 @@ def get_backend(name: str, options: dict):
         try:
             BACKENDS["numba"] = _import_numba_backend()
         except ImportError as exc:  # not cached: the next compile tries again
-            warnings.warn(f"tracead: the numba backend is unavailable ({exc}); running the "
-                          f"interpret backend", RuntimeWarning, stacklevel=3)
-            return InterpretBackend(options)
+            raise BackendUnavailableError(
+                f"the numba backend cannot be loaded ({type(exc).__name__}: {exc}); install or "
+                f"repair numba, or compile with backend='interpret' (NumPy, op by op) or "
+                f"backend='eager'") from exc
     try:
         return BACKENDS[name](options)
     except KeyError:

@@ -41,10 +41,6 @@ class Node:
     def kwargs(self) -> dict:
         return dict(self.params)
 
-    def key(self) -> tuple:
-        """What makes two nodes compute the same value (for CSE)."""
-        return (self.prim.name, tuple(v.id for v in self.inputs), self.params)
-
 
 def freeze_params(params: dict) -> tuple[tuple[str, object], ...]:
     return tuple(sorted(params.items()))
@@ -57,16 +53,6 @@ class Graph:
     outputs: tuple[Var, ...]
     # Constant values by Var id. Constants are not inputs: passes may fold them.
     constants: dict = field(default_factory=dict, compare=False)
-
-    def producers(self) -> dict[int, Node]:
-        return {n.out.id: n for n in self.nodes}
-
-    def users(self) -> dict[int, list[Node]]:
-        users: dict[int, list[Node]] = {}
-        for n in self.nodes:
-            for v in n.inputs:
-                users.setdefault(v.id, []).append(n)
-        return users
 
     def constant_vars(self) -> list[Var]:
         seen: dict[int, Var] = {}

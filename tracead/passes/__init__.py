@@ -3,6 +3,8 @@
 `ta.compile(fn, passes=[...])` picks a different list (names or functions);
 `disable=["cse"]` drops passes by name. Each run is recorded (name, node
 counts before/after, time) so `explain` can show what every pass did.
+With `TRACEAD_DEBUG>=1` (or `verify=True`) the IR's invariants are checked
+after every pass, so a broken rewrite is named where it happens.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 
 from .. import config
 from ..ir.graph import Graph
+from ..ir.verify import GraphError, verify as verify_graph
 from .alias import keep_eager_aliasing
 from .cse import cse
 from .dce import dce
@@ -50,14 +53,13 @@ def run_pipeline(graph: Graph, passes=None, disable=(), verify: bool = False) ->
     """The passes, then copies of outputs the rewrites made share memory that eager's
     did not (alias.py; not a pass one may disable: it keeps results correct)."""
     records, original = [], graph
+    verify = verify or config.debug_level() >= 1
     for name, fn in resolve(passes, disable):
         start = time.perf_counter()
         new = fn(graph)
         elapsed = time.perf_counter() - start
         if verify:
-            from ..ir.verify import verify as check
-
-            check(new)
+            _verify_after(name, new)
         records.append(PassRecord(name, len(graph.nodes), len(new.nodes), elapsed, new))
         if config.debug_level() >= 2:
             config.debug_log(2, f"-- after {name}: {len(graph.nodes)} -> {len(new.nodes)} nodes\n{new}")
@@ -65,7 +67,16 @@ def run_pipeline(graph: Graph, passes=None, disable=(), verify: bool = False) ->
     start = time.perf_counter()
     new = keep_eager_aliasing(original, graph)
     if new is not graph:
+        if verify:
+            _verify_after("unalias", new)
         records.append(PassRecord("unalias", len(graph.nodes), len(new.nodes),
                                   time.perf_counter() - start, new))
         config.debug_log(2, f"-- after unalias: outputs copied\n{new}")
     return new, records
+
+
+def _verify_after(name: str, graph: Graph) -> None:
+    try:
+        verify_graph(graph)
+    except GraphError as e:
+        raise GraphError(f"the graph is invalid after pass {name!r}: {e}") from e

@@ -48,71 +48,100 @@ def _uniform(value: np.ndarray) -> np.ndarray | None:
     return flat[0].reshape(()).copy() if (raw == raw[0]).all() else None
 
 
-def fold(graph: Graph) -> Graph:
-    small: dict[int, np.ndarray] = dict(graph.constants)  # concrete values
-    uniform: dict[int, np.ndarray] = {}  # var id -> 0-d value, for values of one repeated element
-    for vid, value in graph.constants.items():
-        if value.size == 1:
-            uniform[vid] = value.reshape(())
-    kept_constants: dict[int, np.ndarray] = {}
-    factory = VarFactory.after(graph)
-    sources = {n.out.id: n.source for n in graph.nodes}
-    emitted: set[int] = set()
-    nodes: list[Node] = []
-    # Small uniform values read by a gather, a matmul, ... stay materialised constants
-    # (a broadcast_to would be one more kernel); outputs get a fresh broadcast each call.
-    pointwise_users = {v.id: True for v in graph.outputs}
+def _pointwise_users(graph: Graph) -> dict[int, bool]:
+    """Var id -> True when only elementwise nodes (or the outputs) read it. Small uniform
+    values read by a gather, a matmul, ... stay materialised constants (a broadcast_to
+    would be one more kernel); outputs get a fresh broadcast each call."""
+    users = {v.id: True for v in graph.outputs}
     for n in graph.nodes:
         for v in n.inputs:
-            pointwise_users[v.id] = pointwise_users.get(v.id, True) and (
+            users[v.id] = users.get(v.id, True) and (
                 n.prim.kind == "elementwise" or n.prim.name == "broadcast_to")
+    return users
 
-    def known(v: Var) -> bool:
-        return v.id in small or v.id in uniform
 
-    def materialise(v: Var) -> np.ndarray:
-        if v.id in small:
-            return small[v.id]
-        return np.broadcast_to(uniform[v.id], v.shape)  # a read-only view: no copy
+class _Folding:
+    """One fold: the values known so far, and the graph being rebuilt from the kept nodes."""
 
-    def emit(v: Var) -> None:
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.small: dict[int, np.ndarray] = dict(graph.constants)  # concrete values
+        # var id -> 0-d value, for values of one repeated element
+        self.uniform: dict[int, np.ndarray] = {
+            vid: value.reshape(()) for vid, value in graph.constants.items() if value.size == 1}
+        self.kept_constants: dict[int, np.ndarray] = {}
+        self.factory = VarFactory.after(graph)
+        self.sources = {n.out.id: n.source for n in graph.nodes}
+        self.emitted: set[int] = set()
+        self.nodes: list[Node] = []
+        self.pointwise_users = _pointwise_users(graph)
+
+    def known(self, v: Var) -> bool:
+        return v.id in self.small or v.id in self.uniform
+
+    def materialise(self, v: Var) -> np.ndarray:
+        if v.id in self.small:
+            return self.small[v.id]
+        return np.broadcast_to(self.uniform[v.id], v.shape)  # a read-only view: no copy
+
+    def emit(self, v: Var) -> None:
         """Make a known value available to a kept node (or as an output)."""
-        if v.id in emitted or not known(v):
+        if v.id in self.emitted or not self.known(v):
             return
-        emitted.add(v.id)
-        as_scalar = v.id in uniform and v.size > 1 and (v.size > MAX_ELEMENTS or pointwise_users[v.id])
-        if v.id in graph.constants or not as_scalar:
-            kept_constants[v.id] = small[v.id]
+        self.emitted.add(v.id)
+        as_scalar = v.id in self.uniform and v.size > 1 and (
+            v.size > MAX_ELEMENTS or self.pointwise_users[v.id])
+        if v.id in self.graph.constants or not as_scalar:
+            self.kept_constants[v.id] = self.small[v.id]
             return
-        scalar = factory.new((), v.dtype)
-        kept_constants[scalar.id] = np.array(uniform[v.id], dtype=v.dtype)
-        nodes.append(Node(PRIMS["broadcast_to"], (scalar,), (("shape", v.shape),), v,
-                          sources.get(v.id)))
+        scalar = self.factory.new((), v.dtype)
+        self.kept_constants[scalar.id] = np.array(self.uniform[v.id], dtype=v.dtype)
+        self.nodes.append(Node(PRIMS["broadcast_to"], (scalar,), (("shape", v.shape),), v,
+                               self.sources.get(v.id)))
 
-    for node in graph.nodes:
+    def fold_uniform(self, node: Node) -> bool:
+        """A large result of uniform inputs, evaluated on their scalars."""
+        scalars = [self.uniform[v.id] for v in node.inputs]
+        if node.prim.name in _SHAPE_ONLY:
+            value = np.array(scalars[0], dtype=node.out.dtype)
+        else:
+            value = _evaluate(node, scalars)
+        if value is None:
+            return False
+        self.uniform[node.out.id] = value.reshape(())
+        return True
+
+    def fold_small(self, node: Node) -> bool:
+        """A result small enough to bake into the graph as a constant."""
+        value = _evaluate(node, [self.materialise(v) for v in node.inputs])
+        if value is None or value.shape != node.out.shape:
+            return False
+        self.small[node.out.id] = value
+        scalar = _uniform(value)
+        if scalar is not None:
+            self.uniform[node.out.id] = scalar
+        return True
+
+    def visit(self, node: Node) -> None:
+        """Fold `node` if it can be, else keep it (after the known values it reads)."""
         out = node.out
-        if node.inputs and all(known(v) for v in node.inputs):
-            if all(v.id in uniform for v in node.inputs) and out.size > MAX_ELEMENTS and (
+        if node.inputs and all(self.known(v) for v in node.inputs):
+            if all(v.id in self.uniform for v in node.inputs) and out.size > MAX_ELEMENTS and (
                     node.prim.kind == "elementwise" or node.prim.name in _SHAPE_ONLY):
-                scalars = [uniform[v.id] for v in node.inputs]
-                if node.prim.name in _SHAPE_ONLY:
-                    value = np.array(scalars[0], dtype=out.dtype)
-                else:
-                    value = _evaluate(node, scalars)
-                if value is not None:
-                    uniform[out.id] = value.reshape(())
-                    continue
+                if self.fold_uniform(node):
+                    return
             elif out.size <= MAX_ELEMENTS and sum(v.size for v in node.inputs) <= MAX_WORK:
-                value = _evaluate(node, [materialise(v) for v in node.inputs])
-                if value is not None and value.shape == out.shape:
-                    small[out.id] = value
-                    scalar = _uniform(value)
-                    if scalar is not None:
-                        uniform[out.id] = scalar
-                    continue
+                if self.fold_small(node):
+                    return
         for v in node.inputs:
-            emit(v)
-        nodes.append(node)
+            self.emit(v)
+        self.nodes.append(node)
+
+
+def fold(graph: Graph) -> Graph:
+    folding = _Folding(graph)
+    for node in graph.nodes:
+        folding.visit(node)
     for v in graph.outputs:
-        emit(v)
-    return graph.replace(nodes=tuple(nodes), constants=kept_constants)
+        folding.emit(v)
+    return graph.replace(nodes=tuple(folding.nodes), constants=folding.kept_constants)

@@ -13,8 +13,8 @@ exactly one kernel (no recomputation across kernels, see fuse_kinds), and the
 kernels come out in dependency order. `reason` records why each kernel ends.
 Groups too large for LLVM to compile quickly are then cut (split.py).
 
-Planning is linear in the graph (a 3 000-node chain used to take seconds,
-each merge re-checking the whole merged group):
+Planning is linear in the graph (re-checking the whole merged group at each
+merge would make it quadratic):
   * groups are a union-find over nodes, edge sets are merged smaller into larger;
   * two pointwise groups merge by an O(1) amortised check
     (`fuse_kinds.merge_pointwise`); other kinds run `classify`, on groups of at

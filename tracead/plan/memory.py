@@ -96,11 +96,19 @@ def _moves_axes(node) -> bool:
 
 def plan_memory(schedule: Schedule) -> MemoryPlan:
     kernels = schedule.kernels
-    end = len(kernels)
     graph_outputs = {v.id for v in schedule.graph.outputs}
-    values = {v.id: v for k in kernels for v in k.outputs}
-    nbytes = {vid: v.nbytes for vid, v in values.items()}
-    written = {v.id: k.index for k in kernels for v in k.outputs}
+    nbytes = {v.id: v.nbytes for k in kernels for v in k.outputs}
+    views = _views(kernels, graph_outputs)
+    written, last = _liveness(kernels, graph_outputs, views)
+    buffers, assignment = _assign_buffers(kernels, graph_outputs, views, last)
+    return MemoryPlan(schedule, buffers, assignment, {vid: (written[vid], last[vid]) for vid in written},
+                      views, sum(nbytes.values()), sum(b.nbytes for b in buffers),
+                      _peak_live(len(kernels), nbytes, written, last, views))
+
+
+def _views(kernels, graph_outputs: set[int]) -> dict[int, int]:
+    """Var id -> the var id it is a view of, for opaque view kernels that are not outputs
+    (a reshape of a transposed view is a copy in NumPy: not a view)."""
     views: dict[int, int] = {}
     permuted: set[int] = set()  # views whose axes are out of memory order
     for k in kernels:
@@ -113,21 +121,32 @@ def plan_memory(schedule: Schedule) -> MemoryPlan:
         views[k.outputs[0].id] = base
         if base in permuted or (node.prim.name == "transpose" and _moves_axes(node)):
             permuted.add(k.outputs[0].id)
+    return views
+
+
+def _liveness(kernels, graph_outputs: set[int], views: dict[int, int]):
+    """(var id -> kernel writing it, var id -> last kernel reading it; len(kernels) = end)."""
+    written = {v.id: k.index for k in kernels for v in k.outputs}
     last = dict(written)
     for k in kernels:
         for v in k.inputs:
             if v.id in last:
                 last[v.id] = max(last[v.id], k.index)
     for vid in graph_outputs & last.keys():
-        last[vid] = end
+        last[vid] = len(kernels)
     for vid in sorted(views, key=lambda v: -written[v]):  # a view keeps its base alive
         base = views[vid]
         if base in last:
             last[base] = max(last[base], last[vid])
+    return written, last
+
+
+def _assign_buffers(kernels, graph_outputs: set[int], views: dict[int, int], last: dict[int, int]):
+    """(buffers, var id -> buffer index): kernel by kernel, each output takes the best-fitting
+    free buffer (intermediates only) or a new one; buffers free after their last reader."""
     dying: dict[int, list[int]] = {}  # kernel index -> values whose last reader it is
     for vid, k in last.items():
         dying.setdefault(k, []).append(vid)
-
     sizes: list[int] = []
     dtypes: list[np.dtype] = []
     contents: list[list[int]] = []
@@ -138,15 +157,10 @@ def plan_memory(schedule: Schedule) -> MemoryPlan:
         for v in k.outputs:
             if v.id in views:
                 continue
-            buf = None
-            if v.id not in graph_outputs:
-                need = nbytes[v.id]
-                fits = [b for b in free if need <= sizes[b] <= MAX_WASTE * max(need, 1)
-                        and dtypes[b] == v.dtype]
-                buf = min(fits, key=lambda b: (sizes[b], b), default=None)
+            buf = None if v.id in graph_outputs else _best_fit(free, sizes, dtypes, v)
             if buf is None:
                 buf = len(sizes)
-                sizes.append(nbytes[v.id])
+                sizes.append(v.nbytes)
                 dtypes.append(v.dtype)
                 contents.append([])
                 is_output.append(v.id in graph_outputs)
@@ -157,15 +171,24 @@ def plan_memory(schedule: Schedule) -> MemoryPlan:
         for vid in dying.get(k.index, ()):  # free after the kernel ran, for later kernels
             if vid in assignment and not is_output[assignment[vid]]:
                 free.append(assignment[vid])
+    buffers = tuple(Buffer(i, sizes[i], dtypes[i], tuple(contents[i]), is_output[i])
+                    for i in range(len(sizes)))
+    return buffers, assignment
 
+
+def _best_fit(free: list[int], sizes: list[int], dtypes: list[np.dtype], v) -> int | None:
+    """The smallest free buffer of v's dtype holding v without wasting over MAX_WASTE times."""
+    need = v.nbytes
+    fits = [b for b in free if need <= sizes[b] <= MAX_WASTE * max(need, 1) and dtypes[b] == v.dtype]
+    return min(fits, key=lambda b: (sizes[b], b), default=None)
+
+
+def _peak_live(end: int, nbytes: dict[int, int], written: dict[int, int], last: dict[int, int],
+               views: dict[int, int]) -> int:
+    """Max over kernel steps of the bytes of live values (views hold no bytes of their own)."""
     change = [0] * (end + 1)  # live bytes per step, as a difference array
     for vid, first in written.items():
         if vid not in views:
             change[first] += nbytes[vid]
             change[min(last[vid], end - 1) + 1] -= nbytes[vid]
-    live_bytes = list(itertools.accumulate(change))
-    buffers = tuple(Buffer(i, sizes[i], dtypes[i], tuple(contents[i]), is_output[i])
-                    for i in range(len(sizes)))
-    return MemoryPlan(schedule, buffers, assignment, {vid: (written[vid], last[vid]) for vid in written},
-                      views,
-                      sum(nbytes.values()), sum(sizes), max(live_bytes, default=0))
+    return max(itertools.accumulate(change), default=0)

@@ -1,16 +1,16 @@
 """Bounded kernels: cut fusion groups too large to compile quickly (planning stage, after fuse.py).
 
-LLVM's time for one fused loop body grows with the body: a fixed ~0.7 s per
-kernel, then ~12.5 ms per statement of a tanh/mul/add mix, a little more per
-statement past ~800 (benchmarks/compile_curve.md, `python -m
-benchmarks.compile_time --curve`); transcendental calls dominate, since LLVM
-inlines a mathlib routine for each. A group over MAX_KERNEL_COST compile
-weight (`compile_weight`: 8 per transcendental call, 1 per other statement;
-512 is ~150 statements, ~2 s, at the bottom of the per-statement curve) is
-cut into pieces within it. Each piece then compiles in bounded time, and the
-pieces of a repeated structure are identical up to renaming, so with
-canonical cache keys (backends/numba/cache.py) they compile once: a
-10 000-op chain's gradient is ~110 kernels but ~6 compiles. Other kinds
+LLVM's time for one fused loop body grows with the body: a fixed cost per
+kernel, then nearly linear in its statements, a little steeper for very long
+bodies; transcendental calls dominate, since LLVM inlines a mathlib routine
+for each (the measured curve: benchmarks/compile_curve.md, `python -m
+benchmarks.compile_time --curve`). A group over MAX_KERNEL_COST compile
+weight (`compile_weight`: HEAVY_WEIGHT per transcendental call, 1 per other
+statement; the budget sits at the bottom of the measured per-statement cost)
+is cut into pieces within it. Each piece then compiles in bounded time, and
+the pieces of a repeated structure are identical up to renaming, so with
+canonical cache keys (backends/numba/cache.py) they compile once: a long
+chain's gradient is many kernels but a handful of compiles. Other kinds
 (rowwise, matmul epilogues) are kept within the budget by the planner.
 
 Where to cut: every cut materialises the values that cross it (written by
@@ -103,12 +103,21 @@ def compile_weight(node) -> int:
 
 def _cuts(groups, seq: list[int], space: tuple) -> tuple[list[int], list[int]]:
     """Positions (1..len-1) to cut `seq` at, and the bytes crossing each chosen cut."""
+    # prefix sums of compile weights: a piece [j, t) weighs weight[t] - weight[j]
+    weight = [0] * (len(seq) + 1)
+    for k, i in enumerate(seq):
+        weight[k + 1] = weight[k] + compile_weight(groups.nodes[i])
+    cut_cost = _cut_costs(groups, seq, space, weight)
+    cuts = _cheapest_cuts(weight, cut_cost)
+    return cuts, [int(cut_cost[t] - PIECE_BYTES) for t in cuts]
+
+
+def _cut_costs(groups, seq: list[int], space: tuple, weight: list[int]) -> list[float]:
+    """The cost of a cut before each position of `seq`: the bytes of the values crossing
+    it (written and read again), plus PIECE_BYTES for the extra kernel."""
     nodes, users, outputs = groups.nodes, groups.users, groups.graph_outputs
     n = len(seq)
     at = {i: k for k, i in enumerate(seq)}
-    weight = [0] * (n + 1)  # prefix sums of compile weights: a piece [j, t) weighs weight[t] - weight[j]
-    for k, i in enumerate(seq):
-        weight[k + 1] = weight[k] + compile_weight(nodes[i])
     change = [0.0] * (n + 1)  # cost of a cut before position t, as a difference array
 
     def span(first: int, last: int, cost: float) -> None:
@@ -142,6 +151,12 @@ def _cuts(groups, seq: list[int], space: tuple) -> tuple[list[int], list[int]]:
     for t in range(n):
         running += change[t]
         cut_cost[t] = running + PIECE_BYTES
+    return cut_cost
+
+
+def _cheapest_cuts(weight: list[int], cut_cost: list[float]) -> list[int]:
+    """The cuts of least total cost leaving every piece within the budgets ([] if none)."""
+    n = len(cut_cost)
     # best[t]: least cost of pieces covering seq[:t] with a cut at t (best[0] = 0); the
     # candidates j for the piece [j, t) form a sliding window: a deque keeps its minimum.
     best, back = [0.0] + [_NEVER] * n, [0] * (n + 1)
@@ -151,7 +166,7 @@ def _cuts(groups, seq: list[int], space: tuple) -> tuple[list[int], list[int]]:
                           or t - window[0] > MAX_KERNEL_NODES):
             window.popleft()
         if not window:
-            return [], []  # one node alone is over the limit (cannot happen with these weights)
+            return []  # one node alone is over the limit (cannot happen with these weights)
         j = window[0]
         best[t] = best[j] + (cut_cost[t] if t < n else 0.0)
         back[t] = j
@@ -159,13 +174,13 @@ def _cuts(groups, seq: list[int], space: tuple) -> tuple[list[int], list[int]]:
             window.pop()
         window.append(t)
     if best[n] == _NEVER:
-        return [], []
+        return []
     cuts, t = [], back[n]
     while t > 0:
         cuts.append(t)
         t = back[t]
     cuts.reverse()
-    return cuts, [int(cut_cost[t] - PIECE_BYTES) for t in cuts]
+    return cuts
 
 
 def _install(groups, g: int, pieces: list[list[int]], crossing: list[int], total: int, spaces) -> None:

@@ -153,7 +153,7 @@ def first_bad_pass(graph: Graph, args, passes=None, disable=()) -> Divergence | 
                 detail = mismatch(after[vid], before[vid])
                 if detail is not None:
                     return Divergence(f"pass {name!r}", node, texts[vid], after[vid], before[vid], detail)
-        producers = new.producers()
+        producers = {n.out.id: n for n in new.nodes}
         for k, (old_var, new_var) in enumerate(zip(graph.outputs, new.outputs)):
             detail = mismatch(after[new_var.id], before[old_var.id])
             if detail is not None:

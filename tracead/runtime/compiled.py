@@ -33,8 +33,9 @@ from .variant import MISS, Variant
 
 
 def _disabled() -> bool:
-    """config.disabled(), read on every call. `os.environ.get` costs ~0.5 us (it encodes
-    the key); on POSIX CPython keeps the encoded environment in `os.environ._data`, which
+    """config.disabled(), read on every call. `os.environ.get` encodes the key each
+    time (an order of magnitude over a dict lookup: benchmarks/NOTES.md); on POSIX
+    CPython keeps the encoded environment in `os.environ._data`, which
     `os.environ[...] = ...` (and monkeypatch.setenv) update, so read that directly."""
     data = getattr(os.environ, "_data", None)
     if data is None or os.name != "posix":

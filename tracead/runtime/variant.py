@@ -17,6 +17,7 @@ few microseconds plus its kernels.
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -213,7 +214,7 @@ class Variant:
         for t in diff:
             t.requires_grad = True
         node = TapeNode(CompiledCallPrim(self), tuple(inputs),
-                        {"saved": tuple(outs[saved_start:])}, tuple(_weak(t) for t in diff))
+                        {"saved": tuple(outs[saved_start:])}, tuple(weakref.ref(t) for t in diff))
         for t in diff:
             t._tape = node
 
@@ -262,7 +263,7 @@ class CallPlan:
     def __init__(self, variant: Variant) -> None:
         cap = variant.capture
         self.positions = tuple(cap.arg_positions)
-        self.all_args = self.positions == tuple(range(_count_leaves(cap.in_treedef)))
+        self.all_args = self.positions == tuple(range(pytree.count_leaves(cap.in_treedef)))
         self.scalar_slots = tuple(j for j, i in enumerate(self.positions) if i in cap.scalar_inputs)
         n_args = len(cap.arg_positions)
         free_vars = cap.graph.inputs[n_args:]
@@ -281,12 +282,6 @@ class CallPlan:
         self.forward = getattr(variant.forward_exec, "run_guarded", variant.forward_exec)
         self.differentiable = variant.differentiable
         self.build = output_builder(cap.out_treedef, cap.out_layout)
-
-
-def _count_leaves(treedef) -> int:
-    if treedef == "*":
-        return 1
-    return sum(_count_leaves(sub) for sub in treedef[-1])
 
 
 def output_builder(treedef, layout):
@@ -325,8 +320,3 @@ def output_builder(treedef, layout):
     build.source = source
     return build
 
-
-def _weak(t):
-    import weakref
-
-    return weakref.ref(t)

@@ -209,6 +209,59 @@ def unflatten(spec, leaves) -> object:
 _END = object()
 
 
+# -- plain containers: tuples, lists, dicts (in their own order); all else a leaf -------
+def plain_leaves(tree) -> list:
+    """The leaves of `tree` in compile's argument view (registered classes and None are
+    leaves; NumPy calls and op parameters hold no other structure)."""
+    leaves: list = []
+    _flatten(tree, leaves, COMPILE_ARGS)
+    return leaves
+
+
+def map_plain(f: Callable, tree):
+    """`tree` rebuilt with `f(leaf)` for every leaf of `plain_leaves(tree)`."""
+    leaves: list = []
+    spec = _flatten(tree, leaves, COMPILE_ARGS)
+    return _build(spec, iter([f(x) for x in leaves]))
+
+
+def any_plain_leaf(cls: type, tree) -> bool:
+    """Whether a leaf of `plain_leaves(tree)` is a `cls`, building no list: the cheap
+    check that lets a hot path skip `map_plain`."""
+    if isinstance(tree, cls):
+        return True
+    if isinstance(tree, (list, tuple)):
+        return any(any_plain_leaf(cls, t) for t in tree)
+    if isinstance(tree, dict):
+        return any(any_plain_leaf(cls, t) for t in tree.values())
+    return False
+
+
+class PrefixMismatch(ValueError):
+    """`broadcast_prefix`: the prefix's structure is not a prefix of the tree's."""
+
+    def __init__(self, where: str, prefix, tree):
+        super().__init__(f"{where or 'the prefix'} = {prefix!r} does not match the tree's "
+                         f"structure ({type(tree).__name__})")
+        self.where, self.prefix, self.tree = where, prefix, tree
+
+
+def broadcast_prefix(prefix, tree, is_leaf: Callable, where: str = "") -> list:
+    """One prefix leaf per leaf of `tree` (public view): each leaf of `prefix` (`is_leaf`)
+    stands for the whole subtree of `tree` at its place, as vmap's `in_axes` do.
+    Tuples and lists match by position, dicts by key; `where` is the path so far."""
+    if is_leaf(prefix):
+        return [prefix] * len(tree_leaves(tree))
+    if isinstance(prefix, (tuple, list)) and isinstance(tree, (tuple, list)) \
+            and len(prefix) == len(tree):
+        return [a for i, (p, t) in enumerate(zip(prefix, tree))
+                for a in broadcast_prefix(p, t, is_leaf, f"{where}[{i}]")]
+    if isinstance(prefix, dict) and isinstance(tree, dict) and set(prefix) == set(tree):
+        return [a for k in _sorted_keys(tree)
+                for a in broadcast_prefix(prefix[k], tree[k], is_leaf, f"{where}[{k!r}]")]
+    raise PrefixMismatch(where, prefix, tree)
+
+
 # -- the public API ---------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class TreeDef:

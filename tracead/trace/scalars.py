@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import state
 from ..errors import _PACKAGE_DIR, _USER_FILES, SourceLoc
+from . import pytree
 
 
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
@@ -159,27 +160,11 @@ def _is_tensor(x) -> bool:
     return isinstance(x, _tensor_type())
 
 
-def _contains(tree) -> bool:
-    if isinstance(tree, ScalarInput):
-        return True
-    if isinstance(tree, (list, tuple)):
-        return any(map(_contains, tree))
-    if isinstance(tree, dict):
-        return any(map(_contains, tree.values()))
-    return False
-
-
 def _plain(tree, how: str):
-    if isinstance(tree, ScalarInput):
-        return tree.concrete(how)
-    if not _contains(tree):
+    """`tree` with each stand-in replaced by its guarded value (`concrete`)."""
+    if not pytree.any_plain_leaf(ScalarInput, tree):
         return tree
-    if isinstance(tree, (list, tuple)):
-        items = [_plain(x, how) for x in tree]
-        return type(tree)(*items) if hasattr(type(tree), "_fields") else type(tree)(items)
-    if isinstance(tree, dict):
-        return {k: _plain(v, how) for k, v in tree.items()}
-    return tree
+    return pytree.map_plain(lambda x: x.concrete(how) if isinstance(x, ScalarInput) else x, tree)
 
 
 _EXACT_INT = 2 ** 53
@@ -284,7 +269,7 @@ ScalarInput.__pos__ = lambda self: self
 
 def plain_params(params: dict) -> dict:
     """Op parameters are static: a stand-in among them is its guarded value."""
-    if not any(_contains(v) for v in params.values()):
+    if not any(pytree.any_plain_leaf(ScalarInput, v) for v in params.values()):
         return params
     return {k: _plain(v, "an op parameter") for k, v in params.items()}
 
@@ -292,8 +277,6 @@ def plain_params(params: dict) -> dict:
 def plain_result(tree):
     """The traced run's result with stand-ins replaced by their values (the compiled
     call returns them as graph outputs, converted to float)."""
-    from . import pytree
-
     leaves, spec = pytree.flatten(tree)
     if not any(isinstance(leaf, ScalarInput) for leaf in leaves):
         return tree

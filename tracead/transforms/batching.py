@@ -23,7 +23,7 @@ from ..dispatch import bind
 from ..errors import OpError, UnsupportedInCompile
 from ..prim import Aval
 from ..tensor import Tensor, as_tensor
-from ..trace.pytree import _sorted_keys, tree_flatten, tree_leaves
+from ..trace.pytree import PrefixMismatch, broadcast_prefix, tree_flatten, tree_leaves
 from ..trace.tracer import Tracer
 from . import batching_index_update  # noqa: F401  (registers its rule)
 from .batching_rules import rule_for
@@ -31,17 +31,11 @@ from .batching_rules import rule_for
 
 def _prefix_axes(prefix, tree, where: str) -> list:
     """One axis (int or None) per leaf of `tree`, from a pytree prefix of it."""
-    if prefix is None or isinstance(prefix, int):
-        return [prefix] * len(tree_leaves(tree))
-    if isinstance(prefix, (tuple, list)) and isinstance(tree, (tuple, list)) \
-            and len(prefix) == len(tree):
-        return [a for i, (p, t) in enumerate(zip(prefix, tree))
-                for a in _prefix_axes(p, t, f"{where}[{i}]")]
-    if isinstance(prefix, dict) and isinstance(tree, dict) and set(prefix) == set(tree):
-        return [a for k in _sorted_keys(tree) for a in _prefix_axes(prefix[k], tree[k],
-                                                                     f"{where}[{k!r}]")]
-    raise OpError(f"vmap: in_axes{where} = {prefix!r} does not match the argument's structure "
-                  f"({type(tree).__name__})")
+    try:
+        return broadcast_prefix(prefix, tree, lambda a: a is None or isinstance(a, int), where)
+    except PrefixMismatch as e:
+        raise OpError(f"vmap: in_axes{e.where} = {e.prefix!r} does not match the argument's "
+                      f"structure ({type(e.tree).__name__})") from None
 
 
 def _leaf_axes(in_axes, args: tuple, kwargs: dict) -> list:

@@ -8,6 +8,5 @@
   source.py         writer, loop nests, names shared by the generators
   cache.py          generated modules on disk, keyed by their code (canonical) and validated
   compile_workers.py  cold compiles of a graph's new kernels in worker processes
-  fallback_plan.py  used only while plan/fuse.py is missing
   mathlib.py        vectorisable exp/log/tanh/sigmoid; vectorcheck.py: SIMD report
 """

@@ -1,13 +1,13 @@
 """The Numba backend: Schedule -> generated, cached, jitted kernels (backend stage: compile + run).
 
-`NumbaBackend(options).compile(graph, label)` plans kernels (`plan.fuse.
-plan_fusion`, or the fallback planner while that is missing), turns each
-fusible kernel into a generated module (codegen.py) loaded through the disk
-cache (cache.py), compiles its likely signature up front, and returns a
-`NumbaExecutable` (executable.py) that runs the steps (steps.py) over the
-memory plan's buffers. Opaque kernels call their primitive's NumPy impl;
-matmul kernels call np.matmul (BLAS) and run their elementwise epilogue as a
-generated loop, in place in the matmul result when that is free.
+`NumbaBackend(options).compile(graph, label)` plans kernels
+(`plan.fuse.plan_fusion`), turns each fusible kernel into a generated module
+(codegen.py) loaded through the disk cache (cache.py), compiles its likely
+signature up front, and returns a `NumbaExecutable` (executable.py) that
+runs the steps (steps.py) over the memory plan's buffers. Opaque kernels call
+their primitive's NumPy impl; matmul kernels call np.matmul (BLAS) and run
+their elementwise epilogue as a generated loop, in place in the matmul result
+when that is free.
 
 Compiling waits until every kernel is generated: then a graph's new kernels,
 when there are enough, compile partly in worker processes (compile_workers.py)
@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ... import config
+from ...plan.fuse import plan_fusion
 from ...plan.memory import plan_memory
 from ...plan.schedule import Kernel, Schedule
 from ...plan.split import compile_weight
@@ -48,10 +49,6 @@ _VIEW_PRIMS = frozenset({"transpose", "getitem"})
 
 
 def plan(graph) -> Schedule:
-    try:
-        from ...plan.fuse import plan_fusion
-    except ImportError:
-        from .fallback_plan import plan_fallback as plan_fusion
     return drop_dead_kernels(plan_fusion(graph))
 
 
