@@ -5,7 +5,8 @@
 
 Each program (programs.py, from a seeded RNG: program i of seed s is the same
 on every run) is called as a user would (`check_scenario`: scalars, outside
-state updated in place, .grad reads, zero sizes, identities, resizes), and
+state updated in place, .grad reads, zero sizes, identities, resizes, a new size on
+every call), and
 plain programs also have their compiled gradients compared with central
 differences of the NumPy twin. Some calls also rebind the outside tensors
 (a dict entry, a module attribute), read an argument's .grad, or pass 0.0 then
@@ -34,6 +35,7 @@ FEATURE_SETS = [
     Features(scalars=True, identity=True, special=True),
     Features(zero_size=True, resize=True, identity=True),
     Features(free=True, grads=True, special=True),
+    Features(scalars=True, free=True, resize=True, identity=True, sizes=4),  # dynamic shapes
 ]
 SMALL_OPS = ("neg", "tanh", "square", "relu", "add", "mul", "sub", "maximum")
 

@@ -162,6 +162,7 @@ class Features:
     identity: bool = False  # x * 1.0, x + 0.0, ... on the way to the output
     special: bool = False  # -0.0, 0.0 and infinities among the input values
     resize: bool = False  # argument sizes change between calls
+    sizes: int = 0  # this many more random argument sizes, one call each (dynamic shapes)
     max_nodes: int = 6
     max_dim: int = 4
     ops: tuple = ()  # restrict unary/binary op names (a small set lets kernels be reused)
@@ -193,6 +194,7 @@ class Program(NamedTuple):
     text: str             # readable listing (Hypothesis prints it on failure)
     state: State | None = None
     alt_inputs: list | None = None  # the same program's inputs at other sizes
+    more_inputs: tuple = ()  # and at more sizes (Features.sizes), called once each
 
     def __repr__(self) -> str:
         shapes = ", ".join(str(a.shape) for a in self.inputs)
@@ -310,6 +312,11 @@ def random_program(c, f: Features = Features()) -> Program:
     if f.resize:
         sizes = {d: c.integer(1, f.max_dim + 2) for d in set(base)}
         alt = [_values(rng, tuple(sizes[d] if d != 1 else 1 for d in s), f.special) for s in arg_shapes]
+    more = []
+    for _ in range(f.sizes):  # every dimension of size > 1 takes a new random size
+        sizes = {d: c.integer(2, f.max_dim + 3) for d in set(base)}
+        more.append([_values(rng, tuple(sizes[d] if d != 1 else 1 for d in s), f.special)
+                     for s in arg_shapes])
     state = None
     if f.free:
         state = State({"w": ta.tensor(_values(rng, free_shapes[0], f.special), requires_grad=f.grads)},
@@ -337,7 +344,8 @@ def random_program(c, f: Features = Features()) -> Program:
         with np.errstate(all="ignore"):
             return np.asarray(_evaluate(nodes, list(arrays) + extra, scal, 1))
 
-    return Program(fn, ref, inputs, scalars, "\n".join(lines) + f"\n(seed {seed})", state, alt)
+    return Program(fn, ref, inputs, scalars, "\n".join(lines) + f"\n(seed {seed})", state, alt,
+                   tuple(more))
 
 
 # -- calling a program the way a user would --------------------------------------------------
@@ -347,6 +355,8 @@ def call_plan(program: Program) -> list:
     plan = [program.inputs, program.inputs, program.inputs]
     if program.alt_inputs is not None:
         plan += [program.alt_inputs, program.alt_inputs, program.inputs]
+    if program.more_inputs:
+        plan += list(program.more_inputs) + [program.inputs]
     return plan
 
 

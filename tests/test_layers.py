@@ -23,7 +23,7 @@ PACKAGE = Path(ta.__file__).parent
 # Entries are module names under `tracead.` (a package name covers its modules).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base: errors, config, mode state, the Prim type, shape rules",
-     ("errors", "config", "state", "prim", "shapes",
+     ("errors", "config", "state", "symint", "prim", "shapes",
       "trace.scalars",  # the stand-in for a traced float argument: tensor and lax lift it
       "trace.pytree",  # containers only (imports nothing): every layer walks argument trees
       "units")),

@@ -25,7 +25,7 @@ TIMING = re.compile(r"\d(\.\d+)? ?(ms|µs|us|ns)\b|\d(\.\d+)? ?(x|×) (faster|sl
 PENDING = {
     "units.py": "the formats it produces, not measurements (kept)",
     **{f"backends/numba/{name}": "backend comments: moved with the codegen work (i12)"
-       for name in ("callgen.py", "codegen.py", "compile_workers.py", "mathlib.py", "scalar.py",
+       for name in ("callgen.py", "codegen.py", "compile_workers.py", "mathlib.py",
                     "threads.py", "vectorcheck.py")},
 }
 

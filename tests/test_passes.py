@@ -584,6 +584,46 @@ def test_cheap_broadcast_values_fuse_but_costly_ones_are_materialised():
                                                 "kernel 1 [elementwise] add mul mul"]
 
 
+def test_recomputation_follows_the_rows_cost():
+    """One cost per op (`Prim.cost`): a divide on a row vector is not recomputed per element
+    (the old fusion table called it cheap, the parallel threshold 8); floor and isnan are
+    (they were missing from the old table)."""
+    b = Builder()
+    x, r = b.input((4, 5)), b.input((4, 1))
+    divided = b.mul(x, b.div(r, b.const(3.0)))
+    floored = b.mul(x, b.floor(r))
+    masked = b.where(b.isnan(r), x, x)
+    s = plan_fusion(b.graph(divided, floored, masked))
+    check_schedule(s)
+    assert [k.describe() for k in s.kernels] == ["kernel 0 [elementwise] div",
+                                                "kernel 1 [elementwise] mul floor mul isnan where"]
+    args = [np.arange(20.0).reshape(4, 5), np.array([[1.5], [-2.5], [np.nan], [7.0]])]
+    for ref, got in zip(interpret(s.graph, args), run_schedule(s, args)):
+        np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("op", ["relu", "exp2", "cosh", "softplus", "erfc", "acosh"])
+def test_plus_zero_after_a_never_negative_op_is_dropped(op):
+    """x + 0.0 is x when x can't be -0.0 (`Prim.never_negative`); ops the old list missed."""
+    b = Builder()
+    x = b.input((3,))
+    y = getattr(b, op)(x)
+    g = simplify(b.graph(b.add(y, b.const(0.0))))
+    assert [n.prim.name for n in g.nodes] == [op]
+    args = [np.array([-0.0, 0.0, 2.0])]
+    ref = interpret(b.graph(b.add(y, b.const(0.0))), args)[0]
+    np.testing.assert_array_equal(np.signbit(interpret(g, args)[0]), np.signbit(ref))
+
+
+def test_fill_sees_through_every_movement_op():
+    """x * transpose(ones) is x: a transposed uniform constant is uniform (simplify's fill)."""
+    b = Builder()
+    x = b.input((3, 2))
+    ones = b.transpose(b.broadcast_to(b.const(1.0), shape=(2, 3)), perm=(1, 0))
+    g = simplify(b.graph(b.mul(x, ones)))
+    assert g.outputs[0].id == x.id
+
+
 # -- memory planning ----------------------------------------------------------------------------
 def check_memory_plan(plan) -> None:
     schedule = plan.schedule

@@ -100,6 +100,9 @@ SCENARIO_FEATURES = {
     "everything": SCENARIO,
     "scalars_identity_special": Features(scalars=True, identity=True, special=True),
     "zero_size_resize": Features(zero_size=True, resize=True, identity=True),
+    # dynamic shapes: a new size on every call (one static, one dynamic variant at most,
+    # unless a size was 1 or a Python comparison of sizes guards)
+    "random_sizes": Features(scalars=True, resize=True, identity=True, sizes=4),
     "state_and_grads": Features(free=True, grads=True, special=True),
 }
 

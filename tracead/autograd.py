@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import lax, state
+from .shapes import broadcast_shapes, same_shape
 from .errors import OpError, user_source
 from .tape import TapeNode, topological_nodes
 from .tensor import as_tensor
@@ -32,7 +33,7 @@ def _accumulate(cts: dict, keep: dict, tensor, ct) -> None:
 
 def _broadcasts_to(shape: tuple, target: tuple) -> bool:
     try:
-        return np.broadcast_shapes(shape, target) == target
+        return broadcast_shapes(shape, target) == target
     except ValueError:
         return False
 
@@ -46,7 +47,7 @@ def _input_grads(node: TapeNode, inputs: tuple, grads) -> list:
                       f"{len(inputs)} input(s); a rule returns exactly one (or None) per input")
     out = []
     for inp, g in zip(inputs, grads):
-        if g is not None and g.shape != inp.shape:
+        if g is not None and not same_shape(g.shape, inp.shape):
             # Broadcasting maps inp.shape onto g.shape; anything else is a rule bug.
             if not _broadcasts_to(inp.shape, g.shape):
                 raise OpError(f"internal: the vjp rule of {name} returned a gradient of shape "

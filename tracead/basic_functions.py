@@ -26,7 +26,8 @@ from .lax import lift as _lift
 from .lax import pair as _pair
 from .prim import PRIMS
 from .shapes import normalize_axes
-from .tensor import Tensor, as_tensor
+from .symint import is_symbolic, sizes_of
+from .tensor import Tensor, as_tensor, note_filled
 
 P = PRIMS
 true_divide = divide = div
@@ -115,11 +116,20 @@ def min(x, axis=None, keepdims: bool = False) -> Tensor:
     return neg(max(neg(x), axis, keepdims))
 
 
+def _count(x, axes) -> int:
+    """How many values a reduction over `axes` sees (a Python product: a symbolic size
+    stays symbolic, so a mean's 1/N is right for every size of a dynamic variant)."""
+    count = 1
+    for a in axes:
+        count = count * x.shape[a]
+    return count
+
+
 def mean(x, axis=None, keepdims: bool = False) -> Tensor:
     """Mean over `axis` (None: all axes), like `np.mean`; integer inputs give float64."""
     x = _lift(x, op="mean")
     axes = normalize_axes("mean", axis, x.ndim, x)
-    count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    count = _count(x, axes)
     total = sum(cast(x, np.float64) if x.dtype.kind in "biu" else x, axes, keepdims)
     return total / count
 
@@ -128,7 +138,7 @@ def var(x, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     """Variance over `axis` with `ddof` (default 0, the population variance, as `np.var`)."""
     x = _lift(x, op="var")
     axes = normalize_axes("var", axis, x.ndim, x)
-    count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    count = _count(x, axes)
     centred = x - mean(x, axes, keepdims=True)
     # As NumPy: no more degrees of freedom than values gives inf (or nan for
     # 0/0), never a negative variance.
@@ -191,11 +201,13 @@ def clip(x, lo=None, hi=None) -> Tensor:
 def _resolve_shape(x: Tensor, shape) -> tuple[int, ...]:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
-    shape = [int(s) for s in shape]
+    shape = [s if is_symbolic(s) else int(s) for s in shape]  # symbolic sizes stay symbolic
     if shape.count(-1) > 1:
         raise op_error("reshape", f"only one -1 allowed in {tuple(shape)}", x)
     if -1 in shape:
-        known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+        known = 1
+        for s in shape:
+            known = known if s == -1 else known * s
         if known == 0 or x.size % known:
             raise op_error("reshape", f"cannot reshape {x.size} elements into {tuple(shape)}", x)
         shape[shape.index(-1)] = x.size // known
@@ -234,7 +246,7 @@ def swapaxes(x, a: int, b: int) -> Tensor:
 def broadcast_to(x, shape) -> Tensor:
     """`x` broadcast to `shape` (NumPy rules); the gradient sums back over the broadcast axes."""
     x = _lift(x, op="broadcast_to")
-    shape = tuple(int(s) for s in shape)
+    shape = sizes_of(shape)
     if shape == x.shape:
         return x
     return bind(P["broadcast_to"], x, shape=shape)
@@ -307,14 +319,21 @@ def _sizes(op: str, shape) -> tuple[int, ...]:
             raise op_error(op, f"sizes must be non-negative integers, got {size!r} in {shape}"
                            f" (pass the dtype by keyword: {op}(2, 3, dtype=np.float32))",
                            type_error=True)
-    return tuple(int(size) for size in shape)
+    return sizes_of(shape)
+
+
+def filled(shape, value, dtype, requires_grad: bool) -> Tensor:
+    """A new tensor of `value` (a constant of the trace). With symbolic sizes (a
+    dynamic-shape trace) the constant is re-made at each call's sizes."""
+    t = Tensor(np.full(shape, value, dtype), requires_grad=requires_grad)
+    return note_filled(t, shape) if any(map(is_symbolic, shape)) else t
 
 
 def zeros(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros: `zeros(2, 3)` or `zeros((2, 3))` (default dtype float64, as NumPy)."""
-    return Tensor(np.zeros(_sizes("zeros", shape), dtype), requires_grad=requires_grad)
+    return filled(_sizes("zeros", shape), 0, dtype, requires_grad)
 
 
 def ones(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
     """A tensor of ones: `ones(2, 3)` or `ones((2, 3))` (default dtype float64, as NumPy)."""
-    return Tensor(np.ones(_sizes("ones", shape), dtype), requires_grad=requires_grad)
+    return filled(_sizes("ones", shape), 1, dtype, requires_grad)

@@ -15,6 +15,8 @@ import numpy as np
 
 from . import state
 from .errors import op_error
+from . import basic_functions as F
+from .symint import is_symbolic, sizes_of
 from .tensor import Tensor, as_tensor
 
 __all__ = [
@@ -29,7 +31,7 @@ def _shape(op: str, shape) -> tuple[int, ...]:
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0:
             raise op_error(op, f"sizes must be non-negative integers, got {size!r} in {shape}",
                            type_error=True)
-    return tuple(int(s) for s in shape)
+    return sizes_of(shape)
 
 
 def _new(array: np.ndarray, requires_grad: bool) -> Tensor:
@@ -58,7 +60,10 @@ def eye(n: int, m: int | None = None, k: int = 0, dtype=np.float64,
 def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     """A new tensor of `shape` filled with `fill_value`, like `np.full` / `torch.full`."""
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    return _new(np.full(_shape("full", shape), fill_value, dtype=dtype), requires_grad)
+    shape = _shape("full", shape)
+    if any(map(is_symbolic, shape)):  # a dynamic-shape trace
+        return F.filled(shape, fill_value, dtype, requires_grad)
+    return _new(np.full(shape, fill_value, dtype=dtype), requires_grad)
 
 
 def _generator(op: str, seed, rng) -> np.random.Generator:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import op_error
-from .tensor import Tensor
+from .symint import is_symbolic
+from .tensor import Tensor, as_tensor, note_filled
 
 
 def _dims_used(item) -> int:
@@ -49,7 +50,8 @@ def index_to_param(x: Tensor, index) -> tuple[tuple, list]:
         elif item is Ellipsis:
             spec.append(("e",))
         elif isinstance(item, slice):
-            parts = [None if v is None else int(v) for v in (item.start, item.stop, item.step)]
+            parts = [None if v is None else v if is_symbolic(v) else int(v)
+                     for v in (item.start, item.stop, item.step)]
             spec.append(("s", *parts))
         elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
             spec.append(("i", int(item)))
@@ -70,5 +72,19 @@ def index_to_param(x: Tensor, index) -> tuple[tuple, list]:
             if arr.dtype.kind not in "iu":
                 raise op_error("getitem", f"unsupported index {item!r}", x)
             spec.append(("a", len(arrays)))
-            arrays.append(arr)
+            arrays.append(_symbolic_arange(x, index, k, arr))
     return tuple(spec), arrays
+
+
+def _symbolic_arange(x: Tensor, index: tuple, k: int, arr):
+    """`x[np.arange(x.shape[0]), y]` in a dynamic-shape trace: NumPy's arange of a
+    symbolic size is a plain array; an index array 0..n-1 along an axis whose size n is
+    symbolic becomes a constant re-made as arange(n) at each call's sizes. (An array
+    that only happened to equal it is caught by the runtime's check at other sizes.)"""
+    if isinstance(arr, Tensor) or arr.ndim != 1 or any(
+            item is None or item is Ellipsis for item in index[:k]):
+        return arr
+    n = x.shape[k] if k < x.ndim else None
+    if not is_symbolic(n) or len(arr) != n.__base_value__() or not np.array_equal(arr, np.arange(len(arr))):
+        return arr
+    return note_filled(as_tensor(arr), (n,), kind="arange")

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import basic_functions as F
 from . import state
+from .shapes import broadcast_shapes
 from .errors import OpError, op_error
 from .index_spec import index_to_param
 from .ops import PRIMS
@@ -309,7 +310,7 @@ def masked_fill(x, mask, value) -> Tensor:
     if mask.dtype != np.bool_:
         raise op_error("masked_fill", f"mask must be bool, got {mask.dtype}", x, mask)
     try:
-        if tuple(np.broadcast_shapes(mask.shape, x.shape)) != x.shape:
+        if broadcast_shapes(mask.shape, x.shape) != x.shape:
             raise ValueError
     except ValueError:
         raise op_error("masked_fill", f"mask of shape {mask.shape} does not broadcast to "

@@ -22,7 +22,9 @@ import numpy as np
 
 from .dispatch import bind
 from .prim import PRIMS
-from .tensor import Tensor, as_tensor
+from .shapes import same_shape
+from .symint import is_symbolic, sizes_of
+from .tensor import Tensor, as_tensor, note_symbolic
 from .trace.scalars import ScalarInput
 
 
@@ -37,6 +39,8 @@ def lift(x, like: Tensor | None = None, op: str = "tensor") -> Tensor:
         x = x.lifted(like)
         if isinstance(x, Tensor):
             return x
+    if is_symbolic(x):  # a size-derived number: weakly typed by its plain value
+        return note_symbolic(lift(x.__base_value__(), like, op), x)
     if like is not None and isinstance(x, (bool, numbers.Number)) and not isinstance(x, np.generic):
         return as_tensor(np.asarray(x, dtype=np.result_type(like.dtype, x)), op=op)
     return as_tensor(x, op=op)
@@ -108,7 +112,7 @@ def max(x: Tensor, axes: tuple[int, ...], keepdims: bool = False) -> Tensor:
 # -- movement ----------------------------------------------------------------------
 def reshape(x: Tensor, shape: tuple[int, ...]) -> Tensor:
     """`x` with the fully known `shape` (no -1)."""
-    shape = tuple(int(s) for s in shape)
+    shape = sizes_of(shape)
     return x if shape == x.shape else bind(PRIMS["reshape"], x, shape=shape)
 
 
@@ -120,7 +124,7 @@ def transpose(x: Tensor, perm: tuple[int, ...]) -> Tensor:
 
 def broadcast_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
     """`x` broadcast to `shape` (NumPy rules)."""
-    shape = tuple(int(s) for s in shape)
+    shape = sizes_of(shape)
     return x if shape == x.shape else bind(PRIMS["broadcast_to"], x, shape=shape)
 
 
@@ -169,7 +173,7 @@ def ones_like(x: Tensor) -> Tensor:
 def sum_to(g: Tensor, shape) -> Tensor:
     """Sum a broadcast cotangent back to `shape` (the transpose of broadcasting)."""
     shape = tuple(shape)
-    if g.shape == shape:
+    if same_shape(g.shape, shape):
         return g
     lead = g.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(

@@ -39,7 +39,11 @@ class Shaped:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        # A Python product, not np.prod: symbolic sizes (symint.py) stay symbolic.
+        n = 1
+        for d in self.shape:
+            n = n * d
+        return n
 
     @property
     def nbytes(self) -> int:
@@ -54,9 +58,13 @@ class Aval(Shaped):
     dtype: np.dtype
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Prim:
-    """One primitive operation. See the module docstring."""
+    """One primitive operation. See the module docstring.
+
+    A row is one object: it compares and hashes by identity (`node.prim is
+    reshape_p`, tables keyed by the row), and copies and pickles to itself.
+    """
 
     name: str
     kind: str
@@ -73,11 +81,72 @@ class Prim:
     arity: int = 1
     doc: str = field(default="", compare=False)
 
+    # -- What passes, planners, cost models and backends know about the op. They ask
+    # these fields, never the op's name. Each default is the safe answer for a new
+    # row: expensive, not commutative, not pointwise, never aliasing its input.
+    # Work per element in a loop, in SIMD adds: 0 free (the loop does nothing:
+    # broadcast_to, stop_gradient), 1 about one instruction (add, compare, floor),
+    # 8 a division, square root or mathlib/libm call. The fusion planner recomputes
+    # only ops of cost <= 1 per element of a larger loop; the parallel threshold and
+    # rowwise row buffers weigh kernels by it.
+    cost: int = 8
+    # LLVM compile time of the op's loop statement, in ordinary statements: 8 where
+    # the statement expands into a long inlined routine (mathlib's exp/log/tanh,
+    # pow, sqrt), else 1. The planner cuts kernels at a budget of it.
+    compile_weight: int = 1
+    # flops(out, *inputs, **params) -> floating-point operations of one node (avals
+    # in), for profile; None counts 0 (only matmul is counted today).
+    flops: Callable[..., int] | None = None
+    # Binary and f(a, b) == f(b, a) bit for bit (CSE compares inputs as a set).
+    commutative: bool = False
+    # A loop over the output's index space evaluates it element by element from
+    # its inputs' (broadcast) elements, with `template`. Every elementwise op is;
+    # so is broadcast_to (the loop reads its input at the broadcast index).
+    pointwise: bool = False
+    # Every result is >= +0.0 or NaN (never -0.0 or negative): `x + 0.0` is x.
+    never_negative: bool = False
+    # Memory. `view`: `impl` returns a view of input 0, never a buffer of its own
+    # (reshape, transpose): planners give it none and keep its base alive.
+    # `shares_input`: `impl`'s result may share memory with input 0 (a view or
+    # input 0 itself): True, or a predicate over the params (getitem: basic
+    # indexing only). Wider than `view`: stop_gradient returns its input, but a
+    # compiled loop copies it. (broadcast_to copies: its view would be read-only.)
+    # `strided`: that shared result may be non-contiguous (transpose, getitem).
+    view: bool = False
+    shares_input: bool | Callable[..., bool] = False
+    strided: bool = False
+    # The output is input 0 with some elements overwritten (index_update): an eager
+    # in-place write records it, and the tape walks back through it to the value
+    # before the write.
+    indexed_write: bool = False
+
     def __repr__(self) -> str:
         return f"Prim({self.name})"
 
+    def __reduce_ex__(self, protocol):  # copy / pickle a registered row as the row itself
+        if PRIMS.get(self.name) is self:
+            return (_registered, (self.name,))
+        return super().__reduce_ex__(protocol)
+
+    @property
+    def cheap(self) -> bool:
+        """Cheap enough to recompute per element of a larger loop (cost <= 1)."""
+        return self.cost <= 1
+
+    def may_share_input(self, params: dict) -> bool:
+        """Can `impl`'s result share memory with input 0, for these params?"""
+        share = self.shares_input
+        return share(**params) if callable(share) else bool(share)
+
+    def count_flops(self, out, *inputs, **params) -> int:
+        return 0 if self.flops is None else int(self.flops(out, *inputs, **params))
+
 
 PRIMS: dict[str, Prim] = {}
+
+
+def _registered(name: str) -> Prim:
+    return PRIMS[name]
 
 
 def register(prim: Prim) -> Prim:
@@ -87,5 +156,27 @@ def register(prim: Prim) -> Prim:
         raise ValueError(f"primitive {prim.name} declared twice")
     if prim.differentiable and prim.vjp is None:
         raise ValueError(f"differentiable primitive {prim.name} has no vjp rule")
+    problem = inconsistency(prim)
+    if problem:
+        raise ValueError(f"primitive {prim.name}: {problem}")
     PRIMS[prim.name] = prim
     return prim
+
+
+def inconsistency(prim: Prim) -> str | None:
+    """Why the row's facts contradict each other, or None."""
+    if prim.commutative and prim.arity != 2:
+        return "a commutative op must be binary"
+    if (prim.kind == "elementwise") != (prim.pointwise and prim.kind != "movement"):
+        return "elementwise ops, and only they among non-movement ops, are pointwise"
+    if prim.pointwise and prim.template is None and prim.kind == "elementwise":
+        return "a pointwise op needs a template for fused loops"
+    if prim.view and (prim.shares_input is not True or prim.pointwise):
+        return "a view shares its input always and is not computed by a loop"
+    if prim.strided and prim.shares_input is False:
+        return "only a result that shares its input's memory can be a strided view"
+    if prim.indexed_write and prim.kind != "index":
+        return "an indexed write is an index op"
+    if prim.cost < 0 or prim.compile_weight < 1:
+        return "cost must be >= 0 and compile_weight >= 1"
+    return None

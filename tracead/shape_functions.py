@@ -13,6 +13,7 @@ import numpy as np
 
 from . import basic_functions as F
 from .errors import op_error
+from .symint import sizes_of
 from .tensor import Tensor
 
 __all__ = ["flip", "roll", "tril", "triu", "split", "array_split", "chunk", "squeeze",
@@ -34,7 +35,7 @@ def _axes(op: str, x: Tensor, dims) -> tuple[int, ...]:
 def _shape_args(shape) -> tuple[int, ...]:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
-    return tuple(int(s) for s in shape)
+    return sizes_of(shape)
 
 
 def flip(x, dims=None) -> Tensor:

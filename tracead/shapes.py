@@ -33,9 +33,39 @@ def check_supported(dtype, op: str = "tensor", *avals) -> np.dtype:
     return dtype
 
 
+def broadcast_shapes(*shapes) -> tuple[int, ...]:
+    """`np.broadcast_shapes` in Python, so that symbolic sizes (symint.py) pass through:
+    the result holds the inputs' own size objects. ValueError if they do not broadcast."""
+    ndim = max((len(s) for s in shapes), default=0)
+    out = []
+    for axis in range(ndim):
+        size = 1
+        for shape in shapes:
+            k = axis - (ndim - len(shape))
+            if k < 0:
+                continue
+            d = shape[k]
+            if d == 1 or d is size:
+                continue
+            if size == 1:
+                size = d
+            elif d == size:  # equal sizes: keep the symbolic one, if either is
+                size = d if hasattr(d, "expr") and not hasattr(size, "expr") else size
+            else:
+                raise ValueError(f"shapes {shapes} do not broadcast")
+        out.append(size)
+    return tuple(out)
+
+
+def same_shape(a: tuple, b: tuple) -> bool:
+    """a == b, lengths first: a tuple comparison compares items up to the shorter length,
+    and `(n, 16) == (16,)` would compare a symbolic n with 16 (a needless size guard)."""
+    return len(a) == len(b) and a == b
+
+
 def broadcast(op: str, *avals) -> tuple[int, ...]:
     try:
-        return tuple(np.broadcast_shapes(*(a.shape for a in avals)))
+        return broadcast_shapes(*(a.shape for a in avals))
     except ValueError:
         raise op_error(op, "shapes do not broadcast", *avals) from None
 

@@ -59,7 +59,7 @@ class TapeNode:
 def _at_version(t, seen: int, user: str):
     while t._version != seen:
         node = t._tape
-        if t._version < seen or node is None or node.prim.name != "index_update":
+        if t._version < seen or node is None or not node.prim.indexed_write:
             raise OpError(
                 f"one of the variables needed for gradient computation has been modified by an "
                 f"inplace operation: {user}'s input of shape {t.shape} is at version "

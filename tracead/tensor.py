@@ -14,6 +14,7 @@ from . import state
 from .errors import OpTypeError, op_error, user_source
 from .prim import Aval
 from .shapes import check_supported
+from .symint import is_symbolic
 from .trace.scalars import ScalarInput
 
 
@@ -221,10 +222,34 @@ def as_tensor(x, dtype=None, op: str = "tensor") -> Tensor:
         x = x.lifted(dtype=dtype)
         if isinstance(x, Tensor):
             return x
+    if is_symbolic(x):
+        return note_symbolic(as_tensor(x.__base_value__(), dtype, op), x)
     # Constants share memory with the caller's array: ops never write into
     # their inputs, so no copy is needed (as torch.as_tensor).
     array = to_array(x, dtype, op)
     return _note_created(Tensor._from_op(array, Aval(array.shape, array.dtype)))
+
+
+def note_symbolic(t: Tensor, value) -> Tensor:
+    """`t` is a constant made from a size-derived number (symint.py): a dynamic trace
+    re-evaluates it for each call's sizes."""
+    tracer = state.current_tracer()
+    exprs = getattr(tracer, "constant_exprs", None)
+    if exprs is not None:
+        exprs[id(t)] = value.expr
+    return t
+
+
+def note_filled(t: Tensor, shape, kind: str = "fill") -> Tensor:
+    """`t` is a constant of a shape with symbolic sizes, filled with one value (or, kind
+    "arange", 0..n-1): a dynamic trace re-makes it at each call's sizes."""
+    t._aval = Aval(tuple(shape), t.dtype)
+    tracer = state.current_tracer()
+    exprs = getattr(tracer, "constant_exprs", None)
+    if exprs is not None:
+        exprs[id(t)] = ("arange",) if kind == "arange" else (
+            "fill", t._data.flat[0].item() if t._data.size else 0)
+    return t
 
 
 def _note_created(t: Tensor) -> Tensor:

@@ -1,8 +1,6 @@
 """Cost figures of nodes and kernels: bytes moved and FLOPs (for profile)."""
 from __future__ import annotations
 
-import numpy as np
-
 
 def bytes_moved(inputs, outputs) -> int:
     """Bytes a kernel must read (each input once) and write (each output once)."""
@@ -15,9 +13,6 @@ def bytes_moved(inputs, outputs) -> int:
 
 
 def flops(node) -> int:
-    """Floating-point operations of a matmul node (2 per multiply-add); 0 otherwise."""
-    if node.prim.name != "matmul":
-        return 0
-    a = node.inputs[0]
-    k = a.shape[-1]
-    return 2 * k * int(np.prod(node.out.shape, dtype=np.int64))
+    """Floating-point operations of a node, as its row counts them (`Prim.flops`:
+    2 per multiply-add of a matmul; 0 for ops that count none)."""
+    return node.prim.count_flops(node.out, *node.inputs, **node.kwargs)

@@ -16,33 +16,38 @@ from ..errors import op_error
 from ..prim import Aval, Prim, register
 
 
+# Facts every row states (see `Prim`): `cost` 1 for about one instruction per
+# element, else the default 8 (a division, sqrt or math call); `compile_weight`
+# 8 where the statement inlines a long routine; `never_negative` where every
+# result is >= +0.0 or NaN.
 def _binary(name, impl, vjp, template, float_result=False, **kw) -> Prim:
     rule = shapes.float_elementwise if float_result else shapes.elementwise
-    return register(Prim(name, "elementwise", impl,
-                         lambda a, b: rule(name, a, b), vjp, template, arity=2, **kw))
+    return register(Prim(name, "elementwise", impl, lambda a, b: rule(name, a, b), vjp, template,
+                         arity=2, pointwise=True, **kw))
 
 
 def _unary(name, impl, vjp, template, float_result=True, **kw) -> Prim:
     rule = shapes.float_elementwise if float_result else shapes.elementwise
-    return register(Prim(name, "elementwise", impl, lambda a: rule(name, a), vjp, template, **kw))
+    return register(Prim(name, "elementwise", impl, lambda a: rule(name, a), vjp, template,
+                         pointwise=True, **kw))
 
 
-def _compare(name, impl, template) -> Prim:
+def _compare(name, impl, template, **kw) -> Prim:
     return register(Prim(name, "elementwise", impl,
                          lambda a, b: shapes.elementwise(name, a, b, dtype=np.bool_),
-                         None, template, differentiable=False, arity=2))
+                         None, template, differentiable=False, arity=2, pointwise=True, cost=1, **kw))
 
 
 # -- arithmetic -------------------------------------------------------------
 add_p = _binary("add", np.add,
               lambda g, out, a, b: (g, g),
-              "({0} + {1})")
+              "({0} + {1})", cost=1, commutative=True)
 sub_p = _binary("sub", np.subtract,
               lambda g, out, a, b: (g, lax.neg(g)),
-              "({0} - {1})")
+              "({0} - {1})", cost=1)
 mul_p = _binary("mul", np.multiply,
               lambda g, out, a, b: (g * b, g * a),
-              "({0} * {1})")
+              "({0} * {1})", cost=1, commutative=True)
 div_p = _binary("div", np.true_divide,
               lambda g, out, a, b: (g / b, lax.neg(g) * a / (b * b)),
               "({0} / {1})", float_result=True)
@@ -68,7 +73,7 @@ def _pow_impl(x, y):
         raise op_error("pow", f"{exc}", x, y) from None
 
 
-pow_p = _binary("pow", _pow_impl, _pow_vjp, "({0} ** {1})", float_result=False)
+pow_p = _binary("pow", _pow_impl, _pow_vjp, "({0} ** {1})", float_result=False, compile_weight=8)
 
 
 def _pow_scalar_impl(x, *, exponent):
@@ -93,14 +98,18 @@ def _pow_scalar_shape(x, *, exponent):
 # are what LLVM makes of pow(x, 2.0) and pow(x, -1.0) too.)
 _POW_SCALAR_TEMPLATE = "(math.sqrt({0}) if {exponent} == 0.5 else {0} ** {exponent})"
 pow_scalar_p = register(Prim("pow_scalar", "elementwise", _pow_scalar_impl, _pow_scalar_shape,
-                           _pow_scalar_vjp, _POW_SCALAR_TEMPLATE,
+                           _pow_scalar_vjp, _POW_SCALAR_TEMPLATE, pointwise=True, compile_weight=8,
                            doc="x ** c for a Python number c (a static param)"))
 
-neg_p = _unary("neg", np.negative, lambda g, out, x: (lax.neg(g),), "(-{0})", float_result=False)
-exp_p = _unary("exp", np.exp, lambda g, out, x: (g * out,), "math.exp({0})")
-log_p = _unary("log", np.log, lambda g, out, x: (g / x,), "math.log({0})")
-sqrt_p = _unary("sqrt", np.sqrt, lambda g, out, x: (g * 0.5 / out,), "math.sqrt({0})")
-tanh_p = _unary("tanh", np.tanh, lambda g, out, x: (g * (1 - out * out),), "math.tanh({0})")
+neg_p = _unary("neg", np.negative, lambda g, out, x: (lax.neg(g),), "(-{0})", float_result=False,
+               cost=1)
+exp_p = _unary("exp", np.exp, lambda g, out, x: (g * out,), "math.exp({0})", compile_weight=8,
+               never_negative=True)
+log_p = _unary("log", np.log, lambda g, out, x: (g / x,), "math.log({0})", compile_weight=8)
+sqrt_p = _unary("sqrt", np.sqrt, lambda g, out, x: (g * 0.5 / out,), "math.sqrt({0})",
+                compile_weight=8)
+tanh_p = _unary("tanh", np.tanh, lambda g, out, x: (g * (1 - out * out),), "math.tanh({0})",
+                compile_weight=8)
 
 
 def _sigmoid_impl(x):
@@ -112,18 +121,20 @@ def _sigmoid_impl(x):
 
 
 sigmoid_p = _unary("sigmoid", _sigmoid_impl, lambda g, out, x: (g * (out * (1 - out)),),
-                 "(1.0 / (1.0 + math.exp(-{0})))",
+                 "(1.0 / (1.0 + math.exp(-{0})))", compile_weight=8, never_negative=True,
                  doc="logistic function; a primitive so its kernel and rule stay stable")
 
 relu_p = _unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)),
               lambda g, out, x: (lax.where(out > 0, g, lax.zeros_like(g)),),
-              "({0} if {0} > 0 or {0} != {0} else 0)", float_result=False)
-abs_p = _unary("abs", np.abs, lambda g, out, x: (g * lax.sign(x),), "abs({0})", float_result=False)
+              "({0} if {0} > 0 or {0} != {0} else 0)", float_result=False, cost=1,
+              never_negative=True)
+abs_p = _unary("abs", np.abs, lambda g, out, x: (g * lax.sign(x),), "abs({0})", float_result=False,
+               cost=1, never_negative=True)
 # Zero gradient, as torch: a tape entry that contributes zeros, so eager
 # backward, grad and compiled gradients all agree through sign.
 # `+ 0`: NumPy's sign(-0.0) is +0.0, Numba's np.sign gives -0.0 (and -0.0 + 0 is +0.0).
 sign_p = _unary("sign", np.sign, lambda g, out, x: (lax.zeros_like(x),), "(np.sign({0}) + 0)",
-              float_result=False)
+              float_result=False, cost=1)
 
 
 def _select_vjp(pick_first):
@@ -139,9 +150,9 @@ def _select_vjp(pick_first):
 # second, so maximum(0.0, -0.0) is -0.0 and maximum(-0.0, 0.0) is 0.0 (Python's max and
 # Numba's np.maximum keep the first on ties).
 maximum_p = _binary("maximum", np.maximum, _select_vjp(lambda a, b: a > b),
-                    "({0} if {0} > {1} or {0} != {0} else {1})")
+                    "({0} if {0} > {1} or {0} != {0} else {1})", cost=1)
 minimum_p = _binary("minimum", np.minimum, _select_vjp(lambda a, b: a < b),
-                    "({0} if {0} < {1} or {0} != {0} else {1})")
+                    "({0} if {0} < {1} or {0} != {0} else {1})", cost=1)
 
 
 def _where_shape(c, a, b):
@@ -155,7 +166,7 @@ def _where_vjp(g, out, c, a, b):
 
 
 where_p = register(Prim("where", "elementwise", np.where, _where_shape, _where_vjp,
-                      "({1} if {0} else {2})", arity=3))
+                      "({1} if {0} else {2})", arity=3, pointwise=True, cost=1))
 
 
 def _cast_shape(x, *, dtype):
@@ -164,16 +175,18 @@ def _cast_shape(x, *, dtype):
 
 cast_p = register(Prim("cast", "elementwise", lambda x, *, dtype: x.astype(dtype),
                      _cast_shape, lambda g, out, x, *, dtype: (lax.cast(g, x.dtype),),
-                     "np.{dtype}({0})", doc="dtype conversion; dtype is a name string"))
+                     "np.{dtype}({0})", pointwise=True, cost=1,
+                     doc="dtype conversion; dtype is a name string"))
 
 stop_gradient_p = register(Prim("stop_gradient", "elementwise", lambda x: x,
                               lambda x: Aval(x.shape, x.dtype), None, "{0}",
-                              differentiable=False, doc="identity that blocks gradients"))
+                              differentiable=False, pointwise=True, cost=0, shares_input=True,
+                              doc="identity that blocks gradients"))
 
 # -- comparisons: bool results, no gradient -----------------------------------
 lt_p = _compare("lt", np.less, "({0} < {1})")
 le_p = _compare("le", np.less_equal, "({0} <= {1})")
 gt_p = _compare("gt", np.greater, "({0} > {1})")
 ge_p = _compare("ge", np.greater_equal, "({0} >= {1})")
-eq_p = _compare("eq", np.equal, "({0} == {1})")
-ne_p = _compare("ne", np.not_equal, "({0} != {1})")
+eq_p = _compare("eq", np.equal, "({0} == {1})", commutative=True)
+ne_p = _compare("ne", np.not_equal, "({0} != {1})", commutative=True)

@@ -11,6 +11,7 @@ import numpy as np
 from .. import lax
 from ..errors import op_error
 from ..prim import Aval, Prim, register
+from ..shapes import broadcast_shapes
 
 
 def build_index(index, arrays) -> tuple:
@@ -48,14 +49,62 @@ def _getitem_shape(x, *arrays, index):
         shape = probe[build_index(index, dummy_arrays)].shape
     except IndexError as exc:
         raise op_error("getitem", f"{exc}", x, *arrays, index_error=True) from None
+    # The sizes in Python, so that symbolic ones stay symbolic: basic indexing, and
+    # index arrays only, leading (x[rows, cols], x[idx]: their broadcast shape first).
+    if not arrays:
+        sizes = _basic_index_shape(x.shape, index)
+    elif all(item[0] == "a" for item in index):
+        sizes = broadcast_shapes(*(a.shape for a in arrays)) + tuple(x.shape[len(index):])
+    else:
+        sizes = None
+    if sizes is not None and len(sizes) == len(shape) and all(map(int.__eq__, map(int, sizes), shape)):
+        shape = sizes
     return Aval(tuple(shape), x.dtype)
+
+
+def _basic_index_shape(shape, index) -> tuple | None:
+    """The result shape of ints, unit-step slices, None and Ellipsis on `shape` (None
+    for anything else: NumPy's answer is used)."""
+    used = sum(item[0] in ("i", "s") for item in index)
+    out, axis = [], 0
+    for item in index:
+        tag = item[0]
+        if tag == "n":
+            out.append(1)
+        elif tag == "e":
+            rest = len(shape) - used - axis
+            out.extend(shape[axis:axis + rest])
+            axis += rest
+        elif tag == "i":
+            axis += 1
+        elif tag == "s" and item[3] in (None, 1):
+            out.append(_slice_length(shape[axis], item[1], item[2]))
+            axis += 1
+        else:
+            return None
+    return tuple(out) + tuple(shape[axis:])
+
+
+def _slice_length(n, start, stop):
+    if start is None and stop is None:
+        return n
+    start = 0 if start is None else start + n if start < 0 else start
+    stop = n if stop is None else stop + n if stop < 0 else stop
+    start, stop = min(max(start, 0), n), min(max(stop, 0), n)
+    return max(stop - start, 0)
 
 
 def _getitem_vjp(g, out, x, *arrays, index):
     return (lax.scatter_add(g, arrays, index, x.shape),) + (None,) * len(arrays)
 
 
-getitem_p = register(Prim("getitem", "index", _getitem_impl, _getitem_shape, _getitem_vjp, arity=-1))
+def _basic_index(*, index) -> bool:
+    """Basic indexing (no index arrays) returns a view; index arrays copy."""
+    return all(item[0] != "a" for item in index)
+
+
+getitem_p = register(Prim("getitem", "index", _getitem_impl, _getitem_shape, _getitem_vjp, arity=-1,
+                          shares_input=_basic_index, strided=True))
 
 
 def _scatter_add_impl(g, *arrays, index, shape):

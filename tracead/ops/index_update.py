@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import lax
+from ..shapes import broadcast_shapes
 from ..errors import op_error
 from ..prim import Aval, Prim, register
 from .index import build_index
@@ -59,7 +60,7 @@ def _shape(x, v, *arrays, index, mode):
             raise op_error("index_update", f"index arrays must be integers, got {a.dtype}", x, a)
     target = indexed_shape(x, arrays, index)
     try:
-        if tuple(np.broadcast_shapes(v.shape, target)) != target:
+        if broadcast_shapes(v.shape, target) != target:
             raise ValueError
     except ValueError:
         raise op_error("index_update", f"value of shape {v.shape} does not broadcast to the "
@@ -102,5 +103,5 @@ def _vjp(g, out, x, v, *arrays, index, mode):
 
 
 index_update_p = register(Prim(
-    "index_update", "index", _impl, _shape, _vjp, arity=-1,
+    "index_update", "index", _impl, _shape, _vjp, arity=-1, indexed_write=True,
     doc="x with v written at index (mode set/add/mul/min/max), a functional indexed write"))

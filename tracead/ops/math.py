@@ -43,11 +43,12 @@ acos_p = _unary("acos", np.arccos, lambda g, out, x: (lax.neg(g) / lax.sqrt(1 - 
                 "math.acos({0})")
 atan_p = _unary("atan", np.arctan, lambda g, out, x: (g / (1 + x * x),), "math.atan({0})")
 sinh_p = _unary("sinh", np.sinh, lambda g, out, x: (g * lax.cosh(x),), "math.sinh({0})")
-cosh_p = _unary("cosh", np.cosh, lambda g, out, x: (g * lax.sinh(x),), "math.cosh({0})")
+cosh_p = _unary("cosh", np.cosh, lambda g, out, x: (g * lax.sinh(x),), "math.cosh({0})",
+                never_negative=True)
 asinh_p = _unary("asinh", np.arcsinh, lambda g, out, x: (g / lax.sqrt(x * x + 1),),
                  "math.asinh({0})")
 acosh_p = _unary("acosh", np.arccosh, lambda g, out, x: (g / lax.sqrt(x * x - 1),),
-                 "math.acosh({0})")
+                 "math.acosh({0})", never_negative=True)
 atanh_p = _unary("atanh", np.arctanh, lambda g, out, x: (g / (1 - x * x),), "math.atanh({0})")
 
 # -- exponentials and logarithms ----------------------------------------------------
@@ -56,13 +57,14 @@ expm1_p = _unary("expm1", np.expm1, lambda g, out, x: (g * (out + 1),), "math.ex
 log2_p = _unary("log2", np.log2, lambda g, out, x: (g / (x * math.log(2.0)),), "math.log2({0})")
 log10_p = _unary("log10", np.log10, lambda g, out, x: (g / (x * math.log(10.0)),),
                  "math.log10({0})")
-exp2_p = _unary("exp2", np.exp2, lambda g, out, x: (g * out * math.log(2.0),), "np.exp2({0})")
+exp2_p = _unary("exp2", np.exp2, lambda g, out, x: (g * out * math.log(2.0),), "np.exp2({0})",
+                never_negative=True)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 erf_p = _unary("erf", _via_float64(math.erf),
                lambda g, out, x: (g * (_TWO_OVER_SQRT_PI * lax.exp(lax.neg(x * x))),), "math.erf({0})")
 erfc_p = _unary("erfc", _via_float64(math.erfc),
                 lambda g, out, x: (g * (-_TWO_OVER_SQRT_PI * lax.exp(lax.neg(x * x))),),
-                "math.erfc({0})")
+                "math.erfc({0})", never_negative=True)
 
 
 def _softplus_impl(x):
@@ -74,6 +76,7 @@ def _softplus_impl(x):
 
 softplus_p = _unary("softplus", _softplus_impl, lambda g, out, x: (g * lax.sigmoid(x),),
                     "(max({0}, 0.0) + math.log1p(math.exp(-abs({0}))))",
+                    compile_weight=8, never_negative=True,  # (its exp is mathlib's, inlined)
                     doc="log(1 + exp(x)), stable; its gradient is sigmoid(x)")
 
 _GELU_2C = 1.5957691216057308  # 2 sqrt(2 / pi)
@@ -97,13 +100,14 @@ def _gelu_vjp(g, out, x):
 
 gelu_p = _unary("gelu", _gelu_impl, _gelu_vjp,
                 "({0} / (1.0 + math.exp(-1.5957691216057308 * ({0} + 0.044715 * {0} * {0} * {0}))))",
+                compile_weight=8,  # (its exp is mathlib's, inlined)
                 doc="GELU, tanh approximation (torch's approximate='tanh'); its gradient reads x only")
 
 # -- rounding: float inputs only (functional passes integers through), zero gradient -
-floor_p = _unary("floor", np.floor, _zero_grads, "np.floor({0})", float_result=False)
-ceil_p = _unary("ceil", np.ceil, _zero_grads, "np.ceil({0})", float_result=False)
-trunc_p = _unary("trunc", np.trunc, _zero_grads, "np.trunc({0})", float_result=False)
-round_p = _unary("round", np.round, _zero_grads, "np.round({0})", float_result=False,
+floor_p = _unary("floor", np.floor, _zero_grads, "np.floor({0})", float_result=False, cost=1)
+ceil_p = _unary("ceil", np.ceil, _zero_grads, "np.ceil({0})", float_result=False, cost=1)
+trunc_p = _unary("trunc", np.trunc, _zero_grads, "np.trunc({0})", float_result=False, cost=1)
+round_p = _unary("round", np.round, _zero_grads, "np.round({0})", float_result=False, cost=1,
                  doc="round half to even, as np.round / np.rint")
 
 # -- binary ---------------------------------------------------------------------------
@@ -125,7 +129,7 @@ def _copysign_vjp(g, out, a, b):
 
 
 copysign_p = _binary("copysign", np.copysign, _copysign_vjp, "math.copysign({0}, {1})",
-                     float_result=True)
+                     float_result=True, cost=1)
 
 
 def _floor_divide_vjp(g, out, a, b):
@@ -153,7 +157,7 @@ fmod_p = _binary("fmod", np.fmod, _fmod_vjp, "fmod_scalar({0}, {1})",
 def _predicate(name, impl, template) -> Prim:
     return register(Prim(name, "elementwise", impl,
                          lambda a: shapes.elementwise(name, a, dtype=np.bool_), None, template,
-                         differentiable=False))
+                         differentiable=False, pointwise=True, cost=1))
 
 
 isnan_p = _predicate("isnan", np.isnan, "np.isnan({0})")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import lax
+from ..shapes import broadcast_shapes
 from ..errors import op_error
 from ..prim import Aval, Prim, register
 
@@ -21,7 +22,7 @@ def _matmul_shape(a, b):
     if a2[-1] != b2[-2]:
         raise op_error("matmul", f"inner dimensions differ ({a2[-1]} vs {b2[-2]})", a, b)
     try:
-        batch = np.broadcast_shapes(a2[:-2], b2[:-2])
+        batch = broadcast_shapes(a2[:-2], b2[:-2])
     except ValueError:
         raise op_error("matmul", "batch dimensions do not broadcast", a, b) from None
     shape = tuple(batch) + (a2[-2], b2[-1])
@@ -52,4 +53,10 @@ def _matmul_vjp(g, out, a, b):
     return ga, gb
 
 
-matmul_p = register(Prim("matmul", "matmul", np.matmul, _matmul_shape, _matmul_vjp, arity=2))
+def _matmul_flops(out, a, b):
+    """2 per multiply-add: each output element is a dot product over a's last axis."""
+    return 2 * a.shape[-1] * out.size
+
+
+matmul_p = register(Prim("matmul", "matmul", np.matmul, _matmul_shape, _matmul_vjp, arity=2,
+                         flops=_matmul_flops))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import lax
+from ..shapes import broadcast_shapes
 from ..errors import op_error
 from ..prim import Aval, Prim, register
 
@@ -19,8 +20,12 @@ def _reshape_shape(x, *, shape):
     return Aval(tuple(shape), x.dtype)
 
 
+# reshape and transpose return NumPy views (no buffer of their own); a transposed
+# view is strided. (A reshape of a non-contiguous array copies: then the "view"
+# only keeps its base alive a little longer than needed.)
 reshape_p = register(Prim("reshape", "movement", lambda x, *, shape: np.reshape(x, shape),
-                        _reshape_shape, lambda g, out, x, *, shape: (lax.reshape(g, x.shape),)))
+                        _reshape_shape, lambda g, out, x, *, shape: (lax.reshape(g, x.shape),),
+                        cost=0, view=True, shares_input=True))
 
 
 def _transpose_shape(x, *, perm):
@@ -34,12 +39,13 @@ def _transpose_vjp(g, out, x, *, perm):
 
 
 transpose_p = register(Prim("transpose", "movement", lambda x, *, perm: np.transpose(x, perm),
-                          _transpose_shape, _transpose_vjp))
+                          _transpose_shape, _transpose_vjp, cost=0, view=True, shares_input=True,
+                          strided=True))
 
 
 def _broadcast_shape(x, *, shape):
     try:
-        if tuple(np.broadcast_shapes(x.shape, shape)) != tuple(shape):
+        if broadcast_shapes(x.shape, shape) != tuple(shape):
             raise ValueError
     except ValueError:
         raise op_error("broadcast_to", f"cannot broadcast to shape {shape}", x) from None
@@ -51,7 +57,10 @@ broadcast_to_p = register(Prim(
     # A read-only view would leak into user code through .numpy(); copy.
     lambda x, *, shape: np.array(np.broadcast_to(x, shape)),
     # The cotangent keeps the broadcast shape: the backward walk sums it back.
-    _broadcast_shape, lambda g, out, x, *, shape: (g,)))
+    _broadcast_shape, lambda g, out, x, *, shape: (g,),
+    # Pointwise: a loop reads the input at the broadcast index, so per element it is
+    # the identity, free.
+    template="{0}", pointwise=True, cost=0))
 
 
 def _concat_shape(*xs, axis):

@@ -56,5 +56,6 @@ def _max_vjp(g, out, x, *, axes, keepdims):
 
 
 sum_p = register(Prim("sum", "reduce", lambda x, *, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),
-                    _sum_shape, _sum_vjp, template="+"))
-max_p = register(Prim("max", "reduce", _max_impl, _reduce_shape("max"), _max_vjp, template="max"))
+                    _sum_shape, _sum_vjp, template="+", cost=1))  # one add per element
+max_p = register(Prim("max", "reduce", _max_impl, _reduce_shape("max"), _max_vjp, template="max",
+                    cost=1))

@@ -12,8 +12,8 @@ value's own dtype, which every backend computes into a new array (the impl
 is `astype`, which copies; the Numba backend writes a fused loop's output).
 
 What an output may share memory with is its *root*: the value itself, or,
-through ops whose impl may return a view (reshape, transpose, basic
-getitem, stop_gradient), the root of their input. A view that
+through ops whose impl may return a view or its input (`Prim.shares_input`:
+reshape, transpose, basic getitem, stop_gradient), the root of their input. A view that
 eager returns too (`x.reshape(...)`, `x.T`, `x` itself) stays a view. Roots
 that are constants are always copied: a caller editing a returned constant
 would change every later call.
@@ -21,16 +21,11 @@ would change every later call.
 from __future__ import annotations
 
 from ..ir.graph import Graph, Node, VarFactory
-from ..ops.prim import PRIMS
-
-# Prims whose NumPy impl may return a view of (or the same array as) their first input.
-VIEW_PRIMS = frozenset({"reshape", "transpose", "stop_gradient"})  # broadcast_to copies
+from ..ops.elementwise import cast_p
 
 
 def _may_view(node: Node) -> bool:
-    if node.prim.name == "getitem":  # basic indexing is a view; integer arrays copy
-        return all(item[0] != "a" for item in node.kwargs["index"])
-    return node.prim.name in VIEW_PRIMS
+    return node.prim.may_share_input(node.kwargs)
 
 
 def roots(graph: Graph) -> list[int]:
@@ -77,10 +72,9 @@ def keep_eager_aliasing(original: Graph, optimised: Graph) -> Graph:
         return optimised
     factory = VarFactory.after(optimised)
     nodes, outputs = list(optimised.nodes), list(optimised.outputs)
-    cast = PRIMS["cast"]
     for k in copy:
         var = outputs[k]
         out = factory.new(var.shape, var.dtype)
-        nodes.append(Node(cast, (var,), (("dtype", var.dtype.name),), out))
+        nodes.append(Node(cast_p, (var,), (("dtype", var.dtype.name),), out))
         outputs[k] = out
     return optimised.replace(nodes=tuple(nodes), outputs=tuple(outputs))

@@ -7,9 +7,9 @@ is always safe. Constants are merged by value first (same dtype, shape and
 bytes, so -0.0 and 0.0, or two NaN payloads, stay apart): three `const 1.`
 become one, and the nodes that read them then merge too.
 
-`add`, `mul`, `eq` and `ne` are commutative bit for bit in IEEE arithmetic,
-so their inputs are compared as a set. (`maximum`/`minimum` are not: NumPy's
-maximum(-0.0, 0.0) and maximum(0.0, -0.0) differ in sign.)
+Commutative primitives (`Prim.commutative`: add, mul, eq, ne, bit for bit in
+IEEE arithmetic) have their inputs compared as a set. (`maximum`/`minimum`
+are not: NumPy's maximum(-0.0, 0.0) and maximum(0.0, -0.0) differ in sign.)
 """
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ import numpy as np
 
 from ..ir.graph import Graph, Node, Var
 
-COMMUTATIVE = frozenset({"add", "mul", "eq", "ne"})
 # Constants larger than this are merged only when they are the same array.
 MAX_HASHED_ELEMENTS = 1 << 16
 
@@ -30,7 +29,7 @@ def _const_key(value: np.ndarray):
 
 def node_key(node: Node, inputs: tuple[Var, ...]) -> tuple:
     ids = tuple(v.id for v in inputs)
-    if node.prim.name in COMMUTATIVE:
+    if node.prim.commutative:
         ids = tuple(sorted(ids))
     # repr keeps 1 apart from 1.0 and -0.0 from 0.0 in params, and NaN equal to NaN;
     # the output type is part of the key for the same reason.

@@ -20,12 +20,11 @@ import numpy as np
 
 from ..errors import TraceadError
 from ..ir.graph import Graph, Node, Var, VarFactory
-from ..ops.prim import PRIMS
+from ..ops.movement import broadcast_to_p
 
 MAX_ELEMENTS = 4096
 # Don't spend more than this many input elements evaluating one node.
 MAX_WORK = 1 << 24
-_SHAPE_ONLY = ("reshape", "transpose", "broadcast_to")
 
 
 def _evaluate(node: Node, args: list[np.ndarray]) -> np.ndarray | None:
@@ -49,14 +48,13 @@ def _uniform(value: np.ndarray) -> np.ndarray | None:
 
 
 def _pointwise_users(graph: Graph) -> dict[int, bool]:
-    """Var id -> True when only elementwise nodes (or the outputs) read it. Small uniform
+    """Var id -> True when only pointwise nodes (or the outputs) read it. Small uniform
     values read by a gather, a matmul, ... stay materialised constants (a broadcast_to
     would be one more kernel); outputs get a fresh broadcast each call."""
     users = {v.id: True for v in graph.outputs}
     for n in graph.nodes:
         for v in n.inputs:
-            users[v.id] = users.get(v.id, True) and (
-                n.prim.kind == "elementwise" or n.prim.name == "broadcast_to")
+            users[v.id] = users.get(v.id, True) and n.prim.pointwise
     return users
 
 
@@ -96,13 +94,13 @@ class _Folding:
             return
         scalar = self.factory.new((), v.dtype)
         self.kept_constants[scalar.id] = np.array(self.uniform[v.id], dtype=v.dtype)
-        self.nodes.append(Node(PRIMS["broadcast_to"], (scalar,), (("shape", v.shape),), v,
+        self.nodes.append(Node(broadcast_to_p, (scalar,), (("shape", v.shape),), v,
                                self.sources.get(v.id)))
 
     def fold_uniform(self, node: Node) -> bool:
         """A large result of uniform inputs, evaluated on their scalars."""
         scalars = [self.uniform[v.id] for v in node.inputs]
-        if node.prim.name in _SHAPE_ONLY:
+        if node.prim.kind == "movement":  # re-indexes elements: the same scalar
             value = np.array(scalars[0], dtype=node.out.dtype)
         else:
             value = _evaluate(node, scalars)
@@ -127,7 +125,7 @@ class _Folding:
         out = node.out
         if node.inputs and all(self.known(v) for v in node.inputs):
             if all(v.id in self.uniform for v in node.inputs) and out.size > MAX_ELEMENTS and (
-                    node.prim.kind == "elementwise" or node.prim.name in _SHAPE_ONLY):
+                    node.prim.kind in ("elementwise", "movement")):
                 if self.fold_uniform(node):
                     return
             elif out.size <= MAX_ELEMENTS and sum(v.size for v in node.inputs) <= MAX_WORK:

@@ -17,12 +17,14 @@ import numpy as np
 
 from ..errors import TraceadError
 from ..ir.graph import Node, Var, freeze_params
-from ..ops.prim import PRIMS
+from ..ops.elementwise import (add_p, cast_p, div_p, mul_p, neg_p, pow_scalar_p, stop_gradient_p,
+                               sub_p, where_p)
+from ..ops.movement import broadcast_to_p
+from ..prim import Prim
 
 
-def make(name: str, inputs, out: Var, source, **params) -> Node | None:
+def make(prim: Prim, inputs, out: Var, source, **params) -> Node | None:
     """A new node computing `out`, or None if its type would differ from `out`'s."""
-    prim = PRIMS[name]
     try:
         aval = prim.shape_rule(*inputs, **params)
     except (TraceadError, TypeError, ValueError):  # the inputs don't fit the primitive
@@ -52,12 +54,12 @@ def operand_pairs(node: Node):
 # -- identities: the node is one of its inputs ------------------------------------------
 def stop_gradient(node, ctx):
     """stop_gradient(x) -> x: it only matters to autodiff, which is over when passes run."""
-    return node.inputs[0] if node.prim.name == "stop_gradient" else None
+    return node.inputs[0] if node.prim is stop_gradient_p else None
 
 
 def cast_same(node, ctx):
     """cast(x, dtype) -> x when x already has that dtype (astype is a copy)."""
-    if node.prim.name == "cast" and node.inputs[0].dtype == node.out.dtype:
+    if node.prim is cast_p and node.inputs[0].dtype == node.out.dtype:
         return node.inputs[0]
     return None
 
@@ -67,20 +69,20 @@ def _identity(x: Var, node: Node):
     shape s); None when the dtype differs (x * 1.0 promotes an integer x)."""
     if _same(x, node.out):
         return x
-    new = make("broadcast_to", (x,), node.out, node.source, shape=node.out.shape)
+    new = make(broadcast_to_p, (x,), node.out, node.source, shape=node.out.shape)
     return [new] if new is not None else None
 
 
 def mul_one(node, ctx):
     """x * 1 -> x: multiplying by one is exact for every x (NaN stays NaN, -0.0 stays -0.0).
     x / 1 -> x likewise. If the ones broadcast x, the result is broadcast_to(x)."""
-    if node.prim.name == "mul":
+    if node.prim is mul_p:
         for x, c in operand_pairs(node):
             if is_fill(ctx.fill(c), 1):
                 result = _identity(x, node)
                 if result is not None:
                     return result
-    if node.prim.name == "div" and is_fill(ctx.fill(node.inputs[1]), 1):
+    if node.prim is div_p and is_fill(ctx.fill(node.inputs[1]), 1):
         return _identity(node.inputs[0], node)
     return None
 
@@ -93,10 +95,9 @@ def negative_zero(value) -> bool:
 def add_zero(node, ctx):
     """x + (-0.0) -> x always; x + 0 -> x only if x can't be -0.0 (-0.0 + 0.0 is +0.0).
     x - 0.0 -> x always; x - (-0.0) -> x only if x can't be -0.0. Integers have no -0."""
-    name = node.prim.name
-    if name == "add":
+    if node.prim is add_p:
         pairs = operand_pairs(node)
-    elif name == "sub":
+    elif node.prim is sub_p:
         pairs = ((node.inputs[0], node.inputs[1]),)
     else:
         return None
@@ -104,7 +105,7 @@ def add_zero(node, ctx):
         value = ctx.fill(c)
         if not is_fill(value, 0) or x.dtype != node.out.dtype:
             continue
-        if negative_zero(value) == (name == "add") or ctx.never_negative_zero(x):
+        if negative_zero(value) == (node.prim is add_p) or ctx.never_negative_zero(x):
             result = _identity(x, node)
             if result is not None:
                 return result
@@ -113,8 +114,8 @@ def add_zero(node, ctx):
 
 def double_neg(node, ctx):
     """-(-x) -> x: negation only flips the sign bit."""
-    if node.prim.name == "neg":
-        inner = ctx.producer(node.inputs[0], "neg")
+    if node.prim is neg_p:
+        inner = ctx.producer(node.inputs[0], neg_p)
         if inner is not None:
             return inner.inputs[0]
     return None
@@ -122,14 +123,14 @@ def double_neg(node, ctx):
 
 def pow_one(node, ctx):
     """x ** 1 -> x (IEEE pow(x, 1) is x for every x)."""
-    if node.prim.name == "pow_scalar" and node.kwargs["exponent"] == 1:
+    if node.prim is pow_scalar_p and node.kwargs["exponent"] == 1:
         return node.inputs[0]
     return None
 
 
 def where_same(node, ctx):
     """where(c, x, x) -> x: both branches are the same value."""
-    if node.prim.name == "where" and node.inputs[1].id == node.inputs[2].id:
+    if node.prim is where_p and node.inputs[1].id == node.inputs[2].id:
         return node.inputs[1]
     return None
 

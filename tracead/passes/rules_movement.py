@@ -8,6 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops import shapes
+from ..ops.elementwise import add_p
+from ..ops.movement import broadcast_to_p, reshape_p, transpose_p
+from ..ops.reduce import max_p, sum_p
 from .rules import make
 
 
@@ -24,7 +27,7 @@ def reshape_chain(node, ctx):
     """reshape(x, x.shape) -> x; reshape(reshape(x, s1), s2) -> reshape(x, s2) (row-major
     reshapes compose); reshape(sum(x, keepdims=True), <dims dropped>) -> sum(x, keepdims=False)
     when the reduction has no other use (same for max)."""
-    if node.prim.name != "reshape":
+    if node.prim is not reshape_p:
         return None
     x, shape = node.inputs[0], node.kwargs["shape"]
     if x.shape == tuple(shape):
@@ -32,13 +35,13 @@ def reshape_chain(node, ctx):
     inner = ctx.producer(x)
     if inner is None:
         return None
-    if inner.prim.name == "reshape":
-        new = make("reshape", inner.inputs, node.out, node.source, shape=tuple(shape))
+    if inner.prim is reshape_p:
+        new = make(reshape_p, inner.inputs, node.out, node.source, shape=tuple(shape))
         return [new] if new is not None else None
     if inner.prim.kind == "reduce" and inner.kwargs["keepdims"] and ctx.uses.get(x.id) == 1:
         axes = inner.kwargs["axes"]
         if shapes.reduced_shape(inner.inputs[0].shape, axes, False) == tuple(shape):
-            new = make(inner.prim.name, inner.inputs, node.out, node.source, axes=axes,
+            new = make(inner.prim, inner.inputs, node.out, node.source, axes=axes,
                        keepdims=False)
             return [new] if new is not None else None
     return None
@@ -46,18 +49,18 @@ def reshape_chain(node, ctx):
 
 def transpose_chain(node, ctx):
     """transpose(transpose(x, p), q) -> transpose(x, p[q]); the identity permutation -> x."""
-    if node.prim.name != "transpose":
+    if node.prim is not transpose_p:
         return None
     perm = tuple(node.kwargs["perm"])
     if perm == tuple(range(len(perm))):
         return node.inputs[0]
-    inner = ctx.producer(node.inputs[0], "transpose")
+    inner = ctx.producer(node.inputs[0], transpose_p)
     if inner is None:
         return None
     composed = tuple(inner.kwargs["perm"][q] for q in perm)
     if composed == tuple(range(len(composed))):
         return inner.inputs[0]
-    new = make("transpose", inner.inputs, node.out, node.source, perm=composed)
+    new = make(transpose_p, inner.inputs, node.out, node.source, perm=composed)
     return [new] if new is not None else None
 
 
@@ -66,9 +69,9 @@ def _unbroadcast(var, ctx):
     node = ctx.producer(var)
     if node is None:
         return None
-    if node.prim.name == "broadcast_to":
+    if node.prim is broadcast_to_p:
         return node.inputs[0]
-    if node.prim.name == "reshape" and _strip_ones(node.inputs[0].shape) == _strip_ones(var.shape):
+    if node.prim is reshape_p and _strip_ones(node.inputs[0].shape) == _strip_ones(var.shape):
         return node.inputs[0]
     return None
 
@@ -77,7 +80,7 @@ def broadcast_chain(node, ctx):
     """broadcast_to(x, x.shape) -> x; broadcast_to(broadcast_to(x, s1), s2) -> broadcast_to(x, s2),
     and likewise through a reshape that only adds or drops leading 1s: broadcasting is
     transitive and left-pads with 1s."""
-    if node.prim.name != "broadcast_to":
+    if node.prim is not broadcast_to_p:
         return None
     x = node.inputs[0]
     if x.shape == node.out.shape:
@@ -85,7 +88,7 @@ def broadcast_chain(node, ctx):
     source = _unbroadcast(x, ctx)
     if source is None:
         return None
-    new = make("broadcast_to", (source,), node.out, node.source, shape=node.out.shape)
+    new = make(broadcast_to_p, (source,), node.out, node.source, shape=node.out.shape)
     return [new] if new is not None else None
 
 
@@ -101,11 +104,11 @@ def absorb_broadcast(node, ctx):
         if source is None:
             continue
         trial = inputs[:i] + [source] + inputs[i + 1:]
-        if make(node.prim.name, trial, node.out, node.source, **node.kwargs) is not None:
+        if make(node.prim, trial, node.out, node.source, **node.kwargs) is not None:
             inputs, changed = trial, True
     if not changed:
         return None
-    return [make(node.prim.name, inputs, node.out, node.source, **node.kwargs)]
+    return [make(node.prim, inputs, node.out, node.source, **node.kwargs)]
 
 
 def reduce_size_one(node, ctx):
@@ -117,17 +120,17 @@ def reduce_size_one(node, ctx):
     x = node.inputs[0]
     if any(x.shape[a] != 1 for a in node.kwargs["axes"]):
         return None
-    if node.prim.name == "max" or x.dtype.kind != "f" or ctx.never_negative_zero(x):
-        new = make("reshape", (x,), node.out, node.source, shape=node.out.shape)
+    if node.prim is max_p or x.dtype.kind != "f" or ctx.never_negative_zero(x):
+        new = make(reshape_p, (x,), node.out, node.source, shape=node.out.shape)
         return [new] if new is not None else None
-    if node.prim.name != "sum":
+    if node.prim is not sum_p:
         return None
     zero = ctx.new_const(np.zeros((), x.dtype))
     if x.shape == node.out.shape:
-        return [make("add", (x, zero), node.out, node.source)]
+        return [make(add_p, (x, zero), node.out, node.source)]
     flat = ctx.new_var(node.out.shape, x.dtype)
-    return [make("reshape", (x,), flat, node.source, shape=node.out.shape),
-            make("add", (flat, zero), node.out, node.source)]
+    return [make(reshape_p, (x,), flat, node.source, shape=node.out.shape),
+            make(add_p, (flat, zero), node.out, node.source)]
 
 
 MOVEMENT_RULES = (reshape_chain, transpose_chain, broadcast_chain, absorb_broadcast, reduce_size_one)

@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.graph import Graph, Node, Var, VarFactory
+from ..ops.elementwise import cast_p, mul_p
+from ..prim import Prim
 from .rules import IDENTITY_RULES
 from .rules_forms import FORM_RULES
 from .rules_movement import MOVEMENT_RULES
@@ -42,16 +44,17 @@ class Context:
         for v in graph.outputs:
             self.uses[v.id] = self.uses.get(v.id, 0) + 1
 
-    def producer(self, var: Var, name: str | None = None) -> Node | None:
+    def producer(self, var: Var, prim: Prim | None = None) -> Node | None:
+        """The node computing `var` (only if it applies `prim`, when given)."""
         node = self.producers.get(var.id)
-        if node is not None and (name is None or node.prim.name == name):
+        if node is not None and (prim is None or node.prim is prim):
             return node
         return None
 
     def fill(self, var: Var) -> np.ndarray | None:
         """The 0-d value of `var` if every element is that same constant, else None.
 
-        Sees through broadcast_to and reshape of a constant.
+        Sees through movement ops (they only re-index elements) of a constant.
         """
         if var.id in self.constants:
             if var.id not in self._fills:  # rules ask often; big constants are slow to scan
@@ -62,7 +65,7 @@ class Context:
                 self._fills[var.id] = value[0].reshape(()) if same else None
             return self._fills[var.id]
         node = self.producers.get(var.id)
-        if node is not None and node.prim.name in ("broadcast_to", "reshape"):
+        if node is not None and node.prim.kind == "movement":
             return self.fill(node.inputs[0])
         return None
 
@@ -76,14 +79,13 @@ class Context:
         node = self.producers.get(var.id)
         if node is None:
             return False
-        name = node.prim.name
-        if name in ("exp", "abs", "sigmoid"):  # results are >= +0.0 or NaN
+        if node.prim.never_negative:  # results are >= +0.0 or NaN
             return True
-        if name == "cast":
+        if node.prim is cast_p:
             return node.inputs[0].dtype.kind != "f"
-        if name == "mul" and node.inputs[0].id == node.inputs[1].id:
+        if node.prim is mul_p and node.inputs[0].id == node.inputs[1].id:
             return True  # x * x: (-0.0) * (-0.0) = +0.0
-        if name in ("reshape", "transpose", "broadcast_to"):
+        if node.prim.kind == "movement":
             return self.never_negative_zero(node.inputs[0])
         return False
 

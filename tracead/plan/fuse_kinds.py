@@ -8,8 +8,9 @@ Recomputation rule: no node is ever duplicated (kernels partition the graph),
 so a value used by several kernels is computed once and materialised. Inside
 one elementwise or reduce kernel a node of a smaller shape than the kernel's
 (a broadcast operand) may be evaluated once per element by a simple loop
-generator; we allow that only for cheap ops (`CHEAP`), so an exp or a divide on
-a row vector gets its own small kernel instead of running once per element.
+generator; we allow that only for cheap ops (`Prim.cheap`: cost <= 1), so an exp
+or a divide on a row vector gets its own small kernel instead of running once
+per element.
 Row-shaped values in row-wise kernels are computed once per row: no limit.
 """
 from __future__ import annotations
@@ -18,11 +19,6 @@ import functools
 import math
 
 import numpy as np
-
-CHEAP = frozenset({"add", "sub", "mul", "div", "neg", "abs", "sign", "relu", "maximum", "minimum",
-                   "where", "cast", "stop_gradient", "broadcast_to",
-                   "lt", "le", "gt", "ge", "eq", "ne"})
-
 
 def _shape(shape) -> str:
     return "[" + ",".join(str(d) for d in shape) + "]"
@@ -38,7 +34,7 @@ def nbytes_of(var) -> int:
 
 def is_pointwise(node) -> bool:
     """Ops a loop over the kernel's iteration space evaluates per element."""
-    return node.prim.kind == "elementwise" or node.prim.name == "broadcast_to"
+    return node.prim.pointwise
 
 
 def single_kind(node) -> tuple[str, tuple]:
@@ -75,7 +71,7 @@ def _pointwise_body(body, outs, space, kind) -> str | None:
         if n.out.id in outs and n.out.shape != tuple(space):
             return (f"{n.prim.name} {_shape(n.out.shape)} is needed by a later kernel at a "
                     f"smaller shape than the {kind} space {_shape(space)}")
-        if _size(n.out.shape) < _size(space) and n.prim.name not in CHEAP:
+        if _size(n.out.shape) < _size(space) and not n.prim.cheap:
             return (f"{n.prim.name} {_shape(n.out.shape)} would be recomputed per element of "
                     f"{_shape(space)}")
     return None
@@ -174,6 +170,6 @@ def merge_pointwise(space_a: tuple, space_b: tuple, members_a, members_b, needed
         if needed_outside(i):
             return (f"{n.prim.name} {_shape(n.out.shape)} is needed by a later kernel at a "
                     f"smaller shape than the elementwise space {_shape(space)}")
-        if _size(n.out.shape) < size and n.prim.name not in CHEAP:
+        if _size(n.out.shape) < size and not n.prim.cheap:
             return f"{n.prim.name} {_shape(n.out.shape)} would be recomputed per element of {_shape(space)}"
     return space

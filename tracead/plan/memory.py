@@ -41,7 +41,6 @@ from .schedule import Schedule
 from ..units import bytes_text
 
 MAX_WASTE = 2  # a value may take a free buffer up to this many times its size
-VIEW_PRIMS = ("reshape", "transpose")  # NumPy returns views: no buffer of their own
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,13 +86,6 @@ def _mb(n: int) -> str:
     return f"{n:,} B ({bytes_text(n)})"
 
 
-def _moves_axes(node) -> bool:
-    """A transpose that changes the memory order of axes longer than 1."""
-    shape = node.inputs[0].shape
-    order = [a for a in node.kwargs["perm"] if shape[a] != 1]
-    return order != sorted(order)
-
-
 def plan_memory(schedule: Schedule) -> MemoryPlan:
     kernels = schedule.kernels
     graph_outputs = {v.id for v in schedule.graph.outputs}
@@ -107,20 +99,21 @@ def plan_memory(schedule: Schedule) -> MemoryPlan:
 
 
 def _views(kernels, graph_outputs: set[int]) -> dict[int, int]:
-    """Var id -> the var id it is a view of, for opaque view kernels that are not outputs
-    (a reshape of a transposed view is a copy in NumPy: not a view)."""
+    """Var id -> the var id it is a view of, for opaque view kernels that are not outputs.
+    A contiguous view (reshape) of a strided one (a transpose) is a copy in NumPy: a value
+    of its own, so its input may die."""
     views: dict[int, int] = {}
-    permuted: set[int] = set()  # views whose axes are out of memory order
+    strided: set[int] = set()  # views that may be non-contiguous
     for k in kernels:
-        node = k.nodes[0]
-        if k.kind != "opaque" or node.prim.name not in VIEW_PRIMS or k.outputs[0].id in graph_outputs:
+        prim = k.nodes[0].prim
+        if k.kind != "opaque" or not prim.view or k.outputs[0].id in graph_outputs:
+            continue  # NumPy's view: no buffer of its own
+        base = k.nodes[0].inputs[0].id
+        if base in strided and not prim.strided:
             continue
-        base = node.inputs[0].id
-        if node.prim.name == "reshape" and base in permuted:
-            continue  # NumPy copies: a result of its own, and its input may die
         views[k.outputs[0].id] = base
-        if base in permuted or (node.prim.name == "transpose" and _moves_axes(node)):
-            permuted.add(k.outputs[0].id)
+        if prim.strided or base in strided:
+            strided.add(k.outputs[0].id)
     return views
 
 

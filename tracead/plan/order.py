@@ -8,17 +8,14 @@ memory plan (memory.py) can hand the activation's buffer on.
 """
 from __future__ import annotations
 
-VIEW_PRIMS = ("reshape", "transpose")  # as in memory.py: views, no buffer of their own
-
-
 def kernel_order(groups) -> list[int]:
     """Group ids of a fuse._Groups in an order that respects every dependency."""
     nodes, members, outputs = groups.nodes, groups.members, groups.graph_outputs
     producer = {nodes[i].out.id: g for g, m in members.items() for i in m}
-    view_of = {}  # reading a reshape/transpose view reads its input's buffer
+    view_of = {}  # reading a view (reshape, transpose: `Prim.view`) reads its input's buffer
     for m in members.values():
         node = nodes[m[0]]
-        if len(m) == 1 and node.prim.name in VIEW_PRIMS and node.out.id not in outputs:
+        if len(m) == 1 and node.prim.view and node.out.id not in outputs:
             view_of[node.out.id] = node.inputs[0].id
 
     def base(vid: int) -> int:

@@ -35,8 +35,7 @@ from .fuse_kinds import nbytes_of
 
 # The budget of one kernel, in compile weight (see the module docstring and
 # benchmarks/compile_curve.md for the measured curve).
-HEAVY = frozenset({"exp", "log", "tanh", "sigmoid", "pow", "pow_scalar", "sqrt"})
-HEAVY_WEIGHT = 8
+HEAVY_WEIGHT = 8  # the `Prim.compile_weight` of a statement that inlines a long routine
 MAX_KERNEL_COST = 512
 MAX_KERNEL_NODES = 512
 PIECE_BYTES = 4096  # what one more kernel costs (a launch), in bytes moved: breaks ties
@@ -97,8 +96,9 @@ def over_budget(nodes) -> str | None:
 
 
 def compile_weight(node) -> int:
-    """LLVM work of one statement: a transcendental call inlines a mathlib routine."""
-    return HEAVY_WEIGHT if node.prim.name in HEAVY else 1
+    """LLVM work of one statement (`Prim.compile_weight`): a transcendental call inlines
+    a mathlib routine."""
+    return node.prim.compile_weight
 
 
 def _cuts(groups, seq: list[int], space: tuple) -> tuple[list[int], list[int]]:

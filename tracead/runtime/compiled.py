@@ -25,7 +25,9 @@ from .. import config, state
 from ..backends import get_backend
 from ..trace import pytree
 from ..trace.capture import capture, tensor_args
+from ..trace.instantiate import SizeEscaped, instantiate
 from .check import make_checker
+from .dynamic import MAX_INSTANCES, DynamicVariant, all_dims, changed_dims, merge_dims, pattern_of
 from .guards import (FLOAT_INPUT, call_key, describe_guards, describe_leaf_key, explain_mismatch,
                      object_guards, positional_key)
 from .options import check_options, static_arguments
@@ -70,6 +72,10 @@ class CompiledFunction:
         self.options = options
         # Float arguments are graph inputs unless the function is always specialised.
         self.float_inputs = options.get("dynamic", None) is not False
+        self.dynamic_mode = options.get("dynamic", None)  # None: automatic (runtime/dynamic.py)
+        self.dynamic: list[DynamicVariant] = []
+        self.dynamic_off = ""  # why shapes are specialised for good (the safety net fired)
+        self.size_instances = 0  # variants instantiated from a dynamic one for new sizes
         self.static_argnums, self.static_argnames = static_arguments(
             fn, options.get("static_argnums"), options.get("static_argnames"))
         self.has_static = bool(self.static_argnums or self.static_argnames)
@@ -148,6 +154,9 @@ class CompiledFunction:
                     return out
             if self.gave_up:
                 return self._eager(args, kwargs)
+            out = self._from_dynamic(key, leaves, args, kwargs) if self.dynamic else MISS
+            if out is not MISS:
+                return out
             reason = self._reason(key)
             if len(self.order) >= self.max_variants:
                 self._give_up(reason)
@@ -155,16 +164,111 @@ class CompiledFunction:
             self.stats["misses"] += 1
             self.recompile_reasons.append(reason)
             config.debug_log(1, f"tracead: compiling {self.__name__} ({reason})")
-            scalar_inputs = frozenset(i for i, k in enumerate(key[2]) if k is FLOAT_INPUT)
-            cap = capture(self.fn, args, kwargs, self.snapshot, scalar_inputs)
-            variant = Variant(cap, key, self.backend, self.options)
-            variant.object_guards = object_guards(leaves, key[2])
-            variant.build(key[1])
-            if config.debug_level() >= 1:
-                config.debug_log(1, f"tracead: {self.__name__} {variant.ledger}")
-            self.variants.setdefault(key, []).append(variant)
-            self.order.append(variant)
+            dims = self._dynamic_dims(key)
+            if dims:
+                return self._trace_dynamic(args, kwargs, key, leaves, dims)
+            cap = self._capture(args, kwargs, key)
+            self._add_variant(cap, key, leaves)
             return cap.take_result()
+
+    def _capture(self, args, kwargs, key, dims=None):
+        scalar_inputs = frozenset(i for i, k in enumerate(key[2]) if k is FLOAT_INPUT)
+        return capture(self.fn, args, kwargs, self.snapshot, scalar_inputs, dims)
+
+    def _add_variant(self, cap, key, leaves, dynamic=None, counted=True) -> Variant:
+        options = self.options
+        if dynamic is not None and dynamic.variant is not None and dynamic.variant.backward_wanted:
+            options = {**options, "backward": "eager"}  # the traced sizes needed a backward
+        variant = Variant(cap, key, self.backend, options)
+        variant.dynamic = dynamic
+        variant.object_guards = object_guards(leaves, key[2])
+        variant.build(key[1])
+        if config.debug_level() >= 1:
+            config.debug_log(1, f"tracead: {self.__name__} {variant.ledger}")
+        self.variants.setdefault(key, []).append(variant)
+        if counted:
+            self.order.append(variant)
+        return variant
+
+    # -- dynamic shapes (runtime/dynamic.py) -----------------------------------------
+    def _dynamic_dims(self, key) -> dict | None:
+        """The dimensions the next trace makes symbolic, or None to specialise."""
+        if self.dynamic_mode is False or self.dynamic_off:
+            return None
+        if self.dynamic_mode:
+            dims = all_dims(key)
+        else:
+            dims = None
+            for v in reversed(self.order):
+                changed = changed_dims(v.key, key)
+                if changed:
+                    dims = merge_dims(v.dynamic.dims if v.dynamic else {}, changed)
+                    break
+        found = pattern_of(key, dims) if dims else None
+        return dims if found and found[1] else None  # no size >= 2 among them: nothing to vary
+
+    def _trace_dynamic(self, args, kwargs, key, leaves, dims):
+        found = pattern_of(key, dims)
+        cap = self._capture(args, kwargs, key, found[2])
+        dv = DynamicVariant(cap, key, dims)
+        why = None
+        for v in reversed(self.order):  # a concrete trace at other sizes checks this one
+            sizes = dv.holds_at(v.key)
+            if sizes is not None:
+                why = dv.verify(v.capture, sizes)
+                dv.verified = why is None
+                break
+        concrete = instantiate(cap, dv.sizes, check=False)  # the traced sizes: plain values
+        if why is not None:
+            self._specialise(why)
+            self._add_variant(concrete, key, leaves)
+        else:
+            dv.variant = self._add_variant(concrete, key, leaves, dv)
+            self.dynamic.append(dv)
+        return cap.take_result()
+
+    def _specialise(self, why: str) -> None:
+        self.dynamic_off = (f"shapes specialised: the dynamic trace is not the program at other "
+                            f"sizes ({why})")
+        self.dynamic.clear()
+        self.recompile_reasons.append(self.dynamic_off)
+        warnings.warn(f"tracead.compile({self.__name__}): {self.dynamic_off}", RecompileWarning,
+                      stacklevel=5)
+
+    def _from_dynamic(self, key, leaves, args, kwargs):
+        """Run a call with new sizes on a dynamic variant, or MISS."""
+        for dv in list(self.dynamic):
+            sizes = dv.match(key)
+            if sizes is None:
+                continue
+            remember = self.size_instances < MAX_INSTANCES
+            if not dv.verified:  # trace once at these sizes and compare (the safety net)
+                self.stats["misses"] += 1
+                cap = self._capture(args, kwargs, key)
+                why = dv.verify(cap, sizes)
+                if why is not None:
+                    self._specialise(why)
+                    self._add_variant(cap, key, leaves)
+                    return cap.take_result()
+                dv.verified = True
+                self.size_instances += 1
+                self._add_variant(cap, key, leaves, dv, counted=False)
+                return cap.take_result()
+            try:
+                instance = dv.instance_capture(sizes)
+            except SizeEscaped as exc:
+                self._specialise(str(exc))
+                return MISS
+            variant = self._add_variant(instance, key, leaves, dv, counted=False)
+            if remember:
+                self.size_instances += 1
+            else:
+                self.variants[key].remove(variant)
+            out = variant.run(leaves) if self.checker is None else self.checker.run(variant, leaves, args, kwargs)
+            if out is not MISS:
+                self.stats["hits"] += 1
+                return out
+        return MISS
 
     def _give_up(self, reason: str) -> None:
         self.gave_up = True
@@ -180,6 +284,11 @@ class CompiledFunction:
             return []
         v = self.order[-1]
         lines = describe_guards(v.key)
+        if v.dynamic is not None:
+            symbolic = tuple(f"argument {pos}:" for pos in v.dynamic.axes_symbols)
+            lines = v.dynamic.describe(v.key) + [x for x in lines if not x.startswith(symbolic)]
+        if self.dynamic_off:
+            lines.append(self.dynamic_off)
         n_args = len(v.capture.arg_positions)
         for src, var, rg in zip(v.capture.free, v.capture.graph.inputs[n_args:],
                                 v.capture.requires_grad[n_args:]):
@@ -220,8 +329,17 @@ def compile(fn=None, *, backend: str = "numba", **options):
       result stays float32), so a new learning rate runs the same kernels;
       a float Python itself uses (`if lr > 0.1:`, `math.exp(lr)`, a format, an
       op's static parameter) is guarded by value instead. `False`: always
-      specialise (every float is part of the guard key). Tensor shapes are
-      always specialised for now: a new shape traces a new variant.
+      specialise (every float is part of the guard key, every shape too).
+      Shapes: `None` is torch's "automatic dynamic": the first call
+      specialises; a later call that misses only on sizes makes the
+      dimensions that changed symbolic, and that variant serves every later
+      size (instantiated per size, no retrace; instances do not count toward
+      `max_variants`). `True`: every dimension of every array argument is
+      symbolic from the first call. Sizes 0 and 1 stay specialised; a size
+      Python compares is a size guard with your line; a size that escapes
+      the symbolic tracking (`len(x)`, `int(n)`) is caught by a check
+      against a trace at other sizes and the function specialises shapes
+      instead (see docs/how-compile-works.md, "Dynamic shapes").
     - `static_argnums` / `static_argnames` (as in `jax.jit`): arguments
       (positions, negative from the end, or names; each completed from the
       other through the signature) whose values are part of the guard key,

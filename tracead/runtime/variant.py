@@ -68,6 +68,7 @@ class Variant:
     last_failure: str = ""
     backward_wanted: bool = False
     plan: "CallPlan" = None
+    dynamic: object = None  # the DynamicVariant this one is an instance of (runtime/dynamic.py)
     first_call_seconds: float | None = None  # the first compiled call (the ledger's break-even)
 
     @property

@@ -320,6 +320,10 @@ def _variant_that_ran(compiled: CompiledFunction, calls_before: dict):
     for v in compiled.order:
         if v.calls > calls_before.get(id(v), 0) or id(v) not in calls_before:
             return v
+    for variants in compiled.variants.values():  # a dynamic variant's instance for new sizes
+        for v in variants:
+            if v.calls > calls_before.get(id(v), 0) and v.dynamic is not None:
+                return v
     if not compiled.order:
         raise RuntimeError(f"explain({compiled.__name__}): nothing was compiled (TRACEAD_DISABLE is "
                            "set, or the function gave up compiling and runs eagerly)")

@@ -98,6 +98,12 @@ class Tracer:
         self.grad_written: set[int] = set()
         self.effects: list[Effect] = []
         self.source_hint: SourceLoc | None = None
+        # A dynamic-shape trace (symint.py) sets these to dicts: the comparisons of sizes
+        # Python made (guard key -> SizeGuard), and the constants made from size-derived
+        # numbers (id(tensor) -> expression; by Var id once the constant is used).
+        self.size_guards: dict | None = None
+        self.constant_exprs: dict | None = None
+        self.symbolic_constants: dict[int, tuple] = {}
 
     # -- variables ------------------------------------------------------------
     def add_input(self, tensor, position: int) -> Var:
@@ -119,6 +125,8 @@ class Tracer:
         var = self.factory.new(tensor.shape, tensor.dtype)
         if id(tensor) in self.born:
             self.constants[var.id] = np.array(tensor._data, copy=True)
+            if self.constant_exprs and id(tensor) in self.constant_exprs:
+                self.symbolic_constants[var.id] = self.constant_exprs[id(tensor)]
         else:
             source = self.pending.pop(id(tensor), None)
             if source is None:

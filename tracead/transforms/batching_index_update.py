@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import lax
 from ..dispatch import bind
-from ..ops.index_update import indexed_shape
+from ..ops.index_update import index_update_p, indexed_shape
 from ..prim import Aval
 from .batching_rules import RULES, _batched_index, _pad_batched
 
@@ -29,7 +29,7 @@ def index_update(node, args, batched, size):
         v = _pad_batched(v, v_var.shape, len(target))
     v = lax.broadcast_to(v, (size,) + target)
     # _batched_index lays out a write like scatter_add's: its first input has the indexed shape.
-    like = SimpleNamespace(kwargs={"index": index}, out=node.out, prim=SimpleNamespace(name="index_update"),
+    like = SimpleNamespace(kwargs={"index": index}, out=node.out, prim=node.prim,
                            inputs=(Aval(target, v_var.dtype),) + tuple(array_vars))
     new_index, new_arrays, perm = _batched_index(like, arrays, list(batched[2:]), True, size,
                                                  tuple(x_var.shape))
@@ -37,4 +37,4 @@ def index_update(node, args, batched, size):
     return bind(node.prim, x, v, *new_arrays, index=new_index, mode=node.kwargs["mode"])
 
 
-RULES["index_update"] = index_update
+RULES[index_update_p] = index_update

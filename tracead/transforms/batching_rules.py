@@ -23,6 +23,13 @@ import numpy as np
 from .. import lax
 from ..dispatch import bind
 from ..errors import OpError
+from ..ops.index import getitem_p, scatter_add_p
+from ..ops.matmul import matmul_p
+from ..ops.movement import broadcast_to_p, concatenate_p, reshape_p, transpose_p
+from ..ops.random import uniform_p
+from ..ops.scan import cummax_index_p, cummin_index_p, cumprod_p, cumsum_p, prod_p
+from ..ops.sort import argmax_p, argmin_p, argsort_p
+from ..ops.window import col2im_p, im2col_p
 from ..tensor import Tensor, as_tensor
 
 
@@ -116,7 +123,8 @@ def _batched_index(node, arrays, arrays_batched, x_batched, size, x_shape):
     array_vars = node.inputs[-len(arrays):] if arrays else ()
     shapes = [v.shape for v in array_vars]
     advanced, adv_ndim, before = _index_layout(index, shapes, len(x_shape))
-    out_ndim = 1 + (node.out.ndim if node.prim.name == "getitem" else node.inputs[0].ndim)
+    # getitem's output has the indexed shape; a write's (scatter_add, index_update) first input does.
+    out_ndim = 1 + (node.out.ndim if node.prim is getitem_p else node.inputs[0].ndim)
     identity = list(range(out_ndim))
     if not any(arrays_batched):
         new_index = (("s", None, None, None),) + index
@@ -185,13 +193,15 @@ def shifted_axis(node, args, batched, size):
     return bind(node.prim, args[0], **params)
 
 
-RULES = {"reshape": reshape, "transpose": transpose, "broadcast_to": broadcast_to,
-         "concatenate": concatenate, "matmul": matmul, "getitem": getitem,
-         "scatter_add": scatter_add, "im2col": _fold_batch, "col2im": _fold_batch,
-         "uniform": uniform,
-         "prod": reduce,
-         **dict.fromkeys(("cumsum", "cumprod", "cummax_index", "cummin_index", "argsort",
-                          "argmax", "argmin"), shifted_axis)}
+# Keyed by the row itself (as JAX's primitive_batchers): the rules are written with
+# this module's machinery, so they live here and the rows need not know about vmap.
+RULES = {reshape_p: reshape, transpose_p: transpose, broadcast_to_p: broadcast_to,
+         concatenate_p: concatenate, matmul_p: matmul, getitem_p: getitem,
+         scatter_add_p: scatter_add, im2col_p: _fold_batch, col2im_p: _fold_batch,
+         uniform_p: uniform,
+         prod_p: reduce,
+         **dict.fromkeys((cumsum_p, cumprod_p, cummax_index_p, cummin_index_p, argsort_p,
+                          argmax_p, argmin_p), shifted_axis)}
 KIND_RULES = {"elementwise": elementwise, "reduce": reduce}
 
 
@@ -200,7 +210,7 @@ class NoBatchingRule(OpError):
 
 
 def rule_for(prim):
-    rule = RULES.get(prim.name) or KIND_RULES.get(prim.kind)
+    rule = RULES.get(prim) or KIND_RULES.get(prim.kind)
     if rule is None:
         raise NoBatchingRule(f"vmap: no batching rule for primitive {prim.name!r} (kind {prim.kind})")
     return rule

@@ -16,7 +16,7 @@ import numpy as np
 from .. import lax, state
 from ..dispatch import bind
 from ..errors import OpError, OpTypeError, user_source
-from ..prim import PRIMS
+from ..ops.movement import reshape_p
 from ..tensor import Tensor, as_tensor
 from ..trace.scalars import ScalarInput
 from ..trace.pytree import TreeDef, tree_flatten, tree_map
@@ -70,7 +70,7 @@ def _alias(x: Tensor) -> Tensor:
     the second leaf its own identity while the outer level still
     differentiates through it.
     """
-    return bind(PRIMS["reshape"], x, shape=x.shape)
+    return bind(reshape_p, x, shape=x.shape)
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,11 +43,6 @@ from .steps import FusedStep, MatmulStep, OpaqueStep
 
 __all__ = ["NumbaBackend", "NumbaExecutable", "FusedStep", "MatmulStep", "OpaqueStep", "KernelRecord", "plan"]
 
-# Opaque prims whose NumPy impl returns a strided view (predicts the layout
-# the next kernel sees, so the signature compiled up front is the one used).
-_VIEW_PRIMS = frozenset({"transpose", "getitem"})
-
-
 def plan(graph) -> Schedule:
     return drop_dead_kernels(plan_fusion(graph))
 
@@ -132,7 +127,9 @@ class NumbaBackend:
                 record.source = f"# {names.node(node)}\n# runs as {node.prim.name}'s NumPy impl\n"
                 steps.append(OpaqueStep(kernel))
                 # A view, unless it is copied out of a buffer the plan reuses (executable.py).
-                view = node.prim.name in _VIEW_PRIMS and kernel.index not in private
+                # (`Prim.strided`: its NumPy impl may return a strided view, so the next
+                # kernel is compiled for any layout, the signature it will see.)
+                view = node.prim.strided and kernel.index not in private
                 layout.update((v.id, "A" if view else "C") for v in kernel.outputs)
             elif kernel.kind == "matmul":
                 steps.append(self._matmul(kernel, names, record, layout))

@@ -38,7 +38,7 @@ float32 code (scalar.py), mathlib instead of libm, reduce_steps for running
 reductions, and unsigned indices in loops that do not start at 0.
 
 A kernel runs parallel when its estimated work, elements times per-element
-cost (scalar.op_cost, so an exp counts like 8 adds) over 2, exceeds
+cost (`Prim.cost`, so an exp counts like 8 adds) over 2, exceeds
 PARALLEL_THRESHOLD (options["parallel_threshold"] overrides it).
 """
 from __future__ import annotations
@@ -136,8 +136,8 @@ def generate(kernel, names: Names, parallel_threshold: int = PARALLEL_THRESHOLD,
 
 
 def kernel_cost(kernel) -> int:
-    """Estimated work per element of the kernel's space (scalar.op_cost units)."""
-    return sum(1 if n.prim.kind == "reduce" else scalar.op_cost(n.prim.name) for n in kernel.nodes)
+    """Estimated work per element of the kernel's space (`Prim.cost` units)."""
+    return sum(n.prim.cost for n in kernel.nodes)
 
 
 def check_contract(kernel) -> None:
@@ -223,7 +223,7 @@ def _elementwise_fn(name, kernel, names, loop_shape, in_views, out_views, parall
 def _reduce_fn(name, kernel, names, loop_shape, reduced: set[int], in_views, out_views, parallel) -> str:
     red = kernel.nodes[-1]
     tpl, x = red.prim.template, red.inputs[0]
-    acc_t = scalar.accumulator_dtype(red.prim.name, x.dtype, red.out.dtype)
+    acc_t = scalar.accumulator_dtype(tpl, x.dtype, red.out.dtype)
     ident = identity(tpl, acc_t)
     what = f"{red.prim.name} over axes {tuple(red.kwargs['axes'])}" + (
         f", accumulated in {acc_t.name}" if acc_t != red.out.dtype else "")

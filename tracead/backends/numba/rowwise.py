@@ -71,7 +71,7 @@ def rowwise_fn(name, kernel, names: Names, in_views, out_views, parallel: bool, 
     def reduce_pass(w: Writer, p: int, ps: _Pass) -> None:
         accs = []
         for r in ps.reduces:
-            x, acc_t = r.inputs[0], scalar.accumulator_dtype(r.prim.name, r.inputs[0].dtype, r.out.dtype)
+            x, acc_t = r.inputs[0], scalar.accumulator_dtype(r.prim.template, r.inputs[0].dtype, r.out.dtype)
             accs.append(Acc("acc" + names.ident(r.out), names.value(x), r.prim.template, acc_t, x.dtype,
                             names.node(r)))
             w.line(f"{accs[-1].name} = {identity(r.prim.template, acc_t)}", names.node(r))
@@ -146,7 +146,7 @@ def _plan(kernel, per_row):
     cost: dict[int, int] = {}
     for node in kernel.nodes:
         if node.prim.kind != "reduce" and not per_row(node.out):
-            cost[node.out.id] = scalar.op_cost(node.prim.name) + sum(cost.get(v.id, 0) for v in node.inputs)
+            cost[node.out.id] = node.prim.cost + sum(cost.get(v.id, 0) for v in node.inputs)
     rows: set[int] = set()  # values kept in a row buffer for later passes
     first: dict[int, _Pass] = {}  # value id -> the pass that computed it first
     for ps in passes:

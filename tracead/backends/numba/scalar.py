@@ -19,8 +19,8 @@ the substituted input names:
 
 Reductions: `combine` writes one step (reduce_steps.py for float running
 sums and maxima, so the loops vectorise), `accumulator_dtype` and
-SUM_BLOCK say how float32 sums are accumulated. `op_cost` is a rough cost
-model for the parallel threshold and for rowwise row buffers.
+SUM_BLOCK say how float32 sums are accumulated. (The cost model for the
+parallel threshold and rowwise row buffers is each row's `Prim.cost`.)
 """
 from __future__ import annotations
 
@@ -133,17 +133,15 @@ def lower_template(template: str, dtype_name: str) -> str:
 
 
 def node_expression(node, operands: list[str]) -> str:
-    """The scalar expression of one elementwise node over operand names.
+    """The scalar expression of one pointwise node over operand names.
 
-    `broadcast_to` is the identity per element: the loop reads its input at
-    the broadcast index already.
+    (`broadcast_to`'s template is `{0}`: the loop reads its input at the
+    broadcast index already.)
     """
-    if node.prim.name == "broadcast_to":
-        return operands[0]
     if node.prim.template is None:
         raise NotImplementedError(f"{node.prim.name} has no Numba template and cannot be fused")
     dtype = node.out.dtype
-    params = {k: _param_text(v, dtype) for k, v in node.params}
+    params = {k: _param_text(v, dtype) for k, v in node.params if f"{{{k}}}" in node.prim.template}
     expr = lower_template(node.prim.template, dtype.name).format(*operands, **params)
     return cast(expr, dtype)
 
@@ -158,9 +156,9 @@ def cast(expr: str, dtype) -> str:
 
 
 # -- reductions ---------------------------------------------------------------
-def accumulator_dtype(prim_name: str, in_dtype, out_dtype) -> np.dtype:
-    """float32 sums accumulate in float64, in blocks (see split_sum)."""
-    if prim_name == "sum" and np.dtype(out_dtype).kind == "f":
+def accumulator_dtype(template: str, in_dtype, out_dtype) -> np.dtype:
+    """float32 sums (the reduce template "+") accumulate in float64, in blocks (see split_sum)."""
+    if template == "+" and np.dtype(out_dtype).kind == "f":
         return np.dtype(np.float64)
     return np.dtype(out_dtype)
 
@@ -209,17 +207,3 @@ def combine(template: str, acc: str, value: str, dtype=None) -> str:
     if template.isidentifier():
         return f"{CALL_MAP.get(template, template)}({acc}, {value})"
     return f"{acc} {template} {value}"
-
-
-# -- cost estimate ------------------------------------------------------------
-# Rough per-element cost of one node in a vectorised loop, in units of a SIMD
-# add: mathlib calls (fexp ~0.26 ns/element f32 against ~0.03 for an add),
-# divisions and square roots cost ~8. Used for the parallel threshold and for
-# choosing what a rowwise kernel keeps in row buffers instead of recomputing.
-CHEAP_OPS = frozenset({"add", "sub", "mul", "neg", "abs", "sign", "relu", "maximum", "minimum",
-                       "where", "cast", "lt", "le", "gt", "ge", "eq", "ne"})
-FREE_OPS = frozenset({"broadcast_to", "stop_gradient"})
-
-
-def op_cost(prim_name: str) -> int:
-    return 0 if prim_name in FREE_OPS else 1 if prim_name in CHEAP_OPS else 8
