@@ -205,7 +205,9 @@ CASES: list[OpCase] = [
     OpCase("mean", lambda x: x.mean(), np.mean, UNARY),
     OpCase("mean_axis", lambda x: x.mean(axis=1, keepdims=True),
            lambda x: x.mean(axis=1, keepdims=True), REDUCE),
-    OpCase("var", lambda x: x.var(), np.var, UNARY[1:]),
+    OpCase("var", lambda x: ta.var(x), np.var, UNARY[1:]),  # NumPy's function: ddof=0
+    OpCase("var_method", lambda x: x.var(), lambda x: np.var(x, ddof=1), REDUCE[:1],
+           prim="sum"),  # torch's method: correction=1
     OpCase("var_axis", lambda x: ta.var(x, axis=-1), lambda x: x.var(axis=-1), REDUCE[:1]),
     OpCase("logsumexp", lambda x: ta.logsumexp(x, axis=-1), lambda x: _logsumexp(x, -1), REDUCE),
     OpCase("logsumexp_all", ta.logsumexp, _logsumexp, UNARY[::2]),
@@ -395,3 +397,7 @@ def covered_prims() -> set[str]:
 from opinfo_more import MORE_CASES  # noqa: E402  (math, rounding, division, scans, sorting)
 
 CASES = CASES + MORE_CASES
+
+from opinfo_torch import TORCH_CASES  # noqa: E402  (bits, svd norms, torch composites, losses)
+
+CASES = CASES + TORCH_CASES

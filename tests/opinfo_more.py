@@ -138,9 +138,11 @@ MORE_CASES: list[OpCase] = [
     OpCase("argmin", lambda x: x.argmin(dim=0, keepdim=True), lambda x: x.argmin(axis=0, keepdims=True),
            _with(REDUCE, "ints"), differentiable=False),
     # -- scans --------------------------------------------------------------------------------------------
-    OpCase("cumsum", lambda x: x.cumsum(-1), lambda x: np.cumsum(x, -1), SCAN),
+    OpCase("cumsum", lambda x: x.cumsum(-1), lambda x: np.cumsum(x, -1).reshape(x.shape), SCAN),
     OpCase("cumsum_flat", ta.cumsum, np.cumsum, (_args((2, 3)),), prim="cumsum"),
-    OpCase("cumprod", lambda x: ta.cumprod(x, dim=0), lambda x: np.cumprod(x, 0), SCAN),
+    # torch's dim= keeps a 0-d input 0-d (NumPy's axis= gives shape (1,))
+    OpCase("cumprod", lambda x: ta.cumprod(x, dim=0), lambda x: np.cumprod(x, 0).reshape(x.shape),
+           SCAN),
     OpCase("cumprod_with_zeros", _with_zero(lambda x: ta.cumprod(x, -1)),
            _with_zero(lambda x: np.cumprod(x, -1)), (_args((2, 4)),), prim="cumprod"),
     OpCase("cummax", lambda x: ta.cummax(x, 1).values, lambda x: np.maximum.accumulate(x, 1),

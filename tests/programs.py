@@ -75,6 +75,14 @@ UNARY: dict[str, tuple[Callable, Callable]] = {
                  lambda x: np.pad(x, [(0, 0)] * (x.ndim - 1) + [(1, 2)], mode="edge")[..., 1:-2]
                  if x.ndim and x.shape[-1] else x),
     "at_mul": (lambda x: x.at[..., :1].mul(x[..., -1:]) if x.ndim else x * x, _at_mul_ref),
+    # torch-breadth composites: a masked logsumexp, a reflect pad, an activation
+    "logcumsumexp": (lambda x: ta.logcumsumexp(x, -1) if x.ndim else x,
+                     lambda x: np.logaddexp.accumulate(x, axis=-1) if x.ndim else x),
+    "reflect_pad_crop": (lambda x: ta.pad(x, (2, 1), mode="reflect")[..., 1:-2]
+                         if x.ndim and x.shape[-1] > 2 else x,
+                         lambda x: np.pad(x, [(0, 0)] * (x.ndim - 1) + [(2, 1)], mode="reflect")
+                         [..., 1:-2] if x.ndim and x.shape[-1] > 2 else x),
+    "mish": (ta.nn.functional.mish, lambda x: x * np.tanh(np.logaddexp(x, x.dtype.type(0)))),
 }
 BINARY: dict[str, tuple[Callable, Callable]] = {
     "add": (lambda a, b: a + b, np.add),
@@ -85,6 +93,8 @@ BINARY: dict[str, tuple[Callable, Callable]] = {
     "pow": (lambda a, b: (1.0 + a * a) ** ta.tanh(b), lambda a, b: (1.0 + a * a) ** np.tanh(b)),
     "where": (lambda a, b: ta.where(a > b, a * b, a - b),
               lambda a, b: np.where(a > b, a * b, a - b)),
+    "logaddexp": (ta.logaddexp, np.logaddexp),
+    "lerp": (lambda a, b: ta.lerp(a, b, 0.25), lambda a, b: a + 0.25 * (b - a)),
 }
 # A tensor and a Python scalar argument.
 WITH_SCALAR: dict[str, tuple[Callable, Callable]] = {

@@ -9,6 +9,7 @@ temporary directory per module (TRACEAD_CACHE_DIR).
 """
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -136,6 +137,43 @@ def test_integers_bools_casts_and_a_0d_kernel():
     assert exe([np.asarray(0.75)])[0].shape == ()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_statements_left_uncast_are_typed_as_the_graph_says(dtype):
+    """A statement whose result Numba already types as the node's dtype has no cast
+    around it (scalar.keeps_dtype: fewer calls to type and lower); every value of the
+    kernel must still have exactly its node's dtype in Numba's typing."""
+    import numba
+
+    def f(x, y):
+        return (ta.tanh(x) * ta.sigmoid(y) - ta.exp(-x) / (1.0 + y * y) + ta.log(1.0 + x * x) * 0.5
+                + ta.sqrt(x * x) + ta.maximum(x, y) + (x > y))
+
+    def ints(x, y):  # int32 + int32 is int64 in Numba: every statement keeps its cast
+        return (x * y + x - y * 3) * -x + ta.maximum(x, y) * 2
+
+    if dtype == np.int32:
+        f, args = ints, tuple(RNG.integers(-50, 50, (4, 5)).astype(np.int32) for _ in range(2))
+    else:
+        args = (randn(4, 5, dtype=dtype), randn(4, 5, dtype=dtype))
+    sched = one_kernel(f, args, "elementwise")
+    exe = check(sched, args)
+    source = exe.kernels[0].source
+    uncast = re.search(r"v\d+ = v\d+ \* v\d+ ", source) and re.search(r"v\d+ = ftanh\(v\d+\) ", source)
+    assert bool(uncast) == (dtype != np.int32)
+    kernel = sched.kernels[0]
+    values_in_order = list(kernel.inputs) + [n.out for n in kernel.nodes]  # writer.Names: v0, v1, ...
+    want = {f"v{i}": numba.from_dtype(v.dtype) for i, v in enumerate(values_in_order)}
+    fn = exe.steps[0].fns["kernel_flat"]
+    fresh = numba.njit(**{k: v for k, v in fn.targetoptions.items() if k != "nopython"})(fn.py_func)
+    sig = fn.signatures[0]
+    fresh.compile(sig)
+    typemap = fresh.overloads[sig].type_annotation.typemap
+    values = {k: t for k, t in typemap.items() if re.fullmatch(r"v\d+(\.\d+)?", k)}
+    assert len(values) > 10
+    wrong = {k: (t, want[k.split(".")[0]]) for k, t in values.items() if t != want[k.split(".")[0]]}
+    assert not wrong, wrong
+
+
 # -- reductions -------------------------------------------------------------------------
 REDUCTIONS = [  # (id, fn, input shapes, dtype, parallel_threshold)
     ("sum_all_flat_f32", lambda x: (x * x).sum(), [(6, 7)], np.float32, None),
@@ -244,13 +282,40 @@ def test_matmul_with_epilogue_in_place_and_kept_product():
 
 def test_kernels_breaking_the_schedule_contract_are_refused():
     from tracead.backends.numba.codegen import generate
-    from tracead.backends.numba.source import Names
+    from tracead.backends.numba.writer import Names
 
     sched = one_kernel(lambda x, b: x * b, (randn(3, 4), randn(4)), "elementwise")
     kernel = sched.kernels[0]
     too_wide = kernel.__class__(0, "elementwise", kernel.nodes, kernel.inputs, kernel.outputs, (3, 2))
     with pytest.raises(ValueError, match="does not broadcast"):
         generate(too_wide, Names(sched.graph))
+
+
+@pytest.mark.parametrize("kind", ["elementwise", "reduce_inner", "reduce_outer", "rowwise"])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_every_size_in_the_source_goes_through_size_expr(monkeypatch, kind, parallel):
+    """Loop bounds, chunk bounds and buffer lengths are all written by writer.size_expr
+    (one place to change for sizes known only at run time): with it patched to name
+    the size, no dimension of the kernel is left as a number in the code."""
+    from tracead.backends.numba import gen_rowwise, writer
+    from tracead.backends.numba.codegen import generate
+    from tracead.backends.numba.writer import Names
+
+    def named(n):
+        return f"size_{int(n)}"
+
+    monkeypatch.setattr(writer, "size_expr", named)
+    monkeypatch.setattr(gen_rowwise, "size_expr", named)
+    x, row = randn(13, 29, dtype=np.float32), randn(29, dtype=np.float32)
+    fn, k, shape = {"elementwise": (lambda x, r: ta.exp(x) * r, "elementwise", None),
+                    "reduce_inner": (lambda x, r: (x * r).sum(axis=1), "reduce", None),
+                    "reduce_outer": (lambda x, r: (x * r).sum(axis=0), "reduce", None),
+                    "rowwise": (lambda x, r: ta.softmax(x * r), "rowwise", x.shape)}[kind]
+    sched = one_kernel(fn, (x, row), k, shape)
+    code = cache.canonical(generate(sched.kernels[0], Names(sched.graph), 0 if parallel else 10**9).body)
+    assert "size_13" in code and "size_29" in code
+    assert ("prange(" in code) == parallel
+    assert not re.search(r"(?<![\w.])(13|29)(?![\w.])", code), code
 
 
 # -- end to end through ta.compile --------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 import tracead as ta
 from tracead.backends.numba import cache
 from tracead.backends.numba.codegen import generate
-from tracead.backends.numba.source import Names
+from tracead.backends.numba.writer import Names
 from tracead.plan import plan_fusion
 from tracead.plan.split import HEAVY_WEIGHT, MAX_KERNEL_COST, MAX_KERNEL_NODES, compile_weight
 from tracead.trace.capture import capture

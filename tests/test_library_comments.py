@@ -24,9 +24,6 @@ TIMING = re.compile(r"\d(\.\d+)? ?(ms|µs|us|ns)\b|\d(\.\d+)? ?(x|×) (faster|sl
 # Files whose comments still quote measurements, with who moves them to benchmarks/.
 PENDING = {
     "units.py": "the formats it produces, not measurements (kept)",
-    **{f"backends/numba/{name}": "backend comments: moved with the codegen work (i12)"
-       for name in ("callgen.py", "codegen.py", "compile_workers.py", "mathlib.py",
-                    "threads.py", "vectorcheck.py")},
 }
 
 

@@ -156,8 +156,9 @@ def test_cross_entropy_label_out_of_range(mode, bad):
 def test_one_hot_keeps_the_label_shape():
     labels = np.array([[0, 2], [1, 0]])  # square: used to index the wrong axis
     out = nn.one_hot(labels, 3)
-    assert out.shape == (2, 2, 3) and out.dtype == np.float32
-    np.testing.assert_array_equal(out, np.eye(3, dtype=np.float32)[labels])
+    assert out.shape == (2, 2, 3) and out.dtype == np.int64  # torch's default
+    np.testing.assert_array_equal(out, np.eye(3, dtype=np.int64)[labels])
+    assert nn.one_hot(np.array([1, 4])).shape == (2, 5)  # num_classes=-1: max + 1
     np.testing.assert_array_equal(nn.one_hot(ta.tensor(np.array([2, 0])), 3, np.float64),
                                   [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
     with pytest.raises(IndexError, match="one_hot: label -1"):

@@ -264,7 +264,11 @@ def test_commutative_ops_commute(dtype):
         a, b = (v.ravel() for v in np.meshgrid(x, x))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ab, ba = prim.impl(a, b), prim.impl(b, a)
+            try:
+                ab, ba = prim.impl(a, b), prim.impl(b, a)
+            except TypeError:  # an integer-only row (bitwise_and, ...): checked in int64
+                assert dtype is not np.int64, prim.name
+                continue
         assert np.array_equal(ab.view(np.uint8), ba.view(np.uint8)) or (
             ab.dtype.kind == "f" and np.array_equal(ab, ba, equal_nan=True)), prim.name
 

@@ -300,32 +300,3 @@ def test_compiled_step_peak_is_at_most_half_of_eager(workload):
             assert fn.stats["hits"] >= 3 and not fn.stats["eager_calls"]
     assert peaks[True] <= 0.5 * peaks[False], peaks
     np.testing.assert_allclose(losses[True], losses[False], rtol=1e-4)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_max_pool_over_tiling_windows_is_a_reshape(dtype):
-    """kernel == stride, no padding, divisible sizes: no im2col/col2im in the graph; values
-    and the tie-splitting gradient as a NumPy reference, eager and compiled."""
-    rng = np.random.default_rng(4)
-    x = rng.integers(0, 3, (2, 3, 4, 6)).astype(dtype)  # many ties
-    w = rng.standard_normal((2, 3, 2, 3)).astype(dtype)
-
-    def loss(x):
-        return (ta.nn.functional.max_pool2d(x, 2) * w).sum()
-
-    tiles = x.reshape(2, 3, 2, 2, 3, 2)
-    out = tiles.max(axis=(3, 5))
-    mask = tiles == out[:, :, :, None, :, None]
-    grad_ref = (mask / mask.sum(axis=(3, 5), keepdims=True) * w[:, :, :, None, :, None]).reshape(x.shape)
-    graph = ta.make_graph(ta.grad(loss))(x)
-    assert not {"im2col", "col2im"} & {n.prim.name for n in graph.nodes}
-    vg = ta.value_and_grad(loss)
-    for fn in (vg, ta.compile(vg)):
-        for _ in range(2):
-            value, g = fn(x)
-            np.testing.assert_allclose(float(value), float((out * w).sum()), rtol=1e-6)
-            np.testing.assert_allclose(np.asarray(g), grad_ref, rtol=1e-6)
-    # not tiling (stride 1): the im2col path, same values as a sliding-window reference
-    y = ta.nn.functional.max_pool2d(x, 2, stride=1)
-    ref = np.lib.stride_tricks.sliding_window_view(x, (2, 2), axis=(2, 3)).max(axis=(4, 5))
-    np.testing.assert_array_equal(np.asarray(y), ref)

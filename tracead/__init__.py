@@ -14,20 +14,29 @@ from .functional import (abs, add, broadcast_to, cast, clip, concatenate, div, e
                          softmax, sqrt, stack, stop_gradient, sub, sum, swapaxes, tanh,
                          transpose, var, where, zeros, zeros_like)
 from .creation import *  # noqa: F401,F403  (arange, linspace, eye, full, rand, randn, randint)
+from .creation import as_tensor  # torch's (not in __all__: tensor.as_tensor keeps its name below)
 from .math_functions import *  # noqa: F401,F403  (sin, floor_divide, isclose, logical_and, ...)
 from .math_functions import round
+from .norms import *  # noqa: F401,F403
 from .reductions import *  # noqa: F401,F403  (prod, std, norm, vector_norm, ...)
 from .reductions import all, any
 from .scans import *  # noqa: F401,F403  (cumsum, argmax, sort, topk, ...)
 from . import creation as _creation
 from . import math_functions as _math
+from . import norms as _norms
 from . import reductions as _reductions
 from . import scans as _scans
 from .functional import full_like
+from .torch_functions import *  # noqa: F401,F403  (cat, unbind, lerp, kthvalue, ...)
+from . import torch_functions as _torch_functions
+# torch's forms (transpose(x, 0, 1), stack(dim=), cumsum(dim=), sort(dim=), max(x, y)):
+from .functional import (add, concatenate, cumprod, cumsum, div, max, mean, min, sort, stack, sub,
+                         sum, transpose)
 from .errors import CheckError
 from .indexing import (gather, index_select, masked_fill, scatter, scatter_add, scatter_reduce,
                        take_along_axis)
-from .linalg import dot, einsum, inner, outer, tensordot, vdot
+from .linalg import (addmm, baddbmm, bmm, cross, dot, einsum, inner, kron, mm, mv, outer,
+                     tensordot, vdot)
 from .padding import np_pad, pad
 from .shape_functions import (array_split, chunk, expand, flatten, flip, meshgrid, movedim,
                               moveaxis, permute, repeat, repeat_interleave, roll, split, squeeze,
@@ -53,7 +62,7 @@ __version__ = "0.1.0"
 
 __all__ = sorted(set([
     # tensors and modes
-    "Tensor", "tensor", "no_grad", "enable_grad", "float32", "float64",
+    "Tensor", "tensor", "as_tensor", "no_grad", "enable_grad", "float32", "float64",
     # ops (and below, the math, reduction, scan and creation modules' own lists)
     "abs", "add", "broadcast_to", "cast", "clip", "concatenate", "div", "exp", "expand_dims",
     "gelu", "log", "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min",
@@ -65,7 +74,7 @@ __all__ = sorted(set([
     "permute", "repeat", "repeat_interleave", "roll", "split", "squeeze", "tile", "tril", "triu",
     "unflatten", "unsqueeze", "view", "np_pad", "pad", "gather", "index_select", "masked_fill",
     "scatter", "scatter_add", "scatter_reduce", "take_along_axis", "dot", "einsum", "inner",
-    "outer", "tensordot", "vdot",
+    "outer", "tensordot", "vdot", "addmm", "baddbmm", "bmm", "cross", "kron", "mm", "mv",
     # transforms
     "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "vmap",
     "make_graph",
@@ -74,5 +83,6 @@ __all__ = sorted(set([
     # pytrees
     "register_dataclass", "register_pytree_node", "tree_flatten", "tree_leaves", "tree_map",
     "tree_structure", "tree_unflatten",
-] + _creation.__all__ + _math.__all__ + _reductions.__all__
+] + _creation.__all__ + _math.__all__ + _reductions.__all__ + _norms.__all__
+                     + _torch_functions.__all__
                      + _scans.__all__))

@@ -20,7 +20,8 @@ from .symint import is_symbolic, sizes_of
 from .tensor import Tensor, as_tensor
 
 __all__ = [
-    "arange", "eye", "full", "linspace", "rand", "randint", "randn"
+    "arange", "empty", "empty_like", "eye", "from_numpy", "full", "linspace",
+    "logspace", "rand", "randint", "randn"
 ]
 
 
@@ -55,6 +56,35 @@ def eye(n: int, m: int | None = None, k: int = 0, dtype=np.float64,
         requires_grad: bool = False) -> Tensor:
     """The n x m identity (ones on diagonal k), like `np.eye`."""
     return _new(np.eye(int(n), None if m is None else int(m), int(k), dtype=dtype), requires_grad)
+
+
+def logspace(start, stop, num: int = 50, base: float = 10.0, dtype=None,
+             requires_grad: bool = False) -> Tensor:
+    """base ** linspace(start, stop, num), like `np.logspace` / `torch.logspace` (steps = num)."""
+    return _new(np.logspace(start, stop, int(num), base=base, dtype=dtype), requires_grad)
+
+
+def empty(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+    """torch.empty: a new tensor of `shape` (zeros: tracead has no uninitialised memory)."""
+    shape = shape[0] if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)) else shape
+    return _new(np.zeros(_shape("empty", tuple(shape)), dtype=dtype), requires_grad)
+
+
+def empty_like(x, dtype=None, requires_grad: bool = False) -> Tensor:
+    """torch.empty_like: zeros of x's shape (and dtype unless given)."""
+    return _new(np.zeros(np.shape(x), dtype=dtype or x.dtype), requires_grad)
+
+
+def as_tensor(data, dtype=None) -> Tensor:
+    """torch.as_tensor: `data` as a tensor (a Tensor of that dtype is returned as it is)."""
+    if isinstance(data, Tensor) and (dtype is None or np.dtype(dtype) == data.dtype):
+        return data
+    return Tensor(data, dtype=dtype)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """torch.from_numpy: the array as a tensor (a copy: tracead tensors own their storage)."""
+    return Tensor(np.asarray(array))
 
 
 def full(shape, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:

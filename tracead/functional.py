@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from . import autograd, shape_api, tensor_api
+from . import autograd, shape_api, tensor_api, torch_api
 from .basic_functions import *  # noqa: F401,F403
 from .basic_functions import _lift, _pair  # noqa: F401  (used by the NumPy adapters)
 from .basic_functions import (abs, add, div, eq, ge, getitem, gt, le, lt, matmul, mul, ne, neg,
@@ -20,10 +20,12 @@ from .indexing import *  # noqa: F401,F403
 from .linalg import *  # noqa: F401,F403
 from .math_functions import *  # noqa: F401,F403
 from .padding import *  # noqa: F401,F403
+from .norms import *  # noqa: F401,F403
 from .reductions import *  # noqa: F401,F403
 from .scans import *  # noqa: F401,F403
 from .shape_functions import *  # noqa: F401,F403
 from .tensor import Tensor
+from .torch_functions import *  # noqa: F401,F403
 
 
 def detach(x) -> Tensor:
@@ -63,3 +65,4 @@ def _install_methods() -> None:
 _install_methods()
 tensor_api.install(sys.modules[__name__])  # wraps this module's sum, mean, max, ... for dim=
 shape_api.install()
+torch_api.install(sys.modules[__name__])  # torch's argument forms and remaining methods

@@ -78,6 +78,9 @@ neg, exp, log, sqrt = _unary("neg"), _unary("exp"), _unary("log"), _unary("sqrt"
 tanh, sigmoid, relu = _unary("tanh"), _unary("sigmoid"), _unary("relu")
 abs, sign, stop_gradient = _unary("abs"), _unary("sign"), _unary("stop_gradient")
 pow = _binary("pow")  # no value checks here: `functional.pow` refuses int ** negative int
+bitwise_and, bitwise_or = _binary("bitwise_and"), _binary("bitwise_or")
+bitwise_xor, bitwise_not = _binary("bitwise_xor"), _unary("bitwise_not")
+left_shift, right_shift = _binary("left_shift"), _binary("right_shift")
 
 
 def pow_scalar(x, exponent) -> Tensor:
@@ -253,3 +256,18 @@ def col2im(cols: Tensor, *, image, kernel, stride, padding, dilation) -> Tensor:
 def uniform(key: Tensor, shape, dtype) -> Tensor:
     """U[0, 1) numbers of `shape`, a pure function of the integer `key` (Philox)."""
     return bind(PRIMS["uniform"], key, shape=_ints(shape), dtype=np.dtype(dtype).name)
+
+
+def svdvals(x: Tensor) -> Tensor:
+    """Singular values over the last two axes (descending)."""
+    return bind(PRIMS["svdvals"], x)
+
+
+def svd_u(x: Tensor) -> Tensor:
+    """Left singular vectors of the reduced SVD over the last two axes."""
+    return bind(PRIMS["svd_u"], x)
+
+
+def svd_vh(x: Tensor) -> Tensor:
+    """Right singular vectors (transposed) of the reduced SVD over the last two axes."""
+    return bind(PRIMS["svd_vh"], x)

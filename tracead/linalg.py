@@ -20,10 +20,14 @@ from __future__ import annotations
 import numpy as np
 
 from . import basic_functions as F
+from . import lax
 from .errors import op_error
 from .tensor import Tensor
 
-__all__ = ["einsum", "tensordot", "outer", "dot", "vdot", "inner"]
+__all__ = ["einsum", "tensordot", "outer", "dot", "vdot", "inner", "mm", "bmm", "mv", "addmm",
+           "baddbmm", "kron", "cross", "vecdot"]
+# torch.linalg's names here too, so `ta.linalg.norm(...)` reads as torch's:
+from .norms import matrix_norm, norm, vector_norm  # noqa: E402,F401
 
 _ELLIPSIS = "."  # internal labels of ellipsis dims: ".0", ".1", ... (rightmost last)
 
@@ -201,9 +205,10 @@ def _tensordot_axes(a: Tensor, b: Tensor, axes, op: str = "tensordot") -> tuple[
     return xa, xb
 
 
-def tensordot(a, b, axes=2) -> Tensor:
-    """np.tensordot / torch.tensordot: sum over `axes` (an int: a's last n with b's first n; or two lists)."""
-    return _tensordot(a, b, axes, "tensordot")
+def tensordot(a, b, axes=2, *, dims=None) -> Tensor:
+    """np.tensordot / torch.tensordot: sum over `axes` (torch: `dims`): an int n pairs
+    a's last n axes with b's first n; two lists pair the listed axes."""
+    return _tensordot(a, b, axes if dims is None else dims, "tensordot")
 
 
 def _tensordot(a, b, axes, op: str) -> Tensor:
@@ -250,3 +255,86 @@ def inner(a, b) -> Tensor:
     if a.ndim == 0 or b.ndim == 0:
         return a * b
     return _tensordot(a, b, ([a.ndim - 1], [b.ndim - 1]), "inner")
+
+
+def _ndim(op: str, want: int, *xs: Tensor) -> None:
+    for x in xs:
+        if x.ndim != want:
+            raise op_error(op, f"expects {want}-d inputs, got shapes "
+                           f"{[t.shape for t in xs]}", *xs)
+
+
+def mm(a, b) -> Tensor:
+    """torch.mm: the product of two matrices (2-d only)."""
+    a, b = F._pair(a, b)
+    _ndim("mm", 2, a, b)
+    return F.matmul(a, b)
+
+
+def bmm(a, b) -> Tensor:
+    """torch.bmm: batched matrix products of (B, n, m) and (B, m, p)."""
+    a, b = F._pair(a, b)
+    _ndim("bmm", 3, a, b)
+    return F.matmul(a, b)
+
+
+def mv(a, v) -> Tensor:
+    """torch.mv: a matrix times a vector."""
+    a, v = F._pair(a, v)
+    if a.ndim != 2 or v.ndim != 1:
+        raise op_error("mv", f"expects a matrix and a vector, got {a.shape} and {v.shape}", a, v)
+    return F.matmul(a, v)
+
+
+def addmm(input, a, b, *, beta=1, alpha=1) -> Tensor:
+    """torch.addmm: beta * input + alpha * (a @ b)."""
+    return beta * F._lift(input) + alpha * mm(a, b)
+
+
+def baddbmm(input, a, b, *, beta=1, alpha=1) -> Tensor:
+    """torch.baddbmm: beta * input + alpha * bmm(a, b)."""
+    return beta * F._lift(input) + alpha * bmm(a, b)
+
+
+def kron(a, b) -> Tensor:
+    """np.kron / torch.kron: the Kronecker product (a broadcast multiply, reshaped)."""
+    a, b = F._pair(a, b)
+    nd = max(a.ndim, b.ndim)
+    a = F.reshape(a, (1,) * (nd - a.ndim) + a.shape)
+    b = F.reshape(b, (1,) * (nd - b.ndim) + b.shape)
+    ia = tuple(d for n in a.shape for d in (n, 1))
+    ib = tuple(d for n in b.shape for d in (1, n))
+    out = F.reshape(a, ia) * F.reshape(b, ib)
+    return F.reshape(out, tuple(p * q for p, q in zip(a.shape, b.shape)))
+
+
+def cross(a, b, dim=None) -> Tensor:
+    """torch.cross / np.cross of 3-vectors along `dim` (default: the first axis of size 3)."""
+    a, b = F._pair(a, b)
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    if dim is None:
+        dims = [i for i, n in enumerate(shape) if n == 3]
+        if not dims:
+            raise op_error("cross", f"no axis of size 3 in shape {shape}", a, b)
+        dim = dims[0]
+    dim = dim % len(shape)
+    if shape[dim] != 3:
+        raise op_error("cross", f"axis {dim} has size {shape[dim]}, not 3", a, b)
+    a, b = F.broadcast_to(a, shape), F.broadcast_to(b, shape)
+    lead = (slice(None),) * dim
+    pick = lambda t, i: F.getitem(t, lead + (slice(i, i + 1),))  # noqa: E731
+    parts = [pick(a, (i + 1) % 3) * pick(b, (i + 2) % 3) - pick(a, (i + 2) % 3) * pick(b, (i + 1) % 3)
+             for i in range(3)]
+    return F.concatenate(parts, axis=dim)
+
+
+def vecdot(a, b, *, dim: int = -1) -> Tensor:
+    """torch.linalg.vecdot for real inputs: the sum of a * b along `dim`."""
+    a, b = F._pair(a, b)
+    return F.sum(a * b, dim)
+
+
+def svdvals(x) -> Tensor:
+    """torch.linalg.svdvals: the singular values over the last two axes, descending."""
+    x = F._lift(x)
+    return lax.svdvals(x if x.dtype.kind == "f" else F.cast(x, np.float64))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import basic_functions as F
+from . import lax
 from .errors import op_error
 from .ops import PRIMS as P
 from .tensor import Tensor
@@ -18,7 +19,8 @@ from .tensor import Tensor
 __all__ = [
     "acos", "acosh", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
     "around", "asin", "asinh", "atan", "atan2", "atanh", "bitwise_and", "bitwise_not",
-    "bitwise_or", "bitwise_xor", "ceil", "clamp", "copysign", "cos", "cosh", "erf", "erfc",
+    "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift", "left_shift",
+    "right_shift", "ceil", "clamp", "copysign", "cos", "cosh", "erf", "erfc",
     "exp2", "expm1", "fix", "floor", "floor_divide", "fmod", "isclose", "isfinite", "isinf",
     "isnan", "log10", "log1p", "log2", "logical_and", "logical_not", "logical_or",
     "logical_xor", "mod", "reciprocal", "remainder", "rint", "rsqrt", "sin", "sinh", "softplus",
@@ -196,32 +198,53 @@ def logical_xor(a, b) -> Tensor:
     return F.ne(_truth("logical_xor", a), _truth("logical_xor", b))
 
 
-def _bool_operands(op: str, *xs) -> list[Tensor]:
-    """`&`, `|`, `^`, `~` on bool tensors (masks); integer bit operations are not supported."""
-    out = [F._lift(x) for x in xs]
-    for x in out:
-        if x.dtype != np.bool_:
-            raise op_error(op, f"bitwise {op} is supported on bool tensors only (masks); use "
-                           "logical_and / logical_or / logical_xor / logical_not", *out,
-                           type_error=True)
-    return out
+def _bits(op: str, logical, *xs) -> Tensor:
+    """`&`, `|`, `^`, `~`: the logical op on bool tensors (masks), the bit op on integers."""
+    out = list(F._pair(*xs)) if len(xs) == 2 else [F._lift(xs[0])]
+    if all(x.dtype == np.bool_ for x in out):
+        return logical(*out)
+    if all(x.dtype.kind in "iub" for x in out):
+        return getattr(lax, f"bitwise_{op}")(*(F.cast(x, np.int64) if x.dtype == np.bool_ else x
+                                                for x in out))
+    raise op_error(f"bitwise_{op}", "needs bool or integer tensors; for floats use "
+                   "logical_and / logical_or / logical_xor / logical_not", *out, type_error=True)
 
 
 def bitwise_and(a, b) -> Tensor:
-    """`a & b` for bool tensors."""
-    return logical_and(*_bool_operands("and", a, b))
+    """`a & b`: logical and of masks, bitwise and of integers."""
+    return _bits("and", logical_and, a, b)
 
 
 def bitwise_or(a, b) -> Tensor:
-    """`a | b` for bool tensors."""
-    return logical_or(*_bool_operands("or", a, b))
+    """`a | b`: logical or of masks, bitwise or of integers."""
+    return _bits("or", logical_or, a, b)
 
 
 def bitwise_xor(a, b) -> Tensor:
-    """`a ^ b` for bool tensors."""
-    return logical_xor(*_bool_operands("xor", a, b))
+    """`a ^ b`: logical xor of masks, bitwise xor of integers."""
+    return _bits("xor", logical_xor, a, b)
 
 
 def bitwise_not(x) -> Tensor:
-    """`~x` for bool tensors."""
-    return logical_not(*_bool_operands("not", x))
+    """`~x`: logical not of a mask, bitwise not (-x - 1) of integers."""
+    return _bits("not", logical_not, x)
+
+
+def _shift(name: str, a, b) -> Tensor:
+    a, b = F._pair(a, b)
+    if a.dtype.kind not in "iu" or b.dtype.kind not in "iu":
+        raise op_error(name, "shifts need integer tensors", a, b, type_error=True)
+    return getattr(lax, name)(a, b)
+
+
+def left_shift(a, b) -> Tensor:
+    """`a << b` on integers, like `np.left_shift` / torch.bitwise_left_shift."""
+    return _shift("left_shift", a, b)
+
+
+def right_shift(a, b) -> Tensor:
+    """`a >> b` on integers (arithmetic for signed), like `np.right_shift`."""
+    return _shift("right_shift", a, b)
+
+
+bitwise_left_shift, bitwise_right_shift = left_shift, right_shift

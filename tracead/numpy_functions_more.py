@@ -10,7 +10,7 @@ import numpy as np
 
 from . import functional as F
 from . import math_functions as M
-from . import reductions as R
+from . import norms, reductions as R
 from .numpy_functions import Unsupported, _defaults, _with_dtype
 
 UFUNCS = {
@@ -99,7 +99,7 @@ def _isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 
 def _norm(x, ord=None, axis=None, keepdims=False):
-    return R.norm(x, ord, axis, keepdims)
+    return norms.norm(x, ord, axis, keepdims)
 
 
 def _take_along_axis(arr, indices, axis=-1):

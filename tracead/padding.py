@@ -4,8 +4,8 @@ Both spellings become per-axis (before, after) widths. Constant padding
 concatenates constant blocks (the gradient is a slice); the other modes read
 `x` through one integer index array per padded axis (edge / reflect /
 symmetric / wrap positions), so the gradient is a `scatter_add` that sums
-every copy back into the element it came from. Negative widths crop (torch,
-constant mode).
+every copy back into the element it came from. Negative widths crop (torch:
+every mode but circular).
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def _source_positions(mode: str, n: int, before: int, after: int) -> np.ndarray:
 
 def _pad_axis(x: Tensor, axis: int, before: int, after: int, mode: str, value) -> Tensor:
     lead = (slice(None),) * axis
-    if before < 0 or after < 0:  # negative widths crop
+    if mode == "constant" and (before < 0 or after < 0):  # negative widths crop
         n = x.shape[axis]
         x = F.getitem(x, lead + (slice(-min(before, 0), n + min(after, 0)),))
         before, after = max(before, 0), max(after, 0)
@@ -57,6 +57,8 @@ def _pad_axis(x: Tensor, axis: int, before: int, after: int, mode: str, value) -
         return F.concatenate(parts, axis=axis)
     if n == 0:
         raise op_error("pad", f"cannot {mode}-pad an empty axis {axis}", x)
+    # Negative widths (torch, reflect / replicate) crop: the positions below still
+    # index the uncropped axis, as torch's.
     return F.getitem(x, lead + (_source_positions(mode, n, before, after),))
 
 
@@ -74,6 +76,7 @@ def pad(x, pad, mode: str = "constant", value=0.0) -> Tensor:
     `value`), "reflect", "replicate", "circular". Negative widths crop.
     """
     x = F._lift(x)
+    value = 0.0 if value is None else value  # torch's default
     widths = [int(p) for p in pad]
     if len(widths) % 2 or len(widths) // 2 > x.ndim:
         raise op_error("pad", f"pad {tuple(widths)} must hold (left, right) pairs for at most "
@@ -91,9 +94,9 @@ def pad(x, pad, mode: str = "constant", value=0.0) -> Tensor:
         if mode == "circular" and max(before, after) > n:
             raise op_error("pad", f"circular padding ({before}, {after}) must not exceed the "
                            f"dim's size {n} (dim {axis})", x)
-        if mode != "constant" and min(before, after) < 0:
-            raise op_error("pad", f"negative padding ({before}, {after}) crops in mode 'constant' "
-                           f"only, not {mode!r}", x)
+        if mode == "circular" and min(before, after) < 0:
+            raise op_error("pad", f"negative padding ({before}, {after}) is not supported in mode "
+                           "'circular'", x)
         per_axis[axis] = (before, after)
     return _pad_widths(x, per_axis, _TORCH_MODES[mode], value)
 

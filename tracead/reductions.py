@@ -17,12 +17,14 @@ import numpy as np
 
 from . import basic_functions as F
 from .errors import op_error
+from .indexing import take_along_axis
 from .ops import PRIMS as P
 from .ops.shapes import normalize_axes
 from .tensor import Tensor, as_tensor
 
 __all__ = [
-    "ValuesIndices", "norm", "prod", "std", "var", "vector_norm"
+    "ValuesIndices", "amax", "amin", "count_nonzero", "nanmean", "nansum", "prod", "std",
+    "std_mean", "var", "var_mean"
 ]
 
 _UNSET = object()
@@ -62,39 +64,136 @@ def _extreme_with_dim(name: str, values_fn, index_fn):
             raise op_error(name, "got both dim= and axis=", type_error=True)
         if dim is None:
             return values_fn(x, None, keepdims)
-        # torch: x.max(dim=1) is (values, indices).
-        return ValuesIndices(values_fn(x, dim, keepdims), index_fn(x, dim, keepdims))
+        # torch: x.max(dim=1) is (values, indices), and the values are read at the
+        # indices, so the gradient of tied maxima goes to that one element (as torch),
+        # not split evenly as the max reduction's (torch's amax) does.
+        x = F._lift(x)
+        indices = index_fn(x, dim, True)
+        if x.ndim == 0:
+            return ValuesIndices(x, F.reshape(indices, ()))
+        axis = normalize_axes(name, dim, x.ndim, x)[0]
+        values = take_along_axis(x, indices, axis)
+        if not keepdims:
+            shape = x.shape[:axis] + x.shape[axis + 1:]
+            values, indices = F.reshape(values, shape), F.reshape(indices, shape)
+        return ValuesIndices(values, indices)
     op.__doc__ = (f"{values_fn.__doc__} With torch's `dim=` it returns `(values, indices)` "
                   f"as `torch.{name}(x, dim)` does.")
     return op
 
 
-def _ddof(op: str, ddof, correction, unbiased) -> int:
+def _ddof(ddof, correction, unbiased, torch_default: bool) -> int:
     if correction is not None:
-        ddof = correction
+        return correction
     if unbiased is not None:
-        ddof = 1 if unbiased else 0
-    return ddof
+        return 1 if unbiased else 0
+    if ddof is not None:
+        return ddof
+    return 1 if torch_default else 0
+
+
+def _variance(op: str, x, axis, keepdims, ddof, dim, keepdim, correction, unbiased,
+              torch_default: bool) -> Tensor:
+    """The shared body of var / std: NumPy's or torch's spelling (not both), and the
+    default correction (0 as NumPy, 1 as torch when asked for torch's default)."""
+    if dim is not _UNSET:
+        if axis is not None:
+            raise op_error(op, "got both dim= and axis=", type_error=True)
+        axis, torch_default = dim, True
+    if keepdim is not _UNSET:
+        keepdims, torch_default = keepdim, True
+    if isinstance(axis, list):
+        axis = tuple(axis)
+    return _base_var(x, axis, keepdims, _ddof(ddof, correction, unbiased, torch_default))
 
 
 _base_var = F.var
 
 
-@torch_names
-def var(x, axis=None, keepdims: bool = False, ddof: int = 0, *, correction=None,
-        unbiased=None) -> Tensor:
-    """Variance over `axis`; `ddof` (NumPy) or `correction=` / `unbiased=` (torch) default 0 as NumPy.
+def var(x, axis=None, keepdims: bool = False, ddof=None, *, dim=_UNSET, keepdim=_UNSET,
+        correction=None, unbiased=None) -> Tensor:
+    """Variance over `axis`, like `np.var` (default ddof=0) or, spelled with torch's
+    `dim=` / `keepdim=`, like `torch.var` (default correction=1, the unbiased estimate).
 
-    torch's var defaults to the unbiased estimate (`correction=1`): pass it explicitly.
+    `correction=` / `unbiased=` (torch) and `ddof=` (NumPy) set it explicitly.
+    `Tensor.var` is torch's method: its default is correction=1 however it is called.
     """
-    return _base_var(x, axis, keepdims, _ddof("var", ddof, correction, unbiased))
+    return _variance("var", x, axis, keepdims, ddof, dim, keepdim, correction, unbiased, False)
+
+
+def std(x, axis=None, keepdims: bool = False, ddof=None, *, dim=_UNSET, keepdim=_UNSET,
+        correction=None, unbiased=None) -> Tensor:
+    """Standard deviation sqrt(var), with `var`'s arguments and defaults."""
+    return F.sqrt(_variance("std", x, axis, keepdims, ddof, dim, keepdim, correction, unbiased,
+                            False))
+
+
+def var_method(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None, ddof=None,
+               correction=None, unbiased=None) -> Tensor:
+    """torch's `Tensor.var`: the unbiased variance (correction=1) unless told otherwise;
+    spelled with NumPy's `axis=` / `keepdims=` / `ddof=` it is `ndarray.var` (ddof=0)."""
+    numpy_style = axis is not None or keepdims is not None or ddof is not None
+    if axis is not None:
+        dim = axis
+    return _variance("var", self, dim, bool(keepdims if keepdims is not None else keepdim), ddof,
+                     _UNSET, _UNSET, correction, unbiased, not numpy_style)
+
+
+def std_method(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None, ddof=None,
+               correction=None, unbiased=None) -> Tensor:
+    """torch's `Tensor.std`: sqrt of the unbiased variance (correction=1) unless told otherwise."""
+    return F.sqrt(var_method(self, dim, keepdim, axis=axis, keepdims=keepdims, ddof=ddof,
+                             correction=correction, unbiased=unbiased))
+
+
+def var_mean(x, dim=None, keepdim: bool = False, *, correction=None, unbiased=None,
+             axis=None) -> tuple[Tensor, Tensor]:
+    """`(var, mean)` as `torch.var_mean` (correction=1 by default)."""
+    dim = axis if axis is not None else dim
+    dim = tuple(dim) if isinstance(dim, list) else dim
+    v = _base_var(x, dim, keepdim, _ddof(None, correction, unbiased, True))
+    return v, F.mean(x, dim, keepdim)
+
+
+def std_mean(x, dim=None, keepdim: bool = False, *, correction=None, unbiased=None,
+             axis=None) -> tuple[Tensor, Tensor]:
+    """`(std, mean)` as `torch.std_mean` (correction=1 by default)."""
+    v, m = var_mean(x, dim, keepdim, correction=correction, unbiased=unbiased, axis=axis)
+    return F.sqrt(v), m
 
 
 @torch_names
-def std(x, axis=None, keepdims: bool = False, ddof: int = 0, *, correction=None,
-        unbiased=None) -> Tensor:
-    """Standard deviation sqrt(var), with `var`'s arguments (default ddof=0, as `np.std`)."""
-    return F.sqrt(_base_var(x, axis, keepdims, _ddof("std", ddof, correction, unbiased)))
+def amax(x, axis=None, keepdims: bool = False) -> Tensor:
+    """The maximum over `axis` (the values only, also with `dim=`), as `torch.amax` / `np.amax`."""
+    return F.max(x, axis, keepdims)
+
+
+@torch_names
+def amin(x, axis=None, keepdims: bool = False) -> Tensor:
+    """The minimum over `axis` (the values only, also with `dim=`), as `torch.amin` / `np.amin`."""
+    return F.min(x, axis, keepdims)
+
+
+@torch_names
+def nansum(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Sum with NaN counted as 0, as `np.nansum` / `torch.nansum` (NaN gets zero gradient)."""
+    x = F._lift(x)
+    return F.sum(F.where(F.ne(x, x), F.zeros_like(x), x), axis, keepdims)
+
+
+@torch_names
+def nanmean(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Mean of the non-NaN elements, as `np.nanmean` / `torch.nanmean`."""
+    x = F._lift(x)
+    ok = F.eq(x, x)
+    count = F.sum(F.cast(ok, x.dtype if x.dtype.kind == "f" else np.float64), axis, keepdims)
+    return nansum(x, axis, keepdims) / count
+
+
+@torch_names
+def count_nonzero(x, axis=None, keepdims: bool = False) -> Tensor:
+    """How many elements are nonzero along `axis` (int64), as `torch.count_nonzero`."""
+    return F.sum(F.cast(F.ne(F._lift(x), 0), np.int64), axis, keepdims)
 
 
 @torch_names
@@ -134,90 +233,3 @@ def all(x, axis=None, keepdims: bool = False) -> Tensor:
     return F.eq(any(F.eq(_truth(x), False), axis, keepdims), False)
 
 
-def _sum_abs_pow(x, p, axes, keepdims):
-    return F.sum(F.pow(F.abs(x), p), axes, keepdims)
-
-
-def _safe_root(total: Tensor, p: float) -> Tensor:
-    """total ** (1/p) with gradient 0 (not nan) where total == 0, as torch's norms."""
-    zero = F.eq(total, 0)
-    safe = F.where(zero, F.ones_like(total), total)
-    root = F.sqrt(safe) if p == 2 else F.pow(safe, 1.0 / p)
-    return F.where(zero, F.zeros_like(root), root)
-
-
-def _vector_norm(x: Tensor, ord, axes, keepdims) -> Tensor:
-    if x.dtype.kind != "f":
-        x = F.cast(x, np.float64)
-    if ord == math.inf:
-        return F.max(F.abs(x), axes, keepdims)
-    if ord == -math.inf:
-        return F.min(F.abs(x), axes, keepdims)
-    if ord == 0:
-        return F.sum(F.cast(F.ne(x, 0), x.dtype), axes, keepdims)
-    if ord == 1:
-        return F.sum(F.abs(x), axes, keepdims)
-    if ord == 2:
-        return _safe_root(F.sum(x * x, axes, keepdims), 2)
-    if not isinstance(ord, (int, float)) or isinstance(ord, bool):
-        raise op_error("norm", f"unsupported vector norm ord={ord!r}", x)
-    return _safe_root(_sum_abs_pow(x, ord, axes, keepdims), ord)
-
-
-@torch_names
-def vector_norm(x, ord=2, axis=None, keepdims: bool = False) -> Tensor:
-    """The vector p-norm over `axis` (None: all elements), like `torch.linalg.vector_norm`.
-
-    ord: any number, inf or -inf (0 counts nonzeros). The gradient at a zero
-    vector is 0, as torch's.
-    """
-    x = F._lift(x)
-    axes = normalize_axes("vector_norm", axis, x.ndim, x)
-    return _vector_norm(x, ord, axes, keepdims)
-
-
-def _matrix_norm(x: Tensor, ord, axes, keepdims) -> Tensor:
-    row, col = axes
-    if x.dtype.kind != "f":
-        x = F.cast(x, np.float64)
-    if ord == "fro":
-        return _safe_root(F.sum(x * x, axes, keepdims), 2)
-    if ord in (1, -1):  # max (min) over columns of the column sums of |x|
-        sums = F.sum(F.abs(x), row, keepdims=True)
-        pick = F.max if ord == 1 else F.min
-        out = pick(sums, col, keepdims=True)
-    elif ord in (math.inf, -math.inf):  # max (min) over rows of the row sums
-        sums = F.sum(F.abs(x), col, keepdims=True)
-        pick = F.max if ord == math.inf else F.min
-        out = pick(sums, row, keepdims=True)
-    else:
-        raise op_error("norm", f"matrix norm ord={ord!r} is not supported (supported: 'fro', "
-                       "1, -1, inf, -inf; 2 and 'nuc' need an SVD)", x)
-    return out if keepdims else F.reshape(out, tuple(d for i, d in enumerate(x.shape) if i not in axes))
-
-
-@torch_names
-def norm(x, ord=None, axis=None, keepdims: bool = False) -> Tensor:
-    """A vector or matrix norm with `np.linalg.norm`'s (and `torch.linalg.norm`'s) rules.
-
-    axis None: the 2-norm of all elements when ord is None, else a vector
-    norm of a 1-d or a matrix norm of a 2-d input; an int axis: vector norms
-    (ord a number, inf, -inf); a pair of axes: matrix norms ('fro', 1, -1,
-    inf, -inf). The gradient at zero is 0, as torch's.
-    """
-    x = F._lift(x)
-    if axis is None:
-        if ord is None:
-            return _vector_norm(x, 2, normalize_axes("norm", None, x.ndim, x), keepdims)
-        if x.ndim not in (1, 2):
-            raise op_error("norm", f"ord={ord!r} without axis needs a 1-d or 2-d input", x)
-        axis = tuple(range(x.ndim))
-    axes = normalize_axes("norm", axis, x.ndim, x)
-    if isinstance(axis, (tuple, list)) and len(axis) == 2:
-        pair = tuple(normalize_axes("norm", a, x.ndim, x)[0] for a in axis)
-        return _matrix_norm(x, "fro" if ord is None else ord, pair, keepdims)
-    if len(axes) != 1:
-        raise op_error("norm", f"axis must be an int or a pair of ints, got {axis!r}", x)
-    if isinstance(ord, str):
-        raise op_error("norm", f"ord={ord!r} is a matrix norm; pass two axes", x)
-    return _vector_norm(x, 2 if ord is None else ord, axes, keepdims)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import basic_functions as F
-from . import creation, math_functions as M, reductions as R, scans as S
+from . import creation, math_functions as M, norms as N, reductions as R, scans as S
 from . import shape_functions as SF
 from .errors import op_error
 from .tensor import Tensor
@@ -23,7 +23,9 @@ METHODS = {
         "arccosh arctanh log1p expm1 log2 log10 exp2 erf erfc softplus floor ceil trunc round "
         "isnan isinf isfinite reciprocal rsqrt square clamp atan2 arctan2 copysign fmod "
         "remainder floor_divide logical_and logical_or logical_not logical_xor isclose").split()},
-    **{name: getattr(R, name) for name in "prod std var norm any all".split()},
+    **{name: getattr(R, name) for name in "prod any all amax amin nansum nanmean "
+                                           "count_nonzero".split()},
+    "var": R.var_method, "std": R.std_method, "norm": N.norm_method,
     **{name: getattr(S, name) for name in "argmax argmin cumsum cumprod cummax cummin argsort "
                                            "topk".split()},
 }
@@ -128,7 +130,8 @@ def install(functional) -> None:
     Tensor.size = property(lambda self: Size(self._aval.size, self._aval.shape),
                            doc=Size.__doc__)
     for dunder, fn in (("floordiv", M.floor_divide), ("mod", M.remainder),
-                       ("and", M.bitwise_and), ("or", M.bitwise_or), ("xor", M.bitwise_xor)):
+                       ("and", M.bitwise_and), ("or", M.bitwise_or), ("xor", M.bitwise_xor),
+                       ("lshift", M.left_shift), ("rshift", M.right_shift)):
         setattr(Tensor, f"__{dunder}__", fn)
         setattr(Tensor, f"__r{dunder}__", _swap(fn))
     Tensor.__invert__ = M.bitwise_not

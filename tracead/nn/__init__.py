@@ -9,12 +9,13 @@ the loss, and the optimizer step) traces and compiles like any other code.
   activation.py  ReLU, GELU, Tanh, Sigmoid, SiLU, LeakyReLU, ELU, Softplus, ...
   conv.py        Conv1d, Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, ...
   norm.py        LayerNorm, BatchNorm1d, BatchNorm2d
+  pad.py         ZeroPad2d, ConstantPad1d, ReflectionPad2d, ReplicationPad2d, ...
   attention.py   MultiheadAttention
   loss.py        the losses; functional.py the `F` namespace
 """
 from . import functional
-from .activation import (ACTIVATIONS, ELU, GELU, Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid,
-                         SiLU, Softmax, Softplus, Tanh)
+from .activation import *  # noqa: F401,F403  (ReLU, GELU, ..., ReLU6, Mish, PReLU, ...)
+from .activation import ACTIVATIONS
 from .attention import MultiheadAttention
 from .conv import (AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, ConvTranspose2d, MaxPool2d,
                    Upsample)
@@ -26,5 +27,6 @@ from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1
                      NLLLoss, SmoothL1Loss)
 from .module import Module, ModuleDict, ModuleList, Sequential, functional_call
 from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
+from .pad import *  # noqa: F401,F403  (ZeroPad2d, ReflectionPad2d, ...)
 
 __all__ = sorted(name for name in dir() if not name.startswith("_") and name != "functional")

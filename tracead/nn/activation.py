@@ -1,11 +1,16 @@
 """Activation modules: parameter-free wrappers of `nn.functional` (torch names)."""
 from __future__ import annotations
 
+import numpy as np
+
+from ..tensor import Tensor
 from . import functional as F
 from .module import Module
 
 __all__ = ["ReLU", "GELU", "Tanh", "Sigmoid", "SiLU", "LeakyReLU", "ELU", "Softplus", "Softmax",
-           "LogSoftmax", "Identity", "ACTIVATIONS"]
+           "LogSoftmax", "Identity", "ACTIVATIONS", "ReLU6", "Hardtanh", "Hardsigmoid",
+           "Hardswish", "CELU", "SELU", "Mish", "Softsign", "LogSigmoid", "Tanhshrink",
+           "Softshrink", "Hardshrink", "Threshold", "Softmin", "GLU", "PReLU"]
 
 
 class ReLU(Module):
@@ -97,6 +102,57 @@ class LogSoftmax(Softmax):
 class Identity(Module):
     def forward(self, x):
         return x
+
+
+def _activation(name: str, fn, *params: tuple[str, float]):
+    """A module class calling `fn(x, *params)`, with torch's constructor arguments."""
+    def __init__(self, *args, **kwargs) -> None:
+        Module.__init__(self)
+        values = dict(params)
+        for (key, _), value in zip(params, args):
+            values[key] = value
+        for key, value in kwargs.items():
+            if key not in values:
+                raise TypeError(f"{name}() got an unexpected keyword argument {key!r}")
+            values[key] = value
+        for key, value in values.items():
+            setattr(self, key, value)
+
+    def forward(self, x):
+        return fn(x, *(getattr(self, key) for key, _ in params))
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{key}={getattr(self, key)!r}" for key, _ in params)
+    return type(name, (Module,), {"__init__": __init__, "forward": forward,
+                                  "extra_repr": extra_repr, "__doc__": f"torch.nn.{name}."})
+
+
+ReLU6 = _activation("ReLU6", F.relu6)
+Hardtanh = _activation("Hardtanh", F.hardtanh, ("min_val", -1.0), ("max_val", 1.0))
+Hardsigmoid = _activation("Hardsigmoid", F.hardsigmoid)
+Hardswish = _activation("Hardswish", F.hardswish)
+CELU = _activation("CELU", F.celu, ("alpha", 1.0))
+SELU = _activation("SELU", F.selu)
+Mish = _activation("Mish", F.mish)
+Softsign = _activation("Softsign", F.softsign)
+LogSigmoid = _activation("LogSigmoid", F.logsigmoid)
+Tanhshrink = _activation("Tanhshrink", F.tanhshrink)
+Softshrink = _activation("Softshrink", F.softshrink, ("lambd", 0.5))
+Hardshrink = _activation("Hardshrink", F.hardshrink, ("lambd", 0.5))
+Threshold = _activation("Threshold", F.threshold, ("threshold", 0.0), ("value", 0.0))
+Softmin = _activation("Softmin", F.softmin, ("dim", None))
+GLU = _activation("GLU", F.glu, ("dim", -1))
+
+
+class PReLU(Module):
+    """max(0, x) + a * min(0, x) with a learned slope per channel (`num_parameters`)."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=np.float32) -> None:
+        super().__init__()
+        self.weight = Tensor(np.full(num_parameters, init, dtype), requires_grad=True)
+
+    def forward(self, x):
+        return F.prelu(x, self.weight)
 
 
 # Activation names MLP accepts (lower case).

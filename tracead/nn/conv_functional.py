@@ -6,11 +6,10 @@ those rows' VJPs and the ops trace and compile like any other code:
 
   conv2d            W(O, C*kh*kw) @ im2col(x)(C*kh*kw, N*Ho*Wo) -> NCHW
   conv_transpose2d  col2im(W^T @ x): the transpose of conv2d's input map
-  max_pool2d        max over the window axes of im2col(x, pad=-inf)
-  avg_pool2d        sum over the window axes / window size
-  adaptive_avg_pool2d, interpolate
-                    constant (out, in) averaging / interpolation matrices
-                    on both sides: A_h @ x @ A_w^T (exact, two matmuls)
+  interpolate       constant (out, in) interpolation matrices on both
+                    sides: A_h @ x @ A_w^T (exact, two matmuls)
+
+Pooling is in `pooling.py`.
 """
 from __future__ import annotations
 
@@ -20,11 +19,11 @@ import numpy as np
 
 from .. import functional as F
 from ..errors import op_error
-from ..ops.window import col2im, im2col, im2col_p, out_size
+from ..ops.window import col2im, im2col, out_size
 from ..tensor import Tensor, as_tensor
 
-__all__ = ["conv1d", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
-           "adaptive_avg_pool2d", "interpolate"]
+__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "interpolate", "upsample",
+           "unfold", "fold"]
 
 
 def _pair(op: str, value, name: str) -> tuple[int, int]:
@@ -161,67 +160,6 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     return _unbatch(y, squeeze)
 
 
-def _pool_geometry(op: str, x, kernel_size, stride, padding, dilation, ceil_mode):
-    kernel = _pair(op, kernel_size, "kernel_size")
-    stride = kernel if stride is None or stride == () else _pair(op, stride, "stride")
-    pad, dilation = _pair(op, padding, "padding"), _pair(op, dilation, "dilation")
-    if pad[0] * 2 > kernel[0] or pad[1] * 2 > kernel[1]:
-        raise op_error(op, f"padding {pad} must be at most half the kernel size {kernel}", x)
-    pads = []
-    for size, k, s, p, d in zip(x.shape[2:], kernel, stride, pad, dilation):
-        hi = p
-        if ceil_mode:
-            n_out = math.ceil((size + 2 * p - d * (k - 1) - 1) / s) + 1
-            if (n_out - 1) * s >= size + p:  # the last window must start inside the input
-                n_out -= 1
-            hi = max(p, (n_out - 1) * s + d * (k - 1) + 1 - size - p)
-        pads += [p, hi]
-    return kernel, stride, tuple(pads), dilation
-
-
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False) -> Tensor:
-    """Max over each window, as torch.nn.functional.max_pool2d (padding counts as -inf).
-
-    The gradient of a window goes to its maximum (split evenly between tied
-    maxima, a valid subgradient; torch picks one of them).
-    """
-    x, squeeze = _batched("max_pool2d", x, 2)
-    kernel, stride, pads, dilation = _pool_geometry("max_pool2d", x, kernel_size, stride,
-                                                    padding, dilation, ceil_mode)
-    (kh, kw), (h, w) = kernel, x.shape[2:]
-    if not any(pads) and dilation == (1, 1) and stride == kernel and h % kh == 0 and w % kw == 0:
-        # Windows that tile the image: a reshape (a view, no im2col copy, and no col2im
-        # in the gradient) and a max over the two window axes.
-        tiles = F.reshape(x, x.shape[:2] + (h // kh, kh, w // kw, kw))
-        return _unbatch(F.max(tiles, axis=(3, 5)), squeeze)
-    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-    cols = im2col(x, kernel=kernel, stride=stride, padding=pads, dilation=dilation, pad_value=fill)
-    return _unbatch(F.max(cols, axis=(2, 3)), squeeze)
-
-
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
-               count_include_pad: bool = True, divisor_override=None) -> Tensor:
-    """Mean over each window, as torch.nn.functional.avg_pool2d."""
-    x, squeeze = _batched("avg_pool2d", x, 2)
-    kernel, stride, pads, _ = _pool_geometry("avg_pool2d", x, kernel_size, stride, padding, 1,
-                                             ceil_mode)
-    cols = im2col(x, kernel=kernel, stride=stride, padding=pads, dilation=(1, 1))
-    total = F.sum(cols, axis=(2, 3))
-    if divisor_override is not None:
-        return _unbatch(total / float(divisor_override), squeeze)
-    # Window sizes (a constant): torch counts symmetric padding when
-    # count_include_pad, but never the extra ceil_mode cells past it.
-    h, w = x.shape[2:]
-    ph, pw = pads[0], pads[2]
-    ones = np.zeros((1, 1, h + 2 * ph, w + 2 * pw))
-    ones[..., (0 if count_include_pad else ph):h + (2 * ph if count_include_pad else ph),
-         (0 if count_include_pad else pw):w + (2 * pw if count_include_pad else pw)] = 1.0
-    ones = np.pad(ones, ((0, 0), (0, 0), (0, pads[1] - ph), (0, pads[3] - pw)))
-    counts = im2col_p.impl(ones, kernel=kernel, stride=stride, padding=(0, 0, 0, 0),
-                           dilation=(1, 1), pad_value=0.0).sum(axis=(2, 3))
-    return _unbatch(total / counts.astype(x.dtype), squeeze)
-
-
 def _average_matrix(n_in: int, n_out: int) -> np.ndarray:
     """(n_out, n_in): row i averages [floor(i*n_in/n_out), ceil((i+1)*n_in/n_out)) (torch's windows)."""
     m = np.zeros((n_out, n_in))
@@ -237,24 +175,17 @@ def _resize_2d(x: Tensor, rows: np.ndarray, cols: np.ndarray) -> Tensor:
     return F.matmul(F.matmul(rows, x), cols)
 
 
-def adaptive_avg_pool2d(x, output_size) -> Tensor:
-    """Average pooling to a fixed output size, as torch.nn.functional.adaptive_avg_pool2d."""
-    x, squeeze = _batched("adaptive_avg_pool2d", x, 2)
-    if isinstance(output_size, (int, np.integer)):
-        output_size = (output_size, output_size)
-    h, w = x.shape[2:]
-    oh, ow = [h if output_size[0] is None else int(output_size[0]),
-              w if output_size[1] is None else int(output_size[1])]
-    return _unbatch(_resize_2d(x, _average_matrix(h, oh), _average_matrix(w, ow)), squeeze)
-
-
 def _interp_matrix(n_in: int, n_out: int, mode: str, align_corners: bool, scale) -> np.ndarray:
+    """(n_out, n_in): the weights each output takes from the inputs along one axis."""
     m = np.zeros((n_out, n_in))
     # torch uses 1/scale_factor for the source coordinate when a scale was given.
     ratio = (1.0 / scale) if scale is not None else n_in / n_out
-    if mode == "nearest":
-        src = np.minimum(np.floor(np.arange(n_out) * ratio).astype(np.int64), n_in - 1)
-        m[np.arange(n_out), src] = 1.0
+    if mode == "area":
+        return _average_matrix(n_in, n_out)
+    if mode in ("nearest", "nearest-exact"):
+        offset = 0.5 if mode == "nearest-exact" else 0.0
+        src = np.floor((np.arange(n_out) + offset) * ratio).astype(np.int64)
+        m[np.arange(n_out), np.minimum(src, n_in - 1)] = 1.0
         return m
     if align_corners:
         pos = np.arange(n_out) * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
@@ -268,32 +199,105 @@ def _interp_matrix(n_in: int, n_out: int, mode: str, align_corners: bool, scale)
     return m
 
 
-def interpolate(x, size=None, scale_factor=None, mode: str = "nearest",
-                align_corners: bool | None = None) -> Tensor:
-    """Resize the last two axes of an (N, C, H, W) input, as torch.nn.functional.interpolate.
+_LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
 
-    mode 'nearest' or 'bilinear' (align_corners False by default, as torch).
+
+def interpolate(x, size=None, scale_factor=None, mode: str = "nearest",
+                align_corners: bool | None = None, recompute_scale_factor=None,
+                antialias: bool = False) -> Tensor:
+    """Resize the spatial axes of an (N, C, L), (N, C, H, W) or (N, C, D, H, W) input,
+    as torch.nn.functional.interpolate.
+
+    Modes: 'nearest', 'nearest-exact', 'area' (any rank), 'linear' (3-d
+    input), 'bilinear' (4-d), 'trilinear' (5-d); align_corners False by
+    default, as torch. Each axis is one matmul with a constant (out, in)
+    weight matrix, so the gradient is exact.
     """
     x = as_tensor(x, op="interpolate")
-    if x.ndim != 4:
-        raise op_error("interpolate", f"expects an (N, C, H, W) input, got shape {x.shape}", x)
-    if mode not in ("nearest", "bilinear"):
-        raise op_error("interpolate", f"mode must be 'nearest' or 'bilinear', got {mode!r}", x)
-    if mode == "nearest" and align_corners is not None:
-        raise op_error("interpolate", "align_corners only applies to 'bilinear'", x)
+    spatial = x.ndim - 2
+    if spatial not in (1, 2, 3):
+        raise op_error("interpolate", f"expects an (N, C, ...) input with 1 to 3 spatial dims, "
+                       f"got shape {x.shape}", x)
+    modes = ("nearest", "nearest-exact", "area") + tuple(_LINEAR_MODES)
+    if mode not in modes:
+        raise op_error("interpolate", f"mode must be one of {modes}, got {mode!r}", x)
+    if mode in _LINEAR_MODES and _LINEAR_MODES[mode] != spatial:
+        raise op_error("interpolate", f"mode {mode!r} needs {_LINEAR_MODES[mode] + 2}-d input, "
+                       f"got shape {x.shape}", x)
+    if mode not in _LINEAR_MODES and align_corners is not None:
+        raise op_error("interpolate", "align_corners only applies to the linear modes", x)
+    if antialias:
+        raise op_error("interpolate", "antialias=True is not supported", x)
     if (size is None) == (scale_factor is None):
         raise op_error("interpolate", "give exactly one of size and scale_factor", x)
-    h, w = x.shape[2:]
+    sizes = x.shape[2:]
     if size is not None:
-        (oh, ow), scales = _pair("interpolate", size, "size"), (None, None)
+        out = (int(size),) * spatial if np.ndim(size) == 0 else tuple(int(s) for s in size)
+        scales = (None,) * spatial
     else:
-        scales = (scale_factor, scale_factor) if isinstance(scale_factor, (int, float)) \
-            else tuple(scale_factor)
-        oh, ow = int(math.floor(h * scales[0])), int(math.floor(w * scales[1]))
-    corners = bool(align_corners)
-    rows = _interp_matrix(h, oh, mode, corners, scales[0])
-    cols = _interp_matrix(w, ow, mode, corners, scales[1])
-    return _resize_2d(x, rows, cols)
+        scales = (float(scale_factor),) * spatial if np.ndim(scale_factor) == 0 \
+            else tuple(float(s) for s in scale_factor)
+        out = tuple(int(math.floor(n * s)) for n, s in zip(sizes, scales))
+        if recompute_scale_factor:
+            scales = (None,) * spatial
+    if len(out) != spatial or len(scales) != spatial:
+        raise op_error("interpolate", f"size / scale_factor must have {spatial} entries", x)
+    y = x
+    for k, (n_in, n_out, scale) in enumerate(zip(sizes, out, scales)):
+        weights = _interp_matrix(n_in, n_out, mode, bool(align_corners), scale)
+        moved = F.movedim(y, 2 + k, -1)
+        moved = F.matmul(moved, Tensor(weights.T.astype(x.dtype)))
+        y = F.movedim(moved, -1, 2 + k)
+    return y
+
+
+def upsample(x, size=None, scale_factor=None, mode: str = "nearest", align_corners=None) -> Tensor:
+    """torch's deprecated name of `interpolate`."""
+    return interpolate(x, size, scale_factor, mode, align_corners)
+
+
+def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups: int = 1, dilation=1) -> Tensor:
+    """Transposed 1-d convolution, as torch: x (N, C_in, L), weight (C_in, C_out // groups, k)."""
+    x, squeeze = _batched("conv_transpose1d", x, 1)
+    weight = as_tensor(weight, op="conv_transpose1d")
+    one = lambda v, pad: (pad, int(v if np.ndim(v) == 0 else v[0]))  # noqa: E731
+    y = conv_transpose2d(F.reshape(x, x.shape[:2] + (1,) + x.shape[2:]),
+                         F.reshape(weight, weight.shape[:2] + (1,) + weight.shape[2:]), bias,
+                         one(stride, 1), one(padding, 0), one(output_padding, 0), groups,
+                         one(dilation, 1))
+    return _unbatch(F.reshape(y, y.shape[:2] + y.shape[3:]), squeeze)
+
+
+def unfold(x, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """torch.nn.functional.unfold: the sliding blocks as columns, (N, C * kh * kw, L)."""
+    x, squeeze = _batched("unfold", x, 2)
+    kernel, dilation = _pair("unfold", kernel_size, "kernel_size"), _pair("unfold", dilation, "dilation")
+    (ph, pw), stride = _pair("unfold", padding, "padding"), _pair("unfold", stride, "stride")
+    cols = im2col(x, kernel=kernel, stride=stride, padding=(ph, ph, pw, pw), dilation=dilation)
+    n, c, kh, kw, ho, wo = cols.shape
+    return _unbatch(F.reshape(cols, (n, c * kh * kw, ho * wo)), squeeze)
+
+
+def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """torch.nn.functional.fold: columns (N, C * kh * kw, L) summed back into (N, C, H, W)."""
+    x = as_tensor(x, op="fold")
+    squeeze = x.ndim == 2
+    if squeeze:
+        x = F.reshape(x, (1,) + x.shape)
+    kernel, dilation = _pair("fold", kernel_size, "kernel_size"), _pair("fold", dilation, "dilation")
+    (ph, pw), stride = _pair("fold", padding, "padding"), _pair("fold", stride, "stride")
+    h, w = _pair("fold", output_size, "output_size")
+    ho = out_size(h, kernel[0], stride[0], ph, ph, dilation[0])
+    wo = out_size(w, kernel[1], stride[1], pw, pw, dilation[1])
+    n, ckk, length = x.shape
+    if ckk % (kernel[0] * kernel[1]) or length != ho * wo:
+        raise op_error("fold", f"input of shape {x.shape} does not match {ho * wo} blocks of "
+                       f"kernel {kernel}", x)
+    cols = F.reshape(x, (n, ckk // (kernel[0] * kernel[1])) + kernel + (ho, wo))
+    y = col2im(cols, image=(h, w), kernel=kernel, stride=stride, padding=(ph, ph, pw, pw),
+               dilation=dilation)
+    return _unbatch(y, squeeze)
 
 
 def out_shape_1d(size: int, k: int, stride: int, padding: int, dilation: int) -> int:

@@ -12,12 +12,16 @@ import numpy as np
 from .. import functional as _ops
 from .. import lax, state
 from ..errors import op_error
+from ..padding import pad  # noqa: F401  (torch's F.pad)
 from ..tensor import Tensor, as_tensor
-from .conv_functional import (adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d,  # noqa: F401
-                              conv_transpose2d, interpolate, max_pool2d)
-from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
-                   cross_entropy, huber_loss, l1_loss, mse_loss, nll_loss, one_hot,
-                   smooth_l1_loss)
+from .activation_functional import *  # noqa: F401,F403  (relu6, selu, mish, hardswish, ...)
+from .conv_functional import (conv1d, conv2d, conv_transpose1d, conv_transpose2d, fold,  # noqa: F401
+                              interpolate, unfold, upsample)
+from .volume import avg_pool3d, conv3d, max_pool3d  # noqa: F401
+from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa: F401
+                      adaptive_max_pool2d, avg_pool1d, avg_pool2d, lp_pool1d, lp_pool2d,
+                      max_pool1d, max_pool2d, max_unpool2d)
+from .loss import *  # noqa: F401,F403  (cross_entropy, nll_loss, mse_loss, kl_div, ...)
 
 relu, tanh, sigmoid = _ops.relu, _ops.tanh, _ops.sigmoid
 softmax, log_softmax = _ops.softmax, _ops.log_softmax

@@ -44,24 +44,31 @@ class HuberLoss(_Loss):
 class BCELoss(_Loss):
     fn = staticmethod(L.binary_cross_entropy)
 
+    def __init__(self, weight=None, reduction: str = "mean") -> None:
+        super().__init__(reduction, weight=weight)
+
 
 class BCEWithLogitsLoss(_Loss):
     fn = staticmethod(L.binary_cross_entropy_with_logits)
 
-    def __init__(self, reduction: str = "mean", pos_weight=None) -> None:
-        super().__init__(reduction, pos_weight=pos_weight)
+    def __init__(self, weight=None, reduction: str = "mean", pos_weight=None) -> None:
+        super().__init__(reduction, weight=weight, pos_weight=pos_weight)
 
 
 class NLLLoss(_Loss):
     fn = staticmethod(L.nll_loss)
 
-    def __init__(self, ignore_index: int = -100, reduction: str = "mean") -> None:
-        super().__init__(reduction, ignore_index=ignore_index)
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                 reduction: str = "mean") -> None:
+        L._no_legacy("NLLLoss", size_average, reduce)
+        super().__init__(reduction, weight=weight, ignore_index=ignore_index)
 
 
 class CrossEntropyLoss(_Loss):
     fn = staticmethod(L.cross_entropy)
 
-    def __init__(self, ignore_index: int = -100, reduction: str = "mean",
-                 label_smoothing: float = 0.0) -> None:
-        super().__init__(reduction, ignore_index=ignore_index, label_smoothing=label_smoothing)
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                 reduction: str = "mean", label_smoothing: float = 0.0) -> None:
+        L._no_legacy("CrossEntropyLoss", size_average, reduce)
+        super().__init__(reduction, weight=weight, ignore_index=ignore_index,
+                         label_smoothing=label_smoothing)

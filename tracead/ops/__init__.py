@@ -1,6 +1,6 @@
 """The op rows. Importing this package declares every primitive into `PRIMS`."""
-from . import (elementwise, index, index_update, math, matmul, movement, random,  # noqa: F401
-               reduce, scan, sort, window)  # (registration)
+from . import (bits, elementwise, index, index_update, linalg, math, matmul, movement,  # noqa: F401
+               random, reduce, scan, sort, window)  # (registration)
 from ..prim import KINDS, PRIMS, Aval, Prim
 
 __all__ = ["PRIMS", "Prim", "Aval", "KINDS"]

@@ -121,7 +121,8 @@ def _sigmoid_impl(x):
 
 
 sigmoid_p = _unary("sigmoid", _sigmoid_impl, lambda g, out, x: (g * (out * (1 - out)),),
-                 "(1.0 / (1.0 + math.exp(-{0})))", compile_weight=8, never_negative=True,
+                 # the backend's stable, vectorised scalar routine: the same formula as impl
+                 "fsigmoid({0})", compile_weight=8, never_negative=True,
                  doc="logistic function; a primitive so its kernel and rule stay stable")
 
 relu_p = _unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)),

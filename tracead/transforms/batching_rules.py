@@ -23,7 +23,9 @@ import numpy as np
 from .. import lax
 from ..dispatch import bind
 from ..errors import OpError
+from ..ops.bits import left_shift_p, right_shift_p
 from ..ops.index import getitem_p, scatter_add_p
+from ..ops.linalg import svd_u_p, svd_vh_p, svdvals_p
 from ..ops.matmul import matmul_p
 from ..ops.movement import broadcast_to_p, concatenate_p, reshape_p, transpose_p
 from ..ops.random import uniform_p
@@ -201,7 +203,11 @@ RULES = {reshape_p: reshape, transpose_p: transpose, broadcast_to_p: broadcast_t
          uniform_p: uniform,
          prod_p: reduce,
          **dict.fromkeys((cumsum_p, cumprod_p, cummax_index_p, cummin_index_p, argsort_p,
-                          argmax_p, argmin_p), shifted_axis)}
+                          argmax_p, argmin_p), shifted_axis),
+         # the trailing two axes are the matrix: the batch is one more leading axis
+         **dict.fromkeys((svdvals_p, svd_u_p, svd_vh_p), lambda node, args, batched, size:
+                         bind(node.prim, args[0])),
+         left_shift_p: elementwise, right_shift_p: elementwise}
 KIND_RULES = {"elementwise": elementwise, "reduce": reduce}
 
 

@@ -38,7 +38,7 @@ from ...plan.split import compile_weight
 from . import cache, compile_workers, threads
 from .codegen import PARALLEL_THRESHOLD, generate
 from .executable import NumbaExecutable, private_inputs
-from .source import Names
+from .writer import Names
 from .steps import FusedStep, MatmulStep, OpaqueStep
 
 __all__ = ["NumbaBackend", "NumbaExecutable", "FusedStep", "MatmulStep", "OpaqueStep", "KernelRecord", "plan"]
@@ -94,7 +94,7 @@ class NumbaBackend:
         self.compile_workers = int(options.get("compile_workers", compile_workers.default_workers()))
         self.parallel_compile_threshold = float(options.get("parallel_compile_threshold",
                                                             compile_workers.THRESHOLD_SECONDS))
-        self._pending: list = []
+        self._pending: list[Pending] = []
         threads.choose_layer()
 
     def compile(self, graph, label: str = "graph") -> NumbaExecutable:
@@ -165,7 +165,7 @@ class NumbaBackend:
             record.cache = f"{loaded.status}; not jitted (jit=False / TRACEAD_DEBUG=4)"
         else:
             layouts = ["C" if v.size <= 1 else layout.get(v.id, "C") for v in kernel.inputs]
-            self._pending.append((step, layouts, loaded))
+            self._pending.append(pending_compile(step, layouts, loaded))
         return step
 
     def _compile_pending(self, timings: dict) -> int:
@@ -174,38 +174,40 @@ class NumbaBackend:
         returns how many workers ran."""
         pending, self._pending = self._pending, []
         jobs, seen = [], set()
-        for step, layouts, loaded in pending:
-            entry, sig = step.signature(layouts)
-            job = (str(loaded.path), entry, tuple(sig))
-            if loaded.status.startswith("miss") and job not in seen:
-                seen.add(job)
-                weight = sum(compile_weight(n) for n in step.kernel.nodes)
-                jobs.append(compile_workers.Job(job[0], loaded.key, entry, job[2],
+        for p in pending:
+            if p.loaded.status.startswith("miss") and p.job not in seen:
+                seen.add(p.job)
+                weight = sum(compile_weight(n) for n in p.step.kernel.nodes)
+                jobs.append(compile_workers.Job(p.job[0], p.loaded.key, p.job[1], p.job[2],
                                                 compile_workers.estimate_seconds(weight)))
         _, remote = compile_workers.plan(jobs, self.compile_workers, self.parallel_compile_threshold)
         procs = [p for p in map(compile_workers.start, remote) if p is not None]
         in_workers = {(j.path, j.entry, j.sig) for b in remote for j in b} if procs else set()
         waited = False
-        for step, layouts, loaded in sorted(pending, key=lambda p: _job_of(p) in in_workers):
-            if procs and not waited and _job_of((step, layouts, loaded)) in in_workers:
+        for p in sorted(pending, key=lambda p: p.job in in_workers):
+            if procs and not waited and p.job in in_workers:
                 start = time.perf_counter()  # our share is done: wait for the workers' cache
                 compile_workers.finish(procs, timeout=120 + 4 * sum(j.seconds for j in jobs))
                 timings["compile workers (wait)"] = time.perf_counter() - start
                 waited = True
-            record = step.record
-            start = time.perf_counter()
-            step.precompile(layouts)
-            record.compile_seconds = time.perf_counter() - start
-            if _job_of((step, layouts, loaded)) in in_workers:
-                record.cache += ("; a worker process failed, compiled here" if _numba_cache_missed(step)
-                                 else "; compiled by a worker process")
-            if loaded.status == "hit" and _numba_cache_missed(step):
-                record.cache = "miss: file cached, Numba's compiled code was not"
-            config.debug_log(1, f"tracead: {record.describe()} {record.path}")
-            config.debug_log(3, record.source)
+            self._precompile(p, p.job in in_workers)
         if procs and not waited:
             compile_workers.finish(procs, timeout=1.0)
         return len(procs)
+
+    @staticmethod
+    def _precompile(p: "Pending", by_worker: bool) -> None:
+        step, record = p.step, p.step.record
+        start = time.perf_counter()
+        step.precompile(p.layouts)
+        record.compile_seconds = time.perf_counter() - start
+        if by_worker:
+            record.cache += ("; a worker process failed, compiled here" if _numba_cache_missed(step)
+                             else "; compiled by a worker process")
+        if p.loaded.status == "hit" and _numba_cache_missed(step):
+            record.cache = "miss: file cached, Numba's compiled code was not"
+        config.debug_log(1, f"tracead: {record.describe()} {record.path}")
+        config.debug_log(3, record.source)
 
     def _matmul(self, kernel: Kernel, names: Names, record: KernelRecord, layout) -> MatmulStep:
         mm = kernel.nodes[0]
@@ -229,10 +231,20 @@ class NumbaBackend:
         return MatmulStep(kernel, epilogue)
 
 
-def _job_of(pending) -> tuple:
-    step, layouts, loaded = pending
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A loaded kernel module whose likely signature is still to compile; `job` names
+    that compile (module path, entry, argument types), as compile workers see it."""
+
+    step: FusedStep
+    layouts: list[str]
+    loaded: cache.Loaded
+    job: tuple
+
+
+def pending_compile(step: FusedStep, layouts: list[str], loaded) -> Pending:
     entry, sig = step.signature(layouts)
-    return (str(loaded.path), entry, tuple(sig))
+    return Pending(step, layouts, loaded, (str(loaded.path), entry, tuple(sig)))
 
 
 def _numba_cache_missed(step: FusedStep) -> bool:

@@ -13,7 +13,7 @@ The file is its own cache entry:
 
 The key covers the environment line (versions, CPU) and the generated code
 without its comments (`canonical`), so any change of either is a new file.
-Generated identifiers are positional within a kernel (source.Names), so
+Generated identifiers are positional within a kernel (writer.Names), so
 kernels identical up to renaming (repeated layers, the pieces of a split
 chain) have one key: the second is a hit, in this process or a new one, and
 Numba compiles it once. Its comments (graph names, user lines) are the first

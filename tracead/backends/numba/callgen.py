@@ -10,7 +10,7 @@ difference it hands the whole step, before it wrote anything, to the general
 `run`. The source is kept as `fn.source` and registered with linecache, so a
 traceback through it shows the line.
 
-For W4 (one kernel, 9 inputs, 3 outputs) this is ~0.8 us less per call.
+It saves the table walk on every call (figures: benchmarks/NOTES.md).
 """
 from __future__ import annotations
 
@@ -26,39 +26,40 @@ _COUNT = [0]
 
 def fast_call(step):
     """run(env) for `step` (a linked FusedStep with allocs and frees set)."""
-    entry, args, in_plan, out_plan, fn = step.fast
-    scope = {"kernel": fn, "np": np, "general": step.run_general}
-    lines = [f"def run(env):  # kernel {step.kernel.index} [{step.kernel.kind}], entry {entry.name}"]
+    plan = step.fast
+    scope = {"kernel": plan.fn, "np": np, "general": step.run_general}
+    lines = [f"def run(env):  # kernel {step.kernel.index} [{step.kernel.kind}], entry {plan.entry.name}"]
     for slot in step.checks:
         lines.append(f"    if not env[{slot}].flags.c_contiguous:  # not the predicted layout")
         lines.append("        return general(env)")
     fresh = {}  # buffer slot -> allocation expression, for buffers first written here
-    for i, (slot, size, dtype) in enumerate(step.allocs):
-        scope[f"d{i}"] = dtype
-        fresh[slot] = f"np.empty({size}, d{i})"
-    whole = {buf for _, _, buf, cut, _, _ in out_plan if cut is None}
-    for slot, alloc in fresh.items():
+    for i, alloc in enumerate(step.allocs):
+        scope[f"d{i}"] = alloc.dtype
+        fresh[alloc.slot] = f"np.empty({alloc.size}, d{i})"
+    whole = {o.buf for o in plan.outs if o.cut is None}
+    for slot, expr in fresh.items():
         if slot not in whole:
-            lines.append(f"    env[{slot}] = {alloc}  # planned buffer, first written here")
-    call = [None] * len(args)
-    for pos, value in enumerate(args):
+            lines.append(f"    env[{slot}] = {expr}  # planned buffer, first written here")
+    call = [None] * len(plan.args)
+    for pos, value in enumerate(plan.args):
         if value is not None:  # a constant, already viewed for the entry
             scope[f"c{pos}"] = value
             call[pos] = f"c{pos}"
-    for pos, slot, view in in_plan:
-        call[pos] = f"env[{slot}]" if view is None else f"env[{slot}].reshape({view!r})"
-    for pos, slot, buf, cut, shape, view in out_plan:
-        if cut is None and buf in fresh:
-            lines.append(f"    o{pos} = env[{buf}] = {fresh.pop(buf)}  # planned buffer, first written here")
+    for i in plan.ins:
+        call[i.pos] = f"env[{i.slot}]" if i.view is None else f"env[{i.slot}].reshape({i.view!r})"
+    for o in plan.outs:
+        pos = o.pos
+        if o.cut is None and o.buf in fresh:
+            lines.append(f"    o{pos} = env[{o.buf}] = {fresh.pop(o.buf)}  # planned buffer, first written here")
         else:
-            lines.append(f"    o{pos} = " + (f"env[{buf}]" if cut is None else f"env[{buf}][:{cut}]"))
-        value = f"o{pos}" if shape is None else f"o{pos}.reshape({shape!r})"
-        if view is FLAT:
-            lines.append(f"    env[{slot}] = {value}")
+            lines.append(f"    o{pos} = " + (f"env[{o.buf}]" if o.cut is None else f"env[{o.buf}][:{o.cut}]"))
+        value = f"o{pos}" if o.shape is None else f"o{pos}.reshape({o.shape!r})"
+        if o.view is FLAT:
+            lines.append(f"    env[{o.slot}] = {value}")
             call[pos] = f"o{pos}"
         else:
-            lines.append(f"    v{pos} = env[{slot}] = {value}")
-            call[pos] = f"v{pos}" if view is None else f"v{pos}.reshape({view!r})"
+            lines.append(f"    v{pos} = env[{o.slot}] = {value}")
+            call[pos] = f"v{pos}" if o.view is None else f"v{pos}.reshape({o.view!r})"
     lines.append(f"    kernel({', '.join(call)})")
     lines += [f"    env[{slot}] = None" for slot in step.frees]
     source = "\n".join(lines) + "\n"

@@ -14,9 +14,9 @@ process's normal compile does the work in-process, with the same result.
 
     python -m tracead.backends.numba.compile_workers < jobs.json   # what a worker runs
 
-Measured (python -m benchmarks.compile_time, 2 cores): a worker costs ~1 s
-to start (importing Numba and tracead) and wins when the graph has several
-seconds of new kernels; below `THRESHOLD_SECONDS` everything stays in-process.
+A worker costs a Numba and tracead import to start, so it wins only when the
+graph has several seconds of new kernels; below `THRESHOLD_SECONDS` everything
+stays in-process (figures: benchmarks/NOTES.md, `python -m benchmarks.compile_time`).
 """
 from __future__ import annotations
 
@@ -44,9 +44,7 @@ class Job:
 
 def estimate_seconds(weight: int) -> float:
     """CPU seconds to compile a kernel of `weight` (plan.split.compile_weight sums): a
-    fixed cost, then ~3.75 ms per weight (benchmarks/compile_curve.md: ~12.5 ms per
-    statement of a mix weighing 10 per 3 statements). W2's ~14 small kernels come to
-    ~3 s (in-process); a 10 000-op chain's ~6 new 512-weight kernels to ~13 s."""
+    fixed cost plus a cost per weight, fitted to benchmarks/compile_curve.md."""
     return 0.15 + 0.004 * weight
 
 

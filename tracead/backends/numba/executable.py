@@ -26,7 +26,7 @@ from ...ir.cost import bytes_moved, flops
 from ...plan.memory import MemoryPlan
 from ...plan.schedule import Schedule
 from ... import config
-from .steps import FusedStep, MatmulStep, OpaqueStep, Out
+from .steps import Alloc, FusedStep, MatmulStep, OpaqueStep, Out
 from .threads import BlasCap
 
 
@@ -127,7 +127,7 @@ class NumbaExecutable:
         self.memory_plan = plan
         self._number_values()
         self.buf_slot = [self._new_slot() for _ in plan.buffers]
-        self.allocs: dict[int, list] = {}  # kernel index -> (slot, elements, dtype) allocated first
+        self.allocs: dict[int, list[Alloc]] = {}  # kernel index -> buffers it allocates first
         self.dies: dict[int, list] = {}  # kernel index -> slots dropped after it
         self._buffer_lifetimes()
         private = private_inputs(schedule, plan)
@@ -186,7 +186,7 @@ class NumbaExecutable:
         for index, first, last in buffer_segments(plan, written_into_buffers(self.schedule), end):
             buf = plan.buffers[index]
             self.allocs.setdefault(first, []).append(
-                (self.buf_slot[index], buf.nbytes // buf.dtype.itemsize, buf.dtype))
+                Alloc(self.buf_slot[index], buf.nbytes // buf.dtype.itemsize, buf.dtype))
             if last < end:
                 self.dies.setdefault(last, []).append(self.buf_slot[index])
 
@@ -196,7 +196,7 @@ class NumbaExecutable:
         b = self.memory_plan.assignment.get(var.id if buf_of is None else buf_of)
         if b is None:
             slot = self._new_slot()
-            self.allocs.setdefault(kernel, []).append((slot, var.size, var.dtype))
+            self.allocs.setdefault(kernel, []).append(Alloc(slot, var.size, var.dtype))
             self.dies.setdefault(kernel, []).append(slot)
             return Out(self.slot[var.id], slot, var.size, var.shape, var.dtype, True)
         buf = self.memory_plan.buffers[b]

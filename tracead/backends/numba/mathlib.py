@@ -12,7 +12,7 @@ float32 constants; float64 -> float64; ints/bools -> float64.  (A bare Python
 float literal in the caller, ``0.5 * v`` with v float32, makes v float64:
 generated float32 code must spell constants as float32.)  From plain Python
 they fall back to NumPy.  They are ``@overload``s without Numba-IR inlining:
-LLVM inlines them anyway, and compiles ~4x faster than ``inline="always"``.
+LLVM inlines them anyway, and compiles much faster than ``inline="always"``.
 
 Algorithms (branch-free: clamps / special cases are LLVM ``select``s; Horner
 polynomials use llvm.fmuladd; coefficients are weighted minimax fits):
@@ -53,9 +53,8 @@ ranges, thresholds, subnormals; see tests/test_mathlib.py) vs a wider reference
     fsigmoid   2 / 3     2 / 2     (NumPy: stable formula in the same dtype)
 
 Measured with FMA hardware (fmuladd fuses); without it expect ~+0.5 ulp.
-Speed (benchmarks/bench_mathlib.py), one core, in cache, ns/element f32 / f64:
-exp .26/.78, log .40/.99, tanh .52/1.34, sigmoid .37/.96, expm1 .38/1.01,
-log1p .56/1.30; libm math.exp loops take ~2 / ~5 ns.
+Speed: several times libm's scalar loops (benchmarks/bench_mathlib.py; figures
+in benchmarks/NOTES.md).
 
 Numba's disk cache only watches the cached function's own file: cached kernels
 should key on ``MATHLIB_VERSION`` (bump it when the numerics here change).

@@ -37,12 +37,9 @@ try:  # mathlib: vectorisable exp/log/tanh/sigmoid (see its docstring)
     # Part of kernel cache keys (cache.py): Numba's cache does not see changes there.
     MATHLIB_VERSION = f"{mathlib.MATHLIB_VERSION}, reduce_steps {reduce_steps.VERSION}"
     _MATHLIB_CALLS = {"math.exp": "fexp", "math.log": "flog", "math.tanh": "ftanh"}
-    # The whole sigmoid template has a stable, vectorised twin computing the same
-    # function in the same dtype (no exp overflow for very negative x).
-    TEMPLATE_MAP = {"(1.0 / (1.0 + math.exp(-{0})))": "fsigmoid({0})"}
 except ImportError:  # pragma: no cover - generated code falls back to libm
     MATHLIB_VERSION = "none"
-    _MATHLIB_CALLS, TEMPLATE_MAP = {}, {}
+    _MATHLIB_CALLS = {}
 
 # The one table of call redirections (see the module docstring).
 CALL_MAP: dict[str, str] = {"max": "np.maximum", "min": "np.minimum", **_MATHLIB_CALLS}
@@ -62,6 +59,13 @@ MATHLIB_IMPORT = "\n".join(filter(None, (MATHLIB_IMPORT, "from tracead.backends.
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
+@functools.lru_cache(maxsize=None)
+def dtype_name(dtype) -> str:
+    """np.dtype(dtype).name, remembered (NumPy computes it in Python on every access)."""
+    return np.dtype(dtype).name
+
+
+@functools.lru_cache(maxsize=None)
 def np_type(dtype) -> str:
     """The NumPy scalar constructor of a dtype, as source text: 'np.float32'."""
     dtype = np.dtype(dtype)
@@ -121,9 +125,6 @@ def lower_template(template: str, dtype_name: str) -> str:
 
     The result still has `{0}`, `{exponent}`, ... to fill in with `str.format`.
     """
-    is_float = np.dtype(dtype_name).kind == "f"
-    if is_float and template in TEMPLATE_MAP:
-        template = TEMPLATE_MAP[template]
     names = {m: f"__p_{m}__" for m in _PLACEHOLDER.findall(template)}
     tree = ast.parse(_PLACEHOLDER.sub(lambda m: names[m.group(1)], template), mode="eval")
     text = ast.unparse(_Rewrite(dtype_name == "float32").visit(tree))
@@ -142,8 +143,67 @@ def node_expression(node, operands: list[str]) -> str:
         raise NotImplementedError(f"{node.prim.name} has no Numba template and cannot be fused")
     dtype = node.out.dtype
     params = {k: _param_text(v, dtype) for k, v in node.params if f"{{{k}}}" in node.prim.template}
-    expr = lower_template(node.prim.template, dtype.name).format(*operands, **params)
+    template = lower_template(node.prim.template, dtype_name(dtype))
+    expr = template.format(*operands, **params)
+    if not params and keeps_dtype(template, tuple(dtype_name(v.dtype) for v in node.inputs), dtype_name(dtype)):
+        return expr
     return cast(expr, dtype)
+
+
+# Calls whose result has the dtype of their float arguments (all the same): mathlib's
+# routines (float32 in, float32 out) and NumPy's elementwise maximum and minimum.
+# Kept short on purpose: a call missing here only keeps its (harmless) cast.
+_SAME_DTYPE_CALLS = frozenset(_MATHLIB_CALLS.values()) | {"fsigmoid", "np.maximum", "np.minimum"}
+_SAME_DTYPE_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div)
+
+
+@functools.lru_cache(maxsize=None)
+def keeps_dtype(template: str, in_dtypes: tuple[str, ...], out_dtype: str) -> bool:
+    """Does Numba type this lowered template already as `out_dtype`? Then the cast
+    around it is left out: it changes nothing, and each one is a call Numba types
+    and lowers (a good part of a long float chain's compile time: compile_curve.md).
+
+    Conservative: float results only, built from the operands, `+ - * /`, unary
+    minus, _SAME_DTYPE_CALLS and constants of the right type (float32 code has
+    `np.float32(c)`, scalar.lower_template; float64 code may use plain numbers).
+    Anything else (comparisons, `if`, libm, mixed dtypes) keeps its cast, and so
+    do integers: Numba computes int32 + int32 in int64.
+    """
+    if np.dtype(out_dtype).kind != "f":
+        return False
+    slots = {m: f"__p_{m}__" for m in _PLACEHOLDER.findall(template)}
+    try:
+        tree = ast.parse(_PLACEHOLDER.sub(lambda m: slots[m.group(1)], template), mode="eval").body
+    except SyntaxError:  # pragma: no cover - templates are valid expressions
+        return False
+    operand = {f"__p_{i}__": dt for i, dt in enumerate(in_dtypes)}
+    return _expr_dtype(tree, operand, out_dtype) == out_dtype
+
+
+def _expr_dtype(tree: ast.AST, operand: dict[str, str], out: str) -> str | None:
+    """The dtype name of `tree` as Numba types it, "number" for a Python literal
+    (float64 with a float64 operand), or None when not sure."""
+    if isinstance(tree, ast.Name):
+        return operand.get(tree.id)
+    if isinstance(tree, ast.Constant):
+        ok = isinstance(tree.value, (int, float)) and not isinstance(tree.value, bool)
+        return "number" if ok else None
+    if isinstance(tree, ast.UnaryOp) and isinstance(tree.op, ast.USub):
+        return _expr_dtype(tree.operand, operand, out)
+    if isinstance(tree, ast.BinOp) and isinstance(tree.op, _SAME_DTYPE_OPS):
+        left, right = _expr_dtype(tree.left, operand, out), _expr_dtype(tree.right, operand, out)
+        if left == right:
+            return left
+        kinds = {left, right}
+        return "float64" if kinds == {"float64", "number"} else None
+    if isinstance(tree, ast.Call) and not tree.keywords:
+        func = ast.unparse(tree.func)
+        args = [_expr_dtype(a, operand, out) for a in tree.args]
+        if func == f"np.{out}" and len(tree.args) == 1 and isinstance(tree.args[0], ast.Constant):
+            return out if args[0] == "number" else None
+        if func in _SAME_DTYPE_CALLS and args and len(set(args)) == 1 and args[0] in ("float32", "float64"):
+            return args[0]
+    return None
 
 
 def cast(expr: str, dtype) -> str:

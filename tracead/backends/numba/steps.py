@@ -46,6 +46,52 @@ class Out:
     whole: bool  # the buffer holds exactly `size` elements: no slice needed
 
 
+@dataclass(frozen=True, slots=True)
+class Alloc:
+    """A buffer a step allocates when it starts: its slot, elements and dtype."""
+
+    slot: int
+    size: int
+    dtype: np.dtype
+
+
+@dataclass(frozen=True, slots=True)
+class InArg:
+    """One input argument of a call: its position, value slot, and the view the entry
+    wants (None: the value's own shape)."""
+
+    pos: int
+    slot: int
+    view: tuple[int, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutArg:
+    """One output argument: its position, value slot, the buffer slot it lives in,
+    `cut` (elements to slice off a larger buffer, None when the buffer is exactly
+    this size), `shape` (None when 1-d) and how the entry views it (FLAT: the 1-d
+    buffer itself, None: the value's shape, or a view shape)."""
+
+    pos: int
+    slot: int
+    buf: int
+    cut: int | None
+    shape: tuple[int, ...] | None
+    view: object
+
+
+@dataclass(frozen=True, slots=True)
+class CallPlan:
+    """One entry's call: the argument list with constants already in it (viewed for the
+    entry once, at link time), the inputs and outputs to fill in per call, the function."""
+
+    entry: object  # codegen's Entry
+    args: list
+    ins: tuple[InArg, ...]
+    outs: tuple[OutArg, ...]
+    fn: object
+
+
 def place(env, out: Out):
     """The output's array, a C-contiguous view on its buffer: (flat 1-d, shaped)."""
     buf = env[out.buf]
@@ -58,7 +104,7 @@ def place(env, out: Out):
 class Step:
     """What the executable sets when it links a step (see executable.py)."""
 
-    allocs: tuple = ()  # (buffer slot, elements, dtype) allocated when the step starts
+    allocs: tuple = ()  # Alloc: buffers allocated when the step starts
     frees: tuple = ()  # slots dropped when it ends (values no later step reads, dead buffers)
 
     def prepare(self) -> None:
@@ -123,11 +169,7 @@ class FusedStep(Step):
         self.overloads = self.fns[self.entry.name].overloads if watch else None
         self.seen = len(self.overloads) if watch else 0
 
-    def _arg_plan(self, entry):
-        """The call's argument list with the constants already in it (viewed for the entry
-        once, here), the inputs to fill in per call: (position, slot, view or None when
-        the value has that shape), and the outputs: (position, slot, buffer slot, elements
-        when the buffer is larger, shape when not 1-d, FLAT / None / view shape)."""
+    def _arg_plan(self, entry) -> CallPlan:
         args: list = []
         ins = []
         for s, v, view in zip(self.in_slots, self.kernel.inputs, entry.in_views):
@@ -136,16 +178,16 @@ class FusedStep(Step):
             if fixed is not None:
                 args.append(fixed if view is None else fixed.reshape(view))
             else:
-                ins.append((len(args), s, view))
+                ins.append(InArg(len(args), s, view))
                 args.append(None)
         outs = []
         for o, view in zip(self.outs, entry.out_views):
             view = FLAT if entry is self.flat else None if tuple(view) == o.shape else tuple(view)
-            outs.append((len(args), o.slot, o.buf, None if o.whole else o.size,
-                         None if len(o.shape) == 1 else o.shape, view))
+            outs.append(OutArg(len(args), o.slot, o.buf, None if o.whole else o.size,
+                               None if len(o.shape) == 1 else o.shape, view))
             args.append(None)
         fn = self.fns[entry.name]
-        return entry, args, tuple(ins), tuple(outs), threads.locked(fn) if self.parallel else fn
+        return CallPlan(entry, args, tuple(ins), tuple(outs), threads.locked(fn) if self.parallel else fn)
 
     def prepare(self) -> None:
         """Calls run the predicted call as generated straight-line code (callgen.py),
@@ -158,21 +200,20 @@ class FusedStep(Step):
         self.run_general(env)
 
     def run_general(self, env) -> None:
-        for slot, size, dtype in self.allocs:
-            env[slot] = np.empty(size, dtype)
+        for a in self.allocs:
+            env[a.slot] = np.empty(a.size, a.dtype)
         plan = self.fast
         for slot in self.checks:
             if not env[slot].flags.c_contiguous:  # a layout we did not predict
                 plan = self.args[self.nd.name]
                 break
-        entry, args, in_plan, out_plan, fn = plan
-        args = args.copy()
-        for pos, slot, view in in_plan:
-            args[pos] = env[slot] if view is None else env[slot].reshape(view)
-        for pos, slot, buf, cut, shape, view in out_plan:  # place(), inlined
-            flat = env[buf] if cut is None else env[buf][:cut]
-            value = env[slot] = flat if shape is None else flat.reshape(shape)
-            args[pos] = flat if view is FLAT else value if view is None else value.reshape(view)
+        entry, fn, args = plan.entry, plan.fn, plan.args.copy()
+        for i in plan.ins:
+            args[i.pos] = env[i.slot] if i.view is None else env[i.slot].reshape(i.view)
+        for o in plan.outs:  # place(), inlined
+            flat = env[o.buf] if o.cut is None else env[o.buf][:o.cut]
+            value = env[o.slot] = flat if o.shape is None else flat.reshape(o.shape)
+            args[o.pos] = flat if o.view is FLAT else value if o.view is None else value.reshape(o.view)
         if plan is self.fast:
             fn(*args)
             if self.overloads is not None and len(self.overloads) != self.seen:
@@ -272,8 +313,8 @@ class MatmulStep(Step):
             self.epilogue.prepare()
 
     def run(self, env) -> None:
-        for slot, size, dtype in self.allocs:
-            env[slot] = np.empty(size, dtype)
+        for alloc in self.allocs:
+            env[alloc.slot] = np.empty(alloc.size, alloc.dtype)
         a, b = [env[s] for s in self.arg_slots]
         _, value = place(env, self.product)
         if self.use_out:

@@ -4,11 +4,10 @@ Numba's default layer here is OpenMP (libgomp). Its worker threads spin after
 each parallel region, and NumPy's OpenBLAS threads spin after each matmul; on
 a machine with few cores the two pools take the cores from each other, and a
 parallel kernel or a BLAS call right after the other waits for a scheduler
-tick (4 ms). Measured on this 2-core machine, W2 at batch 64 (matmuls
-between parallel epilogues): 14.5 ms per step on OpenMP, 1.5 ms on the
-`workqueue` layer, whose threads sleep when idle (NumPy eager: 3.0 ms).
-A single parallel kernel launches slower on workqueue (~20 us vs ~6 us at
-70k elements), which PARALLEL_THRESHOLD (codegen.py) should account for.
+tick. On this 2-core machine a W2 step (matmuls between parallel epilogues)
+ran about ten times faster on the `workqueue` layer, whose threads sleep when
+idle, than on OpenMP (benchmarks/NOTES.md). A single parallel kernel launches
+slower on workqueue, which PARALLEL_THRESHOLD (codegen.py) accounts for.
 
 So the backend asks for workqueue, unless the user chose a layer
 (NUMBA_THREADING_LAYER, or numba.config set in code) or Numba already
@@ -52,10 +51,8 @@ class BlasCap:
     On a loaded machine (more runnable threads than cores) OpenBLAS's pool is the
     step's worst enemy: its workers rendezvous after each block of a matmul and
     spin while idle, so a matmul split over 2 threads waits for a core another
-    process holds. Measured on this 2-core machine under load ~12, W2 steps
-    side by side in one process: B=64 127 ms with 2 BLAS threads, 2.0 ms with 1;
-    B=1024 228 ms vs 69 ms (NumPy hand-written: 130 vs 7.8 ms, 123 vs 68 ms).
-    On an idle machine 2 threads are faster for large matmuls, so the cap is
+    process holds (W2 under load: several times faster with 1 BLAS thread than
+    with 2; figures in benchmarks/NOTES.md). On an idle machine 2 threads are faster for large matmuls, so the cap is
     opt-in (TRACEAD_BLAS_THREADS) rather than a default, and it is applied only
     around calls whose graph has a matmul, so NumPy code outside compiled
     functions keeps the user's setting. The thread count is process-wide: two

@@ -29,7 +29,7 @@ CPU with AVX-512; tests/test_mathlib.py checks the first three):
   to float64 (vcvtps2pd in the report): generated f32 code needs f32 constants.
 * LLVM prefers 256-bit vectors on this CPU (ymm: 8 x f32, 4 x f64).  With
   ``NUMBA_CPU_FEATURES=<host features>,-prefer-256-bit`` it uses zmm and
-  fexp / flog loops got ~1.3x faster in cache (process-wide setting).
+  fexp / flog loops got faster in cache (process-wide setting; benchmarks/NOTES.md).
 """
 from __future__ import annotations
 

@@ -1,0 +1,186 @@
+"""Reduce kernels -> source (backend stage: codegen, see codegen.py; contract: plan/schedule.py).
+
+A reduce kernel is an elementwise prologue (placed as gen_elementwise.place
+places it; its values may be outputs too) and one sum or max as its last node.
+Three forms, by where the reduced axes sit in the loop nest:
+
+  trivial  every reduced axis has length 1: a loop nest, the reduction is
+           one combine with the identity per element.
+  scalar   the reduced loops are innermost: one running accumulator per kept
+           index, the innermost loop a reduction loop (Writer.reduction_loop:
+           reduce_steps calls, so it vectorises; float32 sums in float32
+           blocks added up in float64, scalar.SUM_BLOCK).
+  array    a reduced axis outside a kept one: accumulate into an array of the
+           kept shape (the inner loops are then elementwise and vectorise),
+           then convert it into the output.
+
+Parallel: the outer axis in fixed chunks (`prange`, writer.chunk_loops). When
+the outer axis is reduced, each chunk has a partial result and the partials
+are combined in order after the loops, so the result does not depend on the
+thread count.
+
+    for c in prange(32):                          # 32 chunks of axis 0, in parallel
+        for i0 in range(c * 50 // 32, (c + 1) * 50 // 32):
+            acc = np.float64(0.0)                 # %2 = sum %1 axes=(1,) keepdims=False
+            for i1 in range(7):                   # axis 1
+                v0 = a0[i0, i1]                   # %0 input f64[50,7]
+                v1 = fexp(v0)                     # %1 = exp %0
+                acc = add_reassoc(acc, v1)        # %2 = sum %1 axes=(1,) keepdims=False
+            out2[i0, 0] = np.float64(acc)         # %2 = sum %1 axes=(1,) keepdims=False
+"""
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+import numpy as np
+
+from . import scalar
+from .gen_elementwise import place
+from .writer import Acc, Entry, Names, Writer, axis_loops, chunk_loops, index_expr, pad, shape_expr
+
+
+def generate(kernel, names: Names, parallel: bool) -> list[tuple[Entry, str]]:
+    """(entry, function source) for each entry the kernel has: `kernel_flat` when the
+    whole (C-contiguous) space is reduced, `kernel_nd` otherwise and for 2-d and more."""
+    red = kernel.nodes[-1]
+    nd, size = len(kernel.shape), int(np.prod(kernel.shape, dtype=np.int64))
+    axes = set(red.kwargs["axes"])
+    full = [pad(v.shape, nd) == tuple(kernel.shape) for v in kernel.inputs]
+    flat_all = all(f or v.size == 1 for f, v in zip(full, kernel.inputs)) and axes == set(range(nd))
+    functions = []
+    if flat_all:
+        ins = tuple((size,) if f else (1,) for f in full)
+        outs = tuple((1,) if v.id == red.out.id else (size,) for v in kernel.outputs)
+        entry = Entry("kernel_flat", ins, outs, True)
+        functions.append((entry, _function(entry, kernel, names, (size,), {0}, parallel)))
+    if nd >= 2 or (nd == 1 and not flat_all):
+        keep = tuple(1 if k in axes else n for k, n in enumerate(kernel.shape))
+        ins = tuple(pad(v.shape, nd) for v in kernel.inputs)
+        outs = tuple(keep if v.id == red.out.id else tuple(kernel.shape) for v in kernel.outputs)
+        entry = Entry("kernel_nd", ins, outs, False)
+        functions.append((entry, _function(entry, kernel, names, tuple(kernel.shape), axes, parallel)))
+    return functions
+
+
+class _Reduction:
+    """What every form needs: the reduce node, its accumulator, the placed prologue."""
+
+    def __init__(self, entry: Entry, kernel, names: Names, loop_shape, reduced: set[int]) -> None:
+        self.red = red = kernel.nodes[-1]
+        self.template, self.x = red.prim.template, red.inputs[0]
+        self.acc_dtype = scalar.accumulator_dtype(self.template, self.x.dtype, red.out.dtype)
+        self.identity = scalar.identity(self.template, self.acc_dtype)
+        self.label = names.node(red)
+        self.loop_shape = loop_shape
+        self.placed = place(kernel.nodes[:-1], kernel.inputs, entry.in_views, loop_shape, names)
+        self.axes = self.placed.axes
+        self.kept = [k for k in self.axes if k not in reduced]
+        out_of = dict(zip((v.id for v in kernel.outputs), entry.out_views))
+        indices = self.placed.indices
+        self.keep_view = out_of[red.out.id]
+        self.out_index = index_expr(self.keep_view, loop_shape, indices)
+        self.target = names.array_out(red.out) + self.out_index  # where the result goes
+        self.stores = [names.store(v, index_expr(out_of[v.id], loop_shape, indices))
+                       for v in kernel.outputs if v.id != red.out.id]  # prologue values
+
+    def combine(self, acc: str, value: str) -> str:
+        return scalar.combine(self.template, acc, value)
+
+    def result(self, acc: str) -> str:
+        return scalar.cast(acc, self.red.out.dtype)
+
+
+def _function(entry: Entry, kernel, names: Names, loop_shape, reduced: set[int], parallel: bool) -> str:
+    r = _Reduction(entry, kernel, names, loop_shape, reduced)
+    red = r.red
+    what = f"{red.prim.name} over axes {tuple(red.kwargs['axes'])}" + (
+        f", accumulated in {r.acc_dtype.name}" if r.acc_dtype != red.out.dtype else "")
+    w = Writer(names)
+    w.frame(entry.name, kernel, parallel, what)
+    if r.kept == r.axes:
+        _trivial(w, r, parallel)
+    elif r.axes == r.kept + [k for k in r.axes if k not in r.kept]:
+        _scalar(w, r, parallel)
+    else:
+        _array(w, r, parallel)
+    return w.text()
+
+
+def _trivial(w: Writer, r: _Reduction, parallel: bool) -> None:
+    """The reduced axes have length 1: one combine with the identity per element."""
+    final = (f"{r.target} = {r.result(r.combine(r.identity, w.names.value(r.x)))}", r.label)
+    with ExitStack() as nest:
+        for depth, loop in enumerate(axis_loops(r.axes, r.loop_shape, parallel)):
+            w.lines(r.placed.lines[depth])
+            nest.enter_context(w.loop(loop))
+        w.lines(r.placed.lines[-1] + r.stores + [final])
+
+
+def _scalar(w: Writer, r: _Reduction, parallel: bool) -> None:
+    """Into one running accumulator per kept index; the innermost loop is the
+    reduction loop. Parallel: the outer axis in chunks, each with its accumulator
+    (a reduced outer axis: partial results, combined in order at the end)."""
+    loops, lines = axis_loops(r.axes, r.loop_shape, False), r.placed.lines
+    if parallel:
+        chunks, loops[:1] = chunk_loops(r.axes[0], r.loop_shape[r.axes[0]])
+        lines = [lines[0], []] + lines[1:]
+    partial = parallel and not r.kept  # each chunk sums part of the reduced outer axis
+    inner = len(loops) - 1  # depth of the reduction loop
+    at = len(r.kept) + bool(parallel)  # depth of the accumulator
+    acc = Acc("acc", w.names.value(r.x), r.template, r.acc_dtype, r.x.dtype, r.label)
+    final = ("part[c] = acc", r.label) if partial else (f"{r.target} = {r.result('acc')}", r.label)
+
+    def nest(depth: int) -> None:
+        w.lines(lines[depth])
+        if depth == at:
+            w.line(f"acc = {r.identity}", r.label)
+        if depth < inner:
+            with w.loop(loops[depth]):
+                nest(depth + 1)
+        else:
+            w.reduction_loop(loops[-1], lines[-1] + r.stores, [acc])
+        if depth == at:
+            w.line(*final)
+
+    if partial:
+        w.line(f"part = np.empty({chunks}, {scalar.np_type(r.acc_dtype)})", "partial results per chunk")
+    nest(0)
+    if partial:
+        _combine_chunks(w, r, chunks, "part[c]")
+
+
+def _array(w: Writer, r: _Reduction, parallel: bool) -> None:
+    """A reduced axis outside a kept one: accumulate into an array of the kept
+    shape, then convert it into the output."""
+    chunked = parallel and r.axes[0] not in r.kept
+    loops, lines = axis_loops(r.axes, r.loop_shape, parallel and not chunked), r.placed.lines
+    if chunked:
+        chunks, loops[:1] = chunk_loops(r.axes[0], r.loop_shape[r.axes[0]])
+        lines = [lines[0], []] + lines[1:]
+        array, shape = "part", shape_expr((chunks,) + tuple(r.keep_view))
+        acc = "part[c, " + r.out_index[1:]
+    else:
+        array, shape, acc = "acc", shape_expr(r.keep_view), "acc" + r.out_index
+    w.lines(lines[0])
+    w.line(f"{array} = np.full({shape}, {r.identity}, {scalar.np_type(r.acc_dtype)})", r.label)
+    with ExitStack() as nest:
+        for depth, loop in enumerate(loops, 1):
+            nest.enter_context(w.loop(loop))
+            if depth < len(loops):
+                w.lines(lines[depth])
+        w.lines(lines[-1] + r.stores + [(f"{acc} = {r.combine(acc, w.names.value(r.x))}", r.label)])
+    with ExitStack() as nest:  # the accumulated array (the chunks' partials) into the output
+        for loop in axis_loops(r.kept, r.loop_shape, False):
+            nest.enter_context(w.loop(loop))
+        if chunked:
+            _combine_chunks(w, r, chunks, acc)
+        else:
+            w.line(f"{r.target} = {r.result(acc)}", r.label)
+
+
+def _combine_chunks(w: Writer, r: _Reduction, chunks: str, part: str) -> None:
+    """The chunks' partial results combined in chunk order, into the output."""
+    w.line(f"acc = {r.identity}", r.label)
+    with w.block(f"for c in range({chunks}):", "combine the chunks in order"):
+        w.line(f"acc = {r.combine('acc', part)}", r.label)
+    w.line(f"{r.target} = {r.result('acc')}", r.label)
