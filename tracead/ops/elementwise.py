@@ -166,7 +166,7 @@ sigmoid_p = _unary("sigmoid", _sigmoid_impl, lambda g, out, x: (g * (out * (1 - 
                  doc="logistic function; a primitive so its kernel and rule stay stable")
 
 relu_p = _unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)),
-              lambda g, out, x: (lax.where(x > 0, g, 0),),
+              lambda g, out, x: (lax.where(out > 0, g, lax.zeros_like(g)),),
               "({0} if {0} > 0 or {0} != {0} else 0)", float_result=False, cost=1,
               never_negative=True)
 abs_p = _unary("abs", np.abs, lambda g, out, x: (g * lax.sign(x),), "abs({0})", float_result=False,
