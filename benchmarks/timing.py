@@ -160,6 +160,12 @@ def peak_memory(fn: Callable[[], Any], calls: int = 2) -> dict[str, int | None]:
     if started:
         tracemalloc.start()
     try:
+        # One call under tracing first: arrays it leaves resident (a training step's new
+        # parameters) were allocated while traced, so the measured calls are seen to free
+        # them; otherwise each measured call would seem to keep one more copy.
+        del_out = fn()
+        del del_out
+        gc.collect()
         tracemalloc.reset_peak()
         base, _ = tracemalloc.get_traced_memory()
         for _ in range(calls):

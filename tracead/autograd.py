@@ -23,12 +23,26 @@ from .tape import TapeNode, topological_nodes
 from .tensor import as_tensor
 
 
-def _accumulate(cts: dict, keep: dict, tensor, ct) -> None:
-    if ct.dtype != tensor.dtype:
-        ct = lax.cast(ct, tensor.dtype)
+def _accumulate(cts: dict, keep: dict, tensor, ct, owned: set | None) -> None:
+    """Add `ct` to `tensor`'s cotangent.
+
+    `owned` (eager backward without create_graph) holds the ids of sums this
+    walk made and has handed to no rule yet: adding into those in place is
+    safe, and saves a fresh buffer per extra use of a value.
+    """
+    if ct._aval.dtype != tensor._aval.dtype:
+        ct = lax.cast(ct, tensor._aval.dtype)
     key = id(tensor)
     keep[key] = tensor
-    cts[key] = ct if key not in cts else lax.add(cts[key], ct)
+    old = cts.get(key)
+    if old is None:
+        cts[key] = ct
+    elif owned is not None and id(old) in owned:
+        np.add(old._data, ct._data, out=old._data)
+    else:
+        total = cts[key] = lax.add(old, ct)
+        if owned is not None:
+            owned.add(id(total))
 
 
 def _broadcasts_to(shape: tuple, target: tuple) -> bool:
@@ -40,21 +54,22 @@ def _broadcasts_to(shape: tuple, target: tuple) -> bool:
 
 def _input_grads(node: TapeNode, inputs: tuple, grads) -> list:
     """The rule's gradients, checked and summed back to each input's shape."""
-    grads = tuple(grads)
-    name = getattr(node.prim, "name", node.prim)
+    grads = list(grads)
     if len(grads) != len(inputs):
-        raise OpError(f"internal: the vjp rule of {name} returned {len(grads)} gradient(s) for "
-                      f"{len(inputs)} input(s); a rule returns exactly one (or None) per input")
-    out = []
-    for inp, g in zip(inputs, grads):
-        if g is not None and not same_shape(g.shape, inp.shape):
+        raise OpError(f"internal: the vjp rule of {_name(node)} returned {len(grads)} gradient(s) "
+                      f"for {len(inputs)} input(s); a rule returns exactly one (or None) per input")
+    for i, (inp, g) in enumerate(zip(inputs, grads)):
+        if g is not None and not same_shape(g._aval.shape, inp._aval.shape):
             # Broadcasting maps inp.shape onto g.shape; anything else is a rule bug.
             if not _broadcasts_to(inp.shape, g.shape):
-                raise OpError(f"internal: the vjp rule of {name} returned a gradient of shape "
-                              f"{g.shape} for an input of shape {inp.shape}")
-            g = lax.sum_to(g, inp.shape)
-        out.append(g)
-    return out
+                raise OpError(f"internal: the vjp rule of {_name(node)} returned a gradient of "
+                              f"shape {g.shape} for an input of shape {inp.shape}")
+            grads[i] = lax.sum_to(g, inp.shape)
+    return grads
+
+
+def _name(node: TapeNode) -> str:
+    return getattr(node.prim, "name", node.prim)
 
 
 def run_backward(roots, seeds, create_graph: bool, stop_at=(), free_graph: bool = False
@@ -92,26 +107,47 @@ def _backward_loop(roots, seeds, create_graph, stop, cts, keep, tracer) -> list[
                 f"{getattr(node.prim, 'name', node.prim)} node); its values were freed by the "
                 f"first .backward(). Pass .backward(retain_graph=True) to the first call if you "
                 f"need to backward twice" + (f" (at {user_source(4)})" if user_source(4) else ""))
+    owned = set() if tracer is None and not create_graph else None
     with state.set_grad_enabled(create_graph), np.errstate(all="ignore"):
         for root, seed in zip(roots, seeds):
-            _accumulate(cts, keep, root, as_tensor(seed))
+            _accumulate(cts, keep, root, as_tensor(seed), None)
         for node in reversed(order):
-            outs = [ref() for ref in node.outputs]
-            if any(o is not None and id(o) in stop for o in outs):
+            node_cts = _take_cotangents(node, cts, stop, owned)
+            if node_cts is None:
                 continue
-            node_cts = [cts.pop(id(o), None) if o is not None else None for o in outs]
-            if all(c is None for c in node_cts):
-                continue
-            if len(outs) > 1:
-                node_cts = [c if c is not None else lax.zeros_like(o) for c, o in zip(node_cts, outs)]
             if tracer is not None:
                 tracer.source_hint = node.source
             inputs = node.resolved_inputs()
             grads = _input_grads(node, inputs, node.call_vjp(node_cts, inputs))
             for inp, g in zip(inputs, grads):
                 if g is not None and inp.requires_grad:
-                    _accumulate(cts, keep, inp, g)
+                    _accumulate(cts, keep, inp, g, owned)
     return order
+
+
+def _take_cotangents(node: TapeNode, cts: dict, stop: set, owned: set | None) -> list | None:
+    """The cotangents of `node`'s outputs, removed from `cts`; None if it has none to
+    propagate (no cotangent arrived, or an output is a `stop_at` tensor)."""
+    if len(node.outputs) == 1:  # the common case, kept cheap
+        out = node.outputs[0]()
+        if out is None or id(out) in stop:
+            return None
+        ct = cts.pop(id(out), None)
+        if ct is None:
+            return None
+        if owned:
+            owned.discard(id(ct))  # handed to a rule now: no longer ours to write into
+        return [ct]
+    outs = [ref() for ref in node.outputs]
+    if any(o is not None and id(o) in stop for o in outs):
+        return None
+    node_cts = [cts.pop(id(o), None) if o is not None else None for o in outs]
+    if owned:
+        for c in node_cts:
+            owned.discard(id(c))
+    if all(c is None for c in node_cts):
+        return None
+    return [c if c is not None else lax.zeros_like(o) for c, o in zip(node_cts, outs)]
 
 
 def _seed_for(out, grad):

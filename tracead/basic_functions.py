@@ -177,7 +177,7 @@ def log_softmax(x, axis: int = -1) -> Tensor:
 def gelu(x) -> Tensor:
     """GELU, tanh approximation (as torch's approximate='tanh')."""
     x = _lift(x, op="gelu")
-    return 0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))
+    return bind(PRIMS["gelu"], x)
 
 
 def clip(x, lo=None, hi=None) -> Tensor:

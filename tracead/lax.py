@@ -20,12 +20,16 @@ import numbers
 
 import numpy as np
 
+from . import state
 from .dispatch import bind
-from .prim import PRIMS
+from .prim import PRIMS, Aval
 from .shapes import same_shape
 from .symint import is_symbolic, sizes_of
 from .tensor import Tensor, as_tensor, note_symbolic
 from .trace.scalars import ScalarInput
+
+
+_SCALAR_AVALS: dict = {}  # dtype -> Aval((), dtype): weak scalars share them
 
 
 def lift(x, like: Tensor | None = None, op: str = "tensor") -> Tensor:
@@ -35,6 +39,14 @@ def lift(x, like: Tensor | None = None, op: str = "tensor") -> Tensor:
     """
     if isinstance(x, Tensor):
         return x
+    if ((type(x) is float or type(x) is int) and like is not None
+            and like._aval.dtype.kind == "f" and not state.STATE.tracers):
+        # The eager common case (`g * 0.5`, `1 - out`): the scalar takes the float's dtype.
+        dtype = like._aval.dtype
+        aval = _SCALAR_AVALS.get(dtype)
+        if aval is None:
+            aval = _SCALAR_AVALS[dtype] = Aval((), dtype)
+        return Tensor._from_op(np.asarray(x, dtype), aval)
     if type(x) is ScalarInput:  # a float argument of a compiled function, being traced
         x = x.lifted(like)
         if isinstance(x, Tensor):
@@ -49,7 +61,7 @@ def lift(x, like: Tensor | None = None, op: str = "tensor") -> Tensor:
 def pair(a, b, op: str = "tensor") -> tuple[Tensor, Tensor]:
     """Two operands as Tensors, a Python scalar weakly typed by the other one."""
     if isinstance(a, Tensor):
-        return a, lift(b, a, op)
+        return (a, b) if isinstance(b, Tensor) else (a, lift(b, a, op))
     b = lift(b, op=op)
     return lift(a, b, op), b
 
@@ -190,7 +202,7 @@ asin, acos, atan = _unary("asin"), _unary("acos"), _unary("atan")
 sinh, cosh = _unary("sinh"), _unary("cosh")
 asinh, acosh, atanh = _unary("asinh"), _unary("acosh"), _unary("atanh")
 log1p, expm1, log2, log10, exp2 = (_unary(n) for n in ("log1p", "expm1", "log2", "log10", "exp2"))
-erf, erfc, softplus = _unary("erf"), _unary("erfc"), _unary("softplus")
+erf, erfc, softplus, gelu = _unary("erf"), _unary("erfc"), _unary("softplus"), _unary("gelu")
 floor, ceil, trunc, round = _unary("floor"), _unary("ceil"), _unary("trunc"), _unary("round")
 isnan, isinf, isfinite = _unary("isnan"), _unary("isinf"), _unary("isfinite")
 atan2, copysign = _binary("atan2"), _binary("copysign")

@@ -17,6 +17,7 @@ it. The op rows in `tracead/ops/` register into `PRIMS` when imported.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -122,6 +123,25 @@ class Prim:
 
     def __repr__(self) -> str:
         return f"Prim({self.name})"
+
+    def apply(self, args, params: dict, out=None) -> np.ndarray:
+        """`impl` on concrete arrays: the one way every stage runs a primitive.
+
+        Eager dispatch, the reference interpreter, constant folding, the
+        Numba backend's opaque steps and timed runs all call this, so they
+        agree bit for bit. `out` (an Aval or an ir Var) is what the shape rule
+        declared: the result is cast to its dtype (NumPy computes exp of int8
+        in float16, the rule says float64). Without `out`, the shape rule is
+        asked (constants computed outside any graph). Shapes are checked by
+        the callers that index the result without bounds checks (a traced
+        shape may be symbolic).
+        """
+        if out is None:
+            out = self.shape_rule(*(Aval(a.shape, a.dtype) for a in args), **params)
+        result = np.asarray(self.impl(*args, **params))
+        if result.dtype != out.dtype:
+            result = result.astype(out.dtype)
+        return result
 
     def __reduce_ex__(self, protocol):  # copy / pickle a registered row as the row itself
         if PRIMS.get(self.name) is self:

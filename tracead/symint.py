@@ -192,29 +192,36 @@ def record_guard(guard: SizeGuard) -> None:
         sink[guard.key()] = guard
 
 
-class SymInt(int):
-    """An int that is a function of the size symbols (see the module docstring)."""
+class _SymArithmetic:
+    """The operators SymInt and SymFloat share: arithmetic keeps the expression,
+    comparisons become size guards."""
 
-    def __new__(cls, value: int, expr):
-        self = super().__new__(cls, value)
-        self.expr = expr
-        return self
-
-    def __base_value__(self) -> int:
-        return int.__int__(self)
-
+    __slots__ = ()
     __add__, __radd__ = _binary("add"), _binary("add", swap=True)
     __sub__, __rsub__ = _binary("sub"), _binary("sub", swap=True)
     __mul__, __rmul__ = _binary("mul"), _binary("mul", swap=True)
-    __floordiv__, __rfloordiv__ = _binary("floordiv"), _binary("floordiv", swap=True)
-    __mod__, __rmod__ = _binary("mod"), _binary("mod", swap=True)
     __truediv__, __rtruediv__ = _binary("truediv"), _binary("truediv", swap=True)
     __eq__, __ne__ = _compare("eq"), _compare("ne")
     __lt__, __le__ = _compare("lt"), _compare("le")
     __gt__, __ge__ = _compare("gt"), _compare("ge")
 
+    def __new__(cls, value, expr):
+        self = super().__new__(cls, value)
+        self.expr = expr
+        return self
+
     def __neg__(self):
-        return SymInt(-self.__base_value__(), ("neg", self.expr))
+        return type(self)(-self.__base_value__(), ("neg", self.expr))
+
+
+class SymInt(_SymArithmetic, int):
+    """An int that is a function of the size symbols (see the module docstring)."""
+
+    def __base_value__(self) -> int:
+        return int.__int__(self)
+
+    __floordiv__, __rfloordiv__ = _binary("floordiv"), _binary("floordiv", swap=True)
+    __mod__, __rmod__ = _binary("mod"), _binary("mod", swap=True)
 
     def __pos__(self):
         return self
@@ -234,27 +241,11 @@ class SymInt(int):
         return (int, (self.__base_value__(),))
 
 
-class SymFloat(float):
+class SymFloat(_SymArithmetic, float):
     """A float computed from sizes (`1 / n`): a constant re-evaluated per call's sizes."""
-
-    def __new__(cls, value: float, expr):
-        self = super().__new__(cls, value)
-        self.expr = expr
-        return self
 
     def __base_value__(self) -> float:
         return float.__float__(self)
-
-    __add__, __radd__ = _binary("add"), _binary("add", swap=True)
-    __sub__, __rsub__ = _binary("sub"), _binary("sub", swap=True)
-    __mul__, __rmul__ = _binary("mul"), _binary("mul", swap=True)
-    __truediv__, __rtruediv__ = _binary("truediv"), _binary("truediv", swap=True)
-    __eq__, __ne__ = _compare("eq"), _compare("ne")
-    __lt__, __le__ = _compare("lt"), _compare("le")
-    __gt__, __ge__ = _compare("gt"), _compare("ge")
-
-    def __neg__(self):
-        return SymFloat(-self.__base_value__(), ("neg", self.expr))
 
     def __hash__(self) -> int:
         return float.__hash__(self)

@@ -33,7 +33,13 @@ class TapeNode:
 
     @classmethod
     def single(cls, prim, inputs, params, out) -> "TapeNode":
-        return cls(prim, inputs, params, (weakref.ref(out),))
+        # Every eager op with a gradient makes one: filled in directly, without
+        # the generated __init__ and __post_init__.
+        node = object.__new__(cls)
+        node.prim, node.inputs, node.params = prim, inputs, params
+        node.outputs, node.source, node.freed = (weakref.ref(out),), None, False
+        node.versions = tuple([t._version for t in inputs])
+        return node
 
     def resolved_inputs(self) -> tuple:
         """The inputs as they were when this entry was recorded.
@@ -44,16 +50,18 @@ class TapeNode:
         such an entry (the write happened with no gradient anywhere) the old
         value is gone: refuse, as torch does, rather than use the new one.
         """
-        if all(t._version == seen for t, seen in zip(self.inputs, self.versions)):
+        for t, seen in zip(self.inputs, self.versions):
+            if t._version != seen:
+                break
+        else:
             return self.inputs
         return tuple(_at_version(t, seen, self.prim.name) for t, seen in
                      zip(self.inputs, self.versions))
 
     def call_vjp(self, cts: list, inputs: tuple):
-        outs = [ref() for ref in self.outputs]
-        if len(outs) == 1:
-            return self.prim.vjp(cts[0], outs[0], *inputs, **self.params)
-        return self.prim.vjp(cts, outs, *inputs, **self.params)
+        if len(self.outputs) == 1:
+            return self.prim.vjp(cts[0], self.outputs[0](), *inputs, **self.params)
+        return self.prim.vjp(cts, [ref() for ref in self.outputs], *inputs, **self.params)
 
 
 def _at_version(t, seen: int, user: str):

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
 from ..ir.cost import bytes_moved, flops
 from ..ir.interpret import interpret, last_uses
 
@@ -25,7 +23,7 @@ class InterpretExecutable:
         timings = []
         for i, node in enumerate(self.graph.nodes):
             start = time.perf_counter()
-            env[node.out.id] = np.asarray(node.prim.impl(*(env[v.id] for v in node.inputs), **node.kwargs))
+            env[node.out.id] = node.prim.apply([env[v.id] for v in node.inputs], node.kwargs, node.out)
             timings.append({"index": i, "kind": node.prim.kind, "ops": node.prim.name,
                             "seconds": time.perf_counter() - start,
                             "bytes": bytes_moved(node.inputs, (node.out,)), "flops": flops(node)})

@@ -1,4 +1,4 @@
-"""The reference interpreter: runs any graph op by op with each prim's `impl`.
+"""The reference interpreter: runs any graph op by op with each prim's `apply`.
 
 Ground truth for every pass and for the Numba backend (fx `Interpreter`,
 `eval_jaxpr`). Values a later node no longer needs are dropped as we go, so
@@ -31,10 +31,7 @@ def interpret(graph, args, freed: dict | None = None) -> list[np.ndarray]:
         env[var.id] = value
     freed = last_uses(graph) if freed is None else freed
     for i, node in enumerate(graph.nodes):
-        result = np.asarray(node.prim.impl(*(env[v.id] for v in node.inputs), **node.kwargs))
-        if result.dtype != node.out.dtype:
-            result = result.astype(node.out.dtype)
-        env[node.out.id] = result
+        env[node.out.id] = node.prim.apply([env[v.id] for v in node.inputs], node.kwargs, node.out)
         for vid in freed.get(i, ()):
             if vid not in graph.constants:
                 env.pop(vid, None)

@@ -4,7 +4,7 @@ Each is Python over the im2col / col2im primitives (`tracead/ops/window.py`),
 matmul and reductions, so gradients (and second derivatives) come from
 those rows' VJPs and the ops trace and compile like any other code:
 
-  conv2d            W(O, C*kh*kw) @ im2col(x)(N, C*kh*kw, Ho*Wo) -> NCHW
+  conv2d            W(O, C*kh*kw) @ im2col(x)(C*kh*kw, N*Ho*Wo) -> NCHW
   conv_transpose2d  col2im(W^T @ x): the transpose of conv2d's input map
   interpolate       constant (out, in) interpolation matrices on both
                     sides: A_h @ x @ A_w^T (exact, two matmuls)
@@ -93,11 +93,17 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 
     ho, wo = cols.shape[4:]
     k = cg * kh * kw
     if groups == 1:
-        y = F.matmul(F.reshape(weight, (o, k)), F.reshape(cols, (n, k, ho * wo)))
-    else:
-        w = F.reshape(weight, (groups, o // groups, k))
-        y = F.matmul(w, F.reshape(cols, (n, groups, k, ho * wo)))
-    y = F.reshape(y, (n, o, ho, wo))
+        # One GEMM over the whole batch, (O, K) @ (K, N*Ho*Wo), rather than N small ones
+        # broadcasting the weight: the weight gradient is then one GEMM too, instead of
+        # an (N, O, K) stack of products summed over N.
+        cols = F.reshape(F.transpose(cols, (1, 2, 3, 0, 4, 5)), (k, n * ho * wo))
+        y = F.matmul(F.reshape(weight, (o, k)), cols)
+        if bias is not None:
+            y = y + F.reshape(as_tensor(bias, op="conv2d"), (o, 1))
+        y = F.transpose(F.reshape(y, (o, n, ho, wo)), (1, 0, 2, 3))
+        return _unbatch(y, squeeze)
+    w = F.reshape(weight, (groups, o // groups, k))
+    y = F.reshape(F.matmul(w, F.reshape(cols, (n, groups, k, ho * wo))), (n, o, ho, wo))
     if bias is not None:
         y = y + F.reshape(as_tensor(bias, op="conv2d"), (o, 1, 1))
     return _unbatch(y, squeeze)

@@ -118,8 +118,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
     ones[..., (0 if count_include_pad else ph):h + (2 * ph if count_include_pad else ph),
          (0 if count_include_pad else pw):w + (2 * pw if count_include_pad else pw)] = 1.0
     ones = np.pad(ones, ((0, 0), (0, 0), (0, pads[1] - ph), (0, pads[3] - pw)))
-    counts = im2col_p.impl(ones, kernel=kernel, stride=stride, padding=(0, 0, 0, 0),
-                           dilation=(1, 1), pad_value=0.0).sum(axis=(2, 3))
+    counts = im2col_p.apply([ones], dict(kernel=kernel, stride=stride, padding=(0, 0, 0, 0),
+                                         dilation=(1, 1), pad_value=0.0)).sum(axis=(2, 3))
     return _unbatch(total / counts.astype(x.dtype), squeeze)
 
 

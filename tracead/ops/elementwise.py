@@ -2,6 +2,8 @@
 
 Binary ops broadcast as NumPy does; their vjp rules return cotangents of the
 broadcast shape and the backward walk sums them back to each input's shape.
+A rule skips (returns None for) an input that does not require grad: the
+walk would drop that gradient anyway (`x * 0.5` costs one multiply, not two).
 Rules use only the primitive layer (`lax`; Tensor operators are its
 functions). Templates are Numba scalar expressions
 over the input names `{0}`, `{1}`, ...; the code generator substitutes them
@@ -16,18 +18,35 @@ from ..errors import op_error
 from ..prim import Aval, Prim, register
 
 
+def _in_float64(impl):
+    """`impl` with integer and bool inputs computed in float64, as the shape rule says.
+
+    NumPy evaluates exp of int8 in float16 and sigmoid of int8 in float32;
+    casting that result up to the declared float64 would keep its rounding.
+    Mixed int/float inputs already compute in the float's dtype.
+    """
+    def run(*xs, **params):
+        if any(x.dtype.kind == "f" for x in xs):
+            return impl(*xs, **params)
+        return impl(*(x.astype(np.float64) for x in xs), **params)
+    run.__name__ = getattr(impl, "__name__", "impl")
+    return run
+
+
 # Facts every row states (see `Prim`): `cost` 1 for about one instruction per
 # element, else the default 8 (a division, sqrt or math call); `compile_weight`
 # 8 where the statement inlines a long routine; `never_negative` where every
 # result is >= +0.0 or NaN.
 def _binary(name, impl, vjp, template, float_result=False, **kw) -> Prim:
     rule = shapes.float_elementwise if float_result else shapes.elementwise
+    impl = _in_float64(impl) if float_result else impl
     return register(Prim(name, "elementwise", impl, lambda a, b: rule(name, a, b), vjp, template,
                          arity=2, pointwise=True, **kw))
 
 
 def _unary(name, impl, vjp, template, float_result=True, **kw) -> Prim:
     rule = shapes.float_elementwise if float_result else shapes.elementwise
+    impl = _in_float64(impl) if float_result else impl
     return register(Prim(name, "elementwise", impl, lambda a: rule(name, a), vjp, template,
                          pointwise=True, **kw))
 
@@ -43,13 +62,15 @@ add_p = _binary("add", np.add,
               lambda g, out, a, b: (g, g),
               "({0} + {1})", cost=1, commutative=True)
 sub_p = _binary("sub", np.subtract,
-              lambda g, out, a, b: (g, lax.neg(g)),
+              lambda g, out, a, b: (g, lax.neg(g) if b.requires_grad else None),
               "({0} - {1})", cost=1)
 mul_p = _binary("mul", np.multiply,
-              lambda g, out, a, b: (g * b, g * a),
+              lambda g, out, a, b: (g * b if a.requires_grad else None,
+                                    g * a if b.requires_grad else None),
               "({0} * {1})", cost=1, commutative=True)
 div_p = _binary("div", np.true_divide,
-              lambda g, out, a, b: (g / b, lax.neg(g) * a / (b * b)),
+              lambda g, out, a, b: (g / b if a.requires_grad else None,
+                                    lax.neg(g) * a / (b * b) if b.requires_grad else None),
               "({0} / {1})", float_result=True)
 
 
@@ -57,7 +78,11 @@ def _pow_vjp(g, out, x, y):
     # The guards follow torch: d/dx y*x**(y-1) is 0 where y == 0 (not
     # 0 * 0**-1 = nan), and d/dy x**y log x is 0 where x == 0 and y >= 0
     # (x**y is then 0 or 1, constant in y), not 0 * log 0 = nan.
-    gx = g * lax.where(y == 0, lax.zeros_like(out), y * lax.pow(x, y - 1))
+    gx = gy = None
+    if x.requires_grad:
+        gx = g * lax.where(y == 0, lax.zeros_like(out), y * lax.pow(x, y - 1))
+    if not y.requires_grad:
+        return gx, gy
     zero_base = lax.where(x == 0, y >= 0, False)
     # log of the guarded base, so the unused branch is not log(0) either (its
     # own gradient, g / x, would be nan in second derivatives).
@@ -85,6 +110,8 @@ def _pow_scalar_vjp(g, out, x, *, exponent):
         return (lax.zeros_like(x),)
     if exponent == 1:
         return (g,)
+    if exponent == 2:  # x ** 1 is x exactly: no pow needed
+        return (g * (x * 2),)
     return (g * (exponent * lax.pow_scalar(x, exponent - 1)),)
 
 
@@ -112,20 +139,34 @@ tanh_p = _unary("tanh", np.tanh, lambda g, out, x: (g * (1 - out * out),), "math
                 compile_weight=8)
 
 
+# Below these, e^-x overflows (or nearly) and 1 / (1 + e^-x) would give 0 where the
+# result is a subnormal; there sigmoid(x) is e^x to rounding.
+_SIGMOID_TAIL = {np.dtype(np.float32): -80.0, np.dtype(np.float64): -700.0}
+
+
 def _sigmoid_impl(x):
-    # Stable on the whole range: never evaluates exp of a large positive.
-    x = np.asarray(x, dtype=np.result_type(x, np.float32)) if x.dtype.kind != "f" else x
-    e = np.exp(-np.abs(x))
-    r = 1 / (1 + e)
-    return np.where(x >= 0, r, e * r)
+    # 1 / (1 + e^-x) in one buffer (four passes, no temporaries), then the far
+    # negative tail, if any, from e^x: stable on the whole range.
+    t = np.empty_like(x)
+    np.negative(x, out=t)
+    with np.errstate(over="ignore"):
+        np.exp(t, out=t)
+    np.add(t, 1, out=t)
+    np.reciprocal(t, out=t)
+    low = _SIGMOID_TAIL[x.dtype]
+    if x.size and not x.min() >= low:  # (NaN compares false: the check below is exact)
+        tail = x < low
+        t[tail] = np.exp(x[tail])
+    return t
 
 
 sigmoid_p = _unary("sigmoid", _sigmoid_impl, lambda g, out, x: (g * (out * (1 - out)),),
-                 "(1.0 / (1.0 + math.exp(-{0})))", compile_weight=8, never_negative=True,
+                 # the backend's stable, vectorised scalar routine: the same formula as impl
+                 "fsigmoid({0})", compile_weight=8, never_negative=True,
                  doc="logistic function; a primitive so its kernel and rule stay stable")
 
 relu_p = _unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)),
-              lambda g, out, x: (lax.where(x > 0, g, lax.zeros_like(g)),),
+              lambda g, out, x: (lax.where(out > 0, g, lax.zeros_like(g)),),
               "({0} if {0} > 0 or {0} != {0} else 0)", float_result=False, cost=1,
               never_negative=True)
 abs_p = _unary("abs", np.abs, lambda g, out, x: (g * lax.sign(x),), "abs({0})", float_result=False,
@@ -139,10 +180,13 @@ sign_p = _unary("sign", np.sign, lambda g, out, x: (lax.zeros_like(x),), "(np.si
 
 def _select_vjp(pick_first):
     def rule(g, out, a, b):
+        if not (a.requires_grad or b.requires_grad):
+            return None, None
         first = pick_first(a, b)
         tie = lax.cast(a == b, g.dtype) * 0.5  # split ties evenly, as JAX does
         wa = lax.cast(first, g.dtype) + tie
-        return g * wa, g * (1 - wa)
+        return (g * wa if a.requires_grad else None,
+                g * (1 - wa) if b.requires_grad else None)
     return rule
 
 
@@ -161,8 +205,9 @@ def _where_shape(c, a, b):
 
 
 def _where_vjp(g, out, c, a, b):
-    zero = lax.zeros_like(g)
-    return (None, lax.where(c, g, zero), lax.where(c, zero, g))
+    # A 0-d zero that broadcasts, rather than a zeros tensor of g's shape.
+    return (None, lax.where(c, g, 0) if a.requires_grad else None,
+            lax.where(c, 0, g) if b.requires_grad else None)
 
 
 where_p = register(Prim("where", "elementwise", np.where, _where_shape, _where_vjp,

@@ -79,6 +79,30 @@ softplus_p = _unary("softplus", _softplus_impl, lambda g, out, x: (g * lax.sigmo
                     compile_weight=8, never_negative=True,  # (its exp is mathlib's, inlined)
                     doc="log(1 + exp(x)), stable; its gradient is sigmoid(x)")
 
+_GELU_2C = 1.5957691216057308  # 2 sqrt(2 / pi)
+
+
+def _gelu_impl(x):
+    # 0.5 x (1 + tanh(u)) written as x / (1 + exp(-2u)): the same function without the
+    # cancellation in 1 + tanh(u) for negative x (the template does the same steps).
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    with np.errstate(over="ignore"):
+        return x / (1.0 + np.exp(-_GELU_2C * (x + 0.044715 * x * x * x)))
+
+
+def _gelu_vjp(g, out, x):
+    # From x alone: a compiled step keeps only the GELU input from forward to
+    # backward, not the intermediates of the formula.
+    s = lax.sigmoid(_GELU_2C * (x + 0.044715 * x * x * x))
+    return (g * (s + x * s * (1.0 - s) * (_GELU_2C * (1.0 + 0.134145 * x * x))),)
+
+
+gelu_p = _unary("gelu", _gelu_impl, _gelu_vjp,
+                "({0} / (1.0 + math.exp(-1.5957691216057308 * ({0} + 0.044715 * {0} * {0} * {0}))))",
+                compile_weight=8,  # (its exp is mathlib's, inlined)
+                doc="GELU, tanh approximation (torch's approximate='tanh'); its gradient reads x only")
+
 # -- rounding: float inputs only (functional passes integers through), zero gradient -
 floor_p = _unary("floor", np.floor, _zero_grads, "np.floor({0})", float_result=False, cost=1)
 ceil_p = _unary("ceil", np.ceil, _zero_grads, "np.ceil({0})", float_result=False, cost=1)

@@ -42,14 +42,17 @@ def _matmul_vjp(g, out, a, b):
     a2 = lax.reshape(a, (1,) + a.shape) if a.ndim == 1 else a
     b2 = lax.reshape(b, b.shape + (1,)) if b.ndim == 1 else b
     g2 = lax.reshape(g, _matmul_shape(a2, b2).shape)
-    ga = lax.matmul(g2, _swap_last(b2))  # batch + (rows of a, k)
-    gb = lax.matmul(_swap_last(a2), g2)  # batch + (k, cols of b)
+    ga = gb = None  # an input that does not require grad costs no product
     # Drop the axis a 1-d operand was promoted with, so what is left to sum
     # is only broadcast batch axes.
-    if a.ndim == 1:
-        ga = lax.reshape(ga, ga.shape[:-2] + ga.shape[-1:])
-    if b.ndim == 1:
-        gb = lax.reshape(gb, gb.shape[:-1])
+    if a.requires_grad:
+        ga = lax.matmul(g2, _swap_last(b2))  # batch + (rows of a, k)
+        if a.ndim == 1:
+            ga = lax.reshape(ga, ga.shape[:-2] + ga.shape[-1:])
+    if b.requires_grad:
+        gb = lax.matmul(_swap_last(a2), g2)  # batch + (k, cols of b)
+        if b.ndim == 1:
+            gb = lax.reshape(gb, gb.shape[:-1])
     return ga, gb
 
 

@@ -47,10 +47,12 @@ def _max_impl(x, *, axes, keepdims):
 
 def _max_vjp(g, out, x, *, axes, keepdims):
     # The cotangent goes to the maxima, split evenly between ties (as torch.amax).
+    # The mask stays bool (what a compiled step keeps from forward to backward is a
+    # quarter of a float32 mask); the float count is summed where it is made.
     kept = shapes.reduced_shape(x.shape, axes, True)
-    mask = lax.cast(x == lax.reshape(out, kept), g.dtype)
-    count = lax.sum(mask, axes, keepdims=True)
-    return (mask / count * lax.reshape(g, kept),)
+    mask = x == lax.reshape(out, kept)
+    count = lax.sum(lax.cast(mask, g.dtype), axes, keepdims=True)
+    return (lax.where(mask, lax.reshape(g, kept) / count, 0.0),)
 
 
 sum_p = register(Prim("sum", "reduce", lambda x, *, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),

@@ -1,8 +1,8 @@
 """Constant folding: nodes whose inputs are all known at compile time become constants.
 
 A value is known when it is a graph constant or the result of a folded node.
-Folding runs the primitive's own `impl` (as the interpreter would), casts to
-the node's declared dtype, so folded and unfolded graphs give the same bits.
+Folding runs the primitive's own `apply` (as the interpreter does: `impl`, cast to
+the node's declared dtype), so folded and unfolded graphs give the same bits.
 
 A *uniform* folded value (every element the same, e.g. the backward seed
 broadcast to a shape, or `zeros_like`) is tracked as that scalar and, where
@@ -21,21 +21,25 @@ import numpy as np
 from ..errors import TraceadError
 from ..ir.graph import Graph, Node, Var, VarFactory
 from ..ops.movement import broadcast_to_p
+from ..prim import Aval
 
 MAX_ELEMENTS = 4096
 # Don't spend more than this many input elements evaluating one node.
 MAX_WORK = 1 << 24
 
 
-def _evaluate(node: Node, args: list[np.ndarray]) -> np.ndarray | None:
-    """prim.impl on concrete arrays, as the interpreter does; None if it fails."""
+def _evaluate(node: Node, args: list[np.ndarray], out=None) -> np.ndarray | None:
+    """prim.apply on concrete arrays, as the interpreter does; None if it fails.
+
+    `out`: the expected result when it is not the node's own (an elementwise node
+    evaluated on the 0-d values of uniform inputs)."""
     try:
         with np.errstate(all="ignore"):
-            result = np.asarray(node.prim.impl(*args, **node.kwargs))
+            result = node.prim.apply(args, node.kwargs, node.out if out is None else out)
     except (TraceadError, ArithmeticError, LookupError, TypeError, ValueError):
         return None  # not folded: the runtime raises the same error with the user's context
     # a copy: impls may return views of a constant (reshape), and constants own their data
-    return np.array(result, dtype=node.out.dtype, copy=True)
+    return np.array(result, copy=True)
 
 
 def _uniform(value: np.ndarray) -> np.ndarray | None:
@@ -103,7 +107,7 @@ class _Folding:
         if node.prim.kind == "movement":  # re-indexes elements: the same scalar
             value = np.array(scalars[0], dtype=node.out.dtype)
         else:
-            value = _evaluate(node, scalars)
+            value = _evaluate(node, scalars, Aval((), node.out.dtype))
         if value is None:
             return False
         self.uniform[node.out.id] = value.reshape(())

@@ -15,7 +15,11 @@ own buffer; graph inputs and constants are never written.
 Views: an opaque reshape or transpose kernel (not a graph output) gets no
 buffer; it is a view of its input (NumPy's reshape/transpose), recorded in
 `views`, and its input's buffer stays live as long as the view is read. A
-backend may still copy; it then allocates that copy itself.
+reshape of a transposed view is not one: NumPy copies it, so it is a value
+of its own and its input may die at once (an im2col result reshaped into a
+GEMM operand is not kept alive beside its copy). A backend may still copy a
+view, or return a view where the plan expects a copy; it then keeps that
+array (or copies it) itself.
 
 Figures (inputs and constants are not counted in any of them):
   peak_bytes_naive    every kernel output its own buffer, all alive at once
@@ -95,10 +99,22 @@ def plan_memory(schedule: Schedule) -> MemoryPlan:
 
 
 def _views(kernels, graph_outputs: set[int]) -> dict[int, int]:
-    """Var id -> the var id it is a view of, for opaque view kernels that are not outputs."""
-    return {k.outputs[0].id: k.nodes[0].inputs[0].id for k in kernels
-            if k.kind == "opaque" and k.nodes[0].prim.view  # NumPy's view: no buffer of its own
-            and k.outputs[0].id not in graph_outputs}
+    """Var id -> the var id it is a view of, for opaque view kernels that are not outputs.
+    A contiguous view (reshape) of a strided one (a transpose) is a copy in NumPy: a value
+    of its own, so its input may die."""
+    views: dict[int, int] = {}
+    strided: set[int] = set()  # views that may be non-contiguous
+    for k in kernels:
+        prim = k.nodes[0].prim
+        if k.kind != "opaque" or not prim.view or k.outputs[0].id in graph_outputs:
+            continue  # NumPy's view: no buffer of its own
+        base = k.nodes[0].inputs[0].id
+        if base in strided and not prim.strided:
+            continue
+        views[k.outputs[0].id] = base
+        if prim.strided or base in strided:
+            strided.add(k.outputs[0].id)
+    return views
 
 
 def _liveness(kernels, graph_outputs: set[int], views: dict[int, int]):

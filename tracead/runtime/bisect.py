@@ -53,8 +53,7 @@ def interpret_all(graph: Graph, args) -> dict[int, np.ndarray]:
     env.update((var.id, np.asarray(a)) for var, a in zip(graph.inputs, args))
     with np.errstate(all="ignore"):
         for node in graph.nodes:
-            value = np.asarray(node.prim.impl(*(env[v.id] for v in node.inputs), **node.kwargs))
-            env[node.out.id] = value.astype(node.out.dtype) if value.dtype != node.out.dtype else value
+            env[node.out.id] = node.prim.apply([env[v.id] for v in node.inputs], node.kwargs, node.out)
     return env
 
 

@@ -67,6 +67,19 @@ def tensor_args(args, kwargs) -> tuple[tuple, dict, list, tuple]:
     return call_args, call_kwargs, leaves, treedef
 
 
+def final_effects(effects: list[Effect]) -> list[Effect]:
+    """The writes a call must replay: the last per (kind, target). A training step that
+    sets `p.grad` in backward and `p.grad = None` after the update leaves no gradient
+    behind, so the gradient need not be a graph output (it can then live in a reused
+    buffer, or never be materialised at all)."""
+    def key(e: Effect):
+        where, which = e.target
+        return e.kind, where, id(which) if where == "const" else which
+
+    last = {key(e): i for i, e in enumerate(effects)}
+    return [e for i, e in enumerate(effects) if last[key(e)] == i]
+
+
 def capture(fn, args, kwargs, snapshot=None, scalar_inputs=frozenset(), dims=None) -> Capture:
     """`snapshot`, if given, is told (`.note(tensor)`) about every outside tensor the run
     reads or writes before it is written (explain/profile restore them afterwards).
@@ -113,11 +126,12 @@ def capture(fn, args, kwargs, snapshot=None, scalar_inputs=frozenset(), dims=Non
                 leaf._aval = Aval(concrete(leaf.shape), leaf.dtype)
     n_tensor_outputs = len(out_vars)
     result = plain_result(result)  # the caller gets floats, as from the eager function
-    extra = [g.var for g in tracer.value_guards] + [e.var for e in tracer.effects if e.var is not None]
+    effects = final_effects(tracer.effects)
+    extra = [g.var for g in tracer.value_guards] + [e.var for e in effects if e.var is not None]
     graph = tracer.graph(out_vars + extra)
     inputs_rg = [t.requires_grad for t in input_tensors] + [t.requires_grad for t, _ in tracer.free]
     return Capture(graph, treedef, positions, list(tracer.free_sources), out_treedef, layout,
-                   n_tensor_outputs, tracer.value_guards, tracer.grad_guards, tracer.effects,
+                   n_tensor_outputs, tracer.value_guards, tracer.grad_guards, effects,
                    result, time.perf_counter() - start, inputs_rg, out_requires_grad=out_rg, scalars=scalars,
                    scalar_inputs=frozenset(i for i in positions if i in scalar_inputs),
                    dims=dict(dims or {}), size_guards=list((tracer.size_guards or {}).values()),

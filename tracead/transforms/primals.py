@@ -54,7 +54,9 @@ def _as_leaf(x, who: str, where: Callable[[], str]) -> tuple[Tensor, bool]:
         array = np.asarray(x)
         if array.dtype.kind in "biu" and not isinstance(x, (np.ndarray, np.generic)):
             array = array.astype(np.float64)  # grad(f)(3) means d/dx at 3.0
-        leaf = Tensor(array)
+        # Shares memory with the caller's array, as a constant does: ops never
+        # write into their inputs, so the copy would only cost a pass over it.
+        leaf = as_tensor(array, op=who)
     if leaf.dtype.kind != "f":
         raise OpTypeError(f"{who}: argument {where()} has dtype {leaf.dtype} (shape {leaf.shape}); "
                           f"gradients need float32 or float64")

@@ -61,6 +61,56 @@ def private_inputs(schedule: Schedule, plan: MemoryPlan) -> dict[int, set[int]]:
     return private
 
 
+def buffer_segments(plan: MemoryPlan, writers: set[int], end: int) -> list[tuple[int, int, int]]:
+    """(buffer index, first kernel, last kernel) spans during which a call holds each buffer.
+
+    A buffer is held from the first kernel writing a value into it to the last kernel
+    reading one (graph outputs' buffers: to the end, `end`). Between two values a reused
+    buffer sits idle; where that idle stretch covers the step at which the call holds the
+    most bytes, the buffer is dropped after the first value and allocated again for the
+    next, until the most-held step holds live values only. Opaque results (arrays their
+    impls allocate) count towards the bytes held at a step, so the peak is found where
+    the call really has it."""
+    spans: dict[int, list[tuple[int, int]]] = {}
+    segments = []
+    for buf in plan.buffers:
+        placed = sorted(plan.live[v] for v in buf.vars if v in writers)
+        if not placed:
+            continue  # only opaque results, which their impls allocate
+        spans[buf.index] = placed
+        last = end if buf.output else min(max(b for _, b in placed), end - 1)
+        segments.append([buf.index, placed[0][0], last])
+    held = [0] * (end + 1)
+    sizes = {v.id: v.nbytes for k in plan.schedule.kernels for v in k.outputs}
+    for vid, (first, last) in plan.live.items():  # opaque results: their impls' own arrays
+        if vid not in writers and vid not in plan.views:
+            for k in range(first, min(last, end - 1) + 1):
+                held[k] += sizes[vid]
+    for index, first, last in segments:
+        for k in range(first, min(last, end - 1) + 1):
+            held[k] += plan.buffers[index].nbytes
+    while segments:
+        peak = max(range(end), key=held.__getitem__)
+        split = False
+        for seg in list(segments):
+            index, first, last = seg
+            if plan.buffers[index].output or not first <= peak <= last:
+                continue
+            before = [s for s in spans[index] if first <= s[0] and s[1] < peak]
+            after = [s for s in spans[index] if s[0] > peak and s[1] <= last]
+            if not before or not after or any(a <= peak <= b for a, b in spans[index]):
+                continue  # a value occupies it at the peak
+            gap_start, gap_end = max(b for _, b in before) + 1, min(a for a, _ in after) - 1
+            seg[2] = gap_start - 1
+            segments.append([index, gap_end + 1, last])
+            for k in range(gap_start, gap_end + 1):
+                held[k] -= plan.buffers[index].nbytes
+            split = True
+        if not split:
+            break
+    return [tuple(s) for s in segments]
+
+
 class NumbaExecutable:
     # Every output has exactly its graph value's shape and dtype (planned buffers are
     # shaped from the value, inputs and opaque results are checked, constants converted),
@@ -127,23 +177,18 @@ class NumbaExecutable:
         self.copied = [k for k, v in enumerate(graph.outputs) if v.id in graph.constants]
 
     def _buffer_lifetimes(self) -> None:
-        """A buffer is allocated by the first kernel writing into it and dropped after the
-        last reader of any value stored in it (never, for graph outputs' buffers); a value
-        slot is dropped after its last reader."""
+        """Buffers are allocated and dropped per segment (`buffer_segments`); a value slot
+        is dropped after its last reader."""
         plan, end = self.memory_plan, len(self.schedule.kernels)
         for vid, (_, last) in plan.live.items():
             if last < end:
                 self.dies.setdefault(last, []).append(self.slot[vid])
-        writers = written_into_buffers(self.schedule)
-        for buf in plan.buffers:
-            placed = [plan.live[v][0] for v in buf.vars if v in writers]
-            if not placed:
-                continue  # only opaque results, which their impls allocate
-            self.allocs.setdefault(min(placed), []).append(
-                Alloc(self.buf_slot[buf.index], buf.nbytes // buf.dtype.itemsize, buf.dtype))
-            if not buf.output:
-                last = max(plan.live[v][1] for v in buf.vars)
-                self.dies.setdefault(min(last, end - 1), []).append(self.buf_slot[buf.index])
+        for index, first, last in buffer_segments(plan, written_into_buffers(self.schedule), end):
+            buf = plan.buffers[index]
+            self.allocs.setdefault(first, []).append(
+                Alloc(self.buf_slot[index], buf.nbytes // buf.dtype.itemsize, buf.dtype))
+            if last < end:
+                self.dies.setdefault(last, []).append(self.buf_slot[index])
 
     def _out(self, var, kernel: int, buf_of: int | None = None) -> Out:
         """Where `var` is written: the planned buffer of `buf_of` (default: its own), or,

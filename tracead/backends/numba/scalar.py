@@ -37,12 +37,9 @@ try:  # mathlib: vectorisable exp/log/tanh/sigmoid (see its docstring)
     # Part of kernel cache keys (cache.py): Numba's cache does not see changes there.
     MATHLIB_VERSION = f"{mathlib.MATHLIB_VERSION}, reduce_steps {reduce_steps.VERSION}"
     _MATHLIB_CALLS = {"math.exp": "fexp", "math.log": "flog", "math.tanh": "ftanh"}
-    # The whole sigmoid template has a stable, vectorised twin computing the same
-    # function in the same dtype (no exp overflow for very negative x).
-    TEMPLATE_MAP = {"(1.0 / (1.0 + math.exp(-{0})))": "fsigmoid({0})"}
 except ImportError:  # pragma: no cover - generated code falls back to libm
     MATHLIB_VERSION = "none"
-    _MATHLIB_CALLS, TEMPLATE_MAP = {}, {}
+    _MATHLIB_CALLS = {}
 
 # The one table of call redirections (see the module docstring).
 CALL_MAP: dict[str, str] = {"max": "np.maximum", "min": "np.minimum", **_MATHLIB_CALLS}
@@ -128,9 +125,6 @@ def lower_template(template: str, dtype_name: str) -> str:
 
     The result still has `{0}`, `{exponent}`, ... to fill in with `str.format`.
     """
-    is_float = np.dtype(dtype_name).kind == "f"
-    if is_float and template in TEMPLATE_MAP:
-        template = TEMPLATE_MAP[template]
     names = {m: f"__p_{m}__" for m in _PLACEHOLDER.findall(template)}
     tree = ast.parse(_PLACEHOLDER.sub(lambda m: names[m.group(1)], template), mode="eval")
     text = ast.unparse(_Rewrite(dtype_name == "float32").visit(tree))

@@ -266,17 +266,14 @@ class OpaqueStep(Step):
         node = self.node
         self.arg_slots = tuple(ins[i] for i in self.positions)
         self.out_slot, self.private = out, tuple(private)
-        self.impl, self.kwargs = node.prim.impl, node.kwargs
-        self.shape, self.dtype = node.out.shape, node.out.dtype
+        self.prim, self.kwargs = node.prim, node.kwargs
 
     def run(self, env) -> None:
         args = [env[s] for s in self.arg_slots]
-        out = np.asarray(self.impl(*args, **self.kwargs))
-        if out.dtype != self.dtype:
-            out = out.astype(self.dtype)
-        if out.shape != self.shape:  # later kernels index it without bounds checks
+        out = self.prim.apply(args, self.kwargs, self.node.out)
+        if out.shape != self.node.out.shape:  # later kernels index it without bounds checks
             raise ValueError(f"{self.node.prim.name} returned shape {out.shape}, the graph says "
-                             f"{self.shape}")
+                             f"{self.node.out.shape}")
         for slot in self.private:
             if np.may_share_memory(out, env[slot]):
                 out = out.copy()
