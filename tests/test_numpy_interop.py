@@ -11,6 +11,7 @@ import pytest
 
 import tracead as ta
 from strict import run_strict
+from tree_checks import fd_grad as _fd_grad
 
 THIS_FILE = "test_numpy_interop.py"
 RNG = np.random.default_rng(7)
@@ -54,15 +55,6 @@ def test_numpy_functions_map_to_ops(mode, name, fn):
     assert isinstance(out, ta.Tensor), f"{name} returned {type(out).__name__}"
     assert out.dtype == np.asarray(expected).dtype
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12, atol=1e-12)
-
-
-def _fd_grad(f, x, eps=1e-6):
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        d = np.zeros_like(x)
-        d[i] = eps
-        g[i] = (f(x + d) - f(x - d)) / (2 * eps)
-    return g
 
 
 GRADS = [

@@ -16,6 +16,7 @@ import pytest
 import tracead as ta
 from tracead import nn
 from strict import run_strict
+from tree_checks import fd_grad as _fd_grad
 
 F = nn.functional
 
@@ -23,15 +24,6 @@ F = nn.functional
 def _log_softmax(z):
     s = z - z.max(axis=1, keepdims=True)
     return s - np.log(np.exp(s).sum(axis=1, keepdims=True))
-
-
-def _fd_grad(f, x, eps=1e-6):
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        d = np.zeros_like(x)
-        d[i] = eps
-        g[i] = (f(x + d) - f(x - d)) / (2 * eps)
-    return g
 
 
 Z = np.array([[0.3, -1.2, 2.0, 0.5], [0.9, 0.1, -0.4, 1.5], [-0.7, 0.2, 0.8, -1.1]])

@@ -263,30 +263,11 @@ def test_buffers_idle_at_the_peak_are_dropped_and_values_stay_right():
                 assert plan.live[v][1] <= last or plan.buffers[b].output
 
 
-def _traced_peak(fn, args) -> int:
-    """Peak bytes of one step above what was resident, tracing from before two warm-up
-    steps (so the parameters a step replaces are seen to be freed)."""
-    import gc
-    import tracemalloc
-
-    tracemalloc.start()
-    try:
-        fn(*args)
-        fn(*args)
-        gc.collect()
-        tracemalloc.reset_peak()
-        base = tracemalloc.get_traced_memory()[0]
-        fn(*args)
-        return tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
-
-
 @pytest.mark.parametrize("workload", ["W2 B=64", "W7"])
 def test_compiled_step_peak_is_at_most_half_of_eager(workload):
     """Issue 15's memory target on the benchmark steps (benchmarks/step_memory.py prints
     the figures); the compiled step runs compiled and trains the same as eager."""
-    from benchmarks.step_memory import _step
+    from benchmarks.step_memory import _step, step_peak
     from benchmarks.workloads import Case, make_w2
     from benchmarks.workloads_models import make_w7
 
@@ -294,7 +275,7 @@ def test_compiled_step_peak_is_at_most_half_of_eager(workload):
     peaks, losses = {}, {}
     for compiled in (False, True):
         fn, args = _step(case, compiled)
-        peaks[compiled] = _traced_peak(fn, args)
+        peaks[compiled] = step_peak(fn, args, calls=1)
         losses[compiled] = float(fn(*args))  # the 4th step of each
         if compiled:
             assert fn.stats["hits"] >= 3 and not fn.stats["eager_calls"]
