@@ -130,7 +130,7 @@ def _module_header(kernel, names: Names, note: str) -> str:
     w.line("import math")
     w.line()
     w.line("import numpy as np")
-    w.line("from numba import njit, prange")
+    w.line("from numba import njit")
     if scalar.MATHLIB_IMPORT:
         w.line(scalar.MATHLIB_IMPORT)
     return w.text()

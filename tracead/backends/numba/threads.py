@@ -1,46 +1,112 @@
-"""Which Numba threading layer parallel kernels run on (backend stage: run).
+"""The threads that run large kernels, and BLAS's (backend stage: run).
 
-Numba's default layer here is OpenMP (libgomp). Its worker threads spin after
-each parallel region, and NumPy's OpenBLAS threads spin after each matmul; on
-a machine with few cores the two pools take the cores from each other, and a
-parallel kernel or a BLAS call right after the other waits for a scheduler
-tick. On this 2-core machine a W2 step (matmuls between parallel epilogues)
-ran about ten times faster on the `workqueue` layer, whose threads sleep when
-idle, than on OpenMP (benchmarks/NOTES.md). A single parallel kernel launches
-slower on workqueue, which PARALLEL_THRESHOLD (codegen.py) accounts for.
+Large kernels are not Numba parfors (`parallel=True` + `prange`): a parfor
+costs about four times a serial kernel's compile, and Numba's threading
+layers fight the BLAS and torch thread pools for the cores (OpenMP's threads
+spin after each region; figures in benchmarks/NOTES.md). Every kernel is a
+serial `@njit(nogil=True)` function instead, and a large one takes the range
+of fixed chunks `c0, c1` of its outer loop to run (writer.chunk_loops).
+`ChunkPool.run` splits the chunks over a few persistent Python threads, the
+calling thread taking the first share itself; the kernels release the GIL,
+so the shares truly run at once. Idle threads sleep on a queue, never spin.
 
-So the backend asks for workqueue, unless the user chose a layer
-(NUMBA_THREADING_LAYER, or numba.config set in code) or Numba already
-started one. Workqueue must not be entered by two threads at once (Numba
-aborts the process), and which layer "default" resolves to is known only
-after the first launch, so every parallel kernel call holds `LOCK` (`locked`);
-serial kernels never take it. Parallel kernels are large (PARALLEL_THRESHOLD
-elements), so the lock costs nothing measurable, and on a machine this small
-two parallel kernels at once would only oversubscribe the cores.
+Chunks are fixed (writer.CHUNKS) whatever the thread count, and a reduction
+over the outer axis writes one partial result per chunk that the kernel's
+`_combine` function adds up in chunk order: results do not depend on the
+number of threads. Only one call uses the pool at a time; a second thread
+calling meanwhile runs its kernel over all chunks itself (on a machine this
+small, two pooled kernels at once would only oversubscribe the cores).
 """
 from __future__ import annotations
 
+import os
+import queue
 import threading
 
 import numba
-
-LAYER = "workqueue"
-LOCK = threading.Lock()
+import numpy as np
 
 
-def choose_layer() -> None:
-    """Ask for workqueue before the first parallel launch, if nobody chose yet."""
-    from numba.np.ufunc import parallel
-
-    if not parallel._is_initialized and numba.config.THREADING_LAYER == "default":
-        numba.config.THREADING_LAYER = LAYER
+def pool_size() -> int:
+    """Threads a pooled kernel runs on, the caller included: NUMBA_NUM_THREADS
+    (Numba's default: the CPU count), the knob users of Numba already set."""
+    return max(int(numba.config.NUMBA_NUM_THREADS), 1)
 
 
-def locked(fn):
-    """fn, called under LOCK (for a parallel kernel's dispatcher)."""
+class _Worker:
+    """One pool thread: runs (fn, args, c0, c1) tasks from its queue, reports to `done`."""
+
+    def __init__(self, done: queue.SimpleQueue) -> None:
+        self.tasks: queue.SimpleQueue = queue.SimpleQueue()
+        self.done = done
+        threading.Thread(target=self.loop, name="tracead-chunks", daemon=True).start()
+
+    def loop(self) -> None:
+        while True:
+            fn, args, c0, c1 = self.tasks.get()
+            try:
+                fn(*args, c0, c1)
+                self.done.put(None)
+            except BaseException as exc:  # handed to the caller, which re-raises it
+                self.done.put(exc)
+
+
+class ChunkPool:
+    """Runs a chunked kernel's chunks [0, chunks) over `size` threads (see the module doc)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.lock = threading.Lock()
+        self.done: queue.SimpleQueue = queue.SimpleQueue()
+        self.workers: list[_Worker] = []  # started on first use
+
+    def run(self, fn, args: tuple, chunks: int) -> None:
+        """fn(*args, c0, c1) over contiguous shares of the chunks, one per thread."""
+        share = min(self.size, chunks)
+        if share <= 1 or not self.lock.acquire(blocking=False):
+            fn(*args, 0, chunks)
+            return
+        try:
+            while len(self.workers) < share - 1:
+                self.workers.append(_Worker(self.done))
+            bounds = [k * chunks // share for k in range(share + 1)]
+            for k in range(1, share):
+                self.workers[k - 1].tasks.put((fn, args, bounds[k], bounds[k + 1]))
+            error = None
+            try:
+                fn(*args, 0, bounds[1])
+            except BaseException as exc:
+                error = exc
+            for _ in range(share - 1):  # every share finishes before the outputs are read
+                failed = self.done.get()
+                error = error or failed
+            if error is not None:
+                raise error
+        finally:
+            self.lock.release()
+
+
+POOL = ChunkPool(pool_size())
+
+
+def _after_fork() -> None:
+    global POOL  # a forked child has none of the parent's threads
+    POOL = ChunkPool(pool_size())
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+def pooled(fn, chunks: int, combine=None, part=None):
+    """The call of a chunked kernel entry: its chunks over the pool, then, for a
+    reduction over the outer axis, `combine` (same arguments) adds the per-chunk
+    partial results, which live in a `part` array (shape, dtype) made per call."""
     def call(*args):
-        with LOCK:
-            return fn(*args)
+        if part is not None:
+            args = args + (np.empty(*part),)
+        POOL.run(fn, args, chunks)
+        if combine is not None:
+            combine(*args, 0, chunks)
     call.__wrapped__ = fn
     return call
 
