@@ -103,9 +103,12 @@ class Loop:
     start: str | int  # 0, or source text
     stop: str  # source text (size_expr)
     comment: str
+    unsigned: bool = False  # index as np.uint64 (a loop not starting at 0: see reduction_loop)
 
     @property
     def header(self) -> str:
+        if self.unsigned:
+            return f"for {self.index} in range(np.uint64({self.start}), np.uint64({self.stop})):"
         bounds = self.stop if self.start == 0 else f"{self.start}, {self.stop}"
         return f"for {self.index} in range({bounds}):"
 
@@ -126,8 +129,10 @@ def chunk_loops(axis: int, n: int) -> tuple[str, list[Loop]]:
     chunks = size_expr(n)  # a run-time size: min(CHUNKS, n) at run time, same source for every n
     chunks = f"min({CHUNKS}, {chunks})" if not chunks.isdigit() else size_expr(chunk_count(n))
     lo, hi = f"c * {size_expr(n)} // {chunks}", f"(c + 1) * {size_expr(n)} // {chunks}"
+    # The index is unsigned (as in reduction_loop, which writes its own) so that a chunk
+    # of a 1-d kernel, its innermost loop, vectorises; indices are only ever subscripts.
     return chunks, [Loop("c", "c0", "c1", f"this call's chunks of axis {axis} ({chunks} in all)"),
-                    Loop(f"i{axis}", lo, hi, f"axis {axis}, this chunk")]
+                    Loop(f"i{axis}", lo, hi, f"axis {axis}, this chunk, unsigned index", True)]
 
 
 # -- names ---------------------------------------------------------------------------
