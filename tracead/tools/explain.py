@@ -229,9 +229,9 @@ def _kernel_infos(label, schedule, records, fusion) -> list[KernelInfo]:
     by_index = {r.index: r for r in records}
     threads = 1
     if any(getattr(r, "parallel", False) for r in records):
-        import numba
+        from ..backends.numba import threads as pool  # its size; asking Numba would start its layer
 
-        threads = numba.get_num_threads()
+        threads = pool.POOL.size
     infos = []
     for k in schedule.kernels:
         r = by_index.get(k.index)

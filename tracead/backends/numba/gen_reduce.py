@@ -14,13 +14,14 @@ Three forms, by where the reduced axes sit in the loop nest:
            kept shape (the inner loops are then elementwise and vectorise),
            then convert it into the output.
 
-Parallel: the outer axis in fixed chunks (`prange`, writer.chunk_loops). When
-the outer axis is reduced, each chunk has a partial result and the partials
-are combined in order after the loops, so the result does not depend on the
-thread count.
+Parallel: the outer axis in fixed chunks (writer.chunk_loops), the function
+running chunks `c0 <= c < c1` (threads.py runs the chunks on its pool). When
+the outer axis is reduced, each chunk writes a partial result into `part`
+(an argument, one per call) and `kernel_*_combine` adds them in chunk order,
+so the result does not depend on the thread count.
 
-    for c in prange(32):                          # 32 chunks of axis 0, in parallel
-        for i0 in range(c * 50 // 32, (c + 1) * 50 // 32):
+    for c in range(c0, c1):                      # this call's chunks of axis 0 (32 in all)
+        for i0 in range(np.uint64(c * 50 // 32), np.uint64((c + 1) * 50 // 32)):
             acc = np.float64(0.0)                 # %2 = sum %1 axes=(1,) keepdims=False
             for i1 in range(7):                   # axis 1
                 v0 = a0[i0, i1]                   # %0 input f64[50,7]

@@ -1,7 +1,7 @@
 """The threads that run large kernels, and BLAS's (backend stage: run).
 
 Large kernels are not Numba parfors (`parallel=True` + `prange`): a parfor
-costs about four times a serial kernel's compile, and Numba's threading
+costs several times a serial kernel's compile, and Numba's threading
 layers fight the BLAS and torch thread pools for the cores (OpenMP's threads
 spin after each region; figures in benchmarks/NOTES.md). Every kernel is a
 serial `@njit(nogil=True)` function instead, and a large one takes the range
