@@ -229,9 +229,11 @@ def _kernel_infos(label, schedule, records, fusion) -> list[KernelInfo]:
     by_index = {r.index: r for r in records}
     threads = 1
     if any(getattr(r, "parallel", False) for r in records):
-        from ..backends.numba import threads as pool  # its size; asking Numba would start its layer
+        import numba
 
-        threads = pool.POOL.size
+        # The backend's thread pool size (backends/numba/threads.py pool_size); not
+        # numba.get_num_threads(), which would start Numba's threading layer.
+        threads = max(int(numba.config.NUMBA_NUM_THREADS), 1)
     infos = []
     for k in schedule.kernels:
         r = by_index.get(k.index)
