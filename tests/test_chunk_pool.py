@@ -9,6 +9,9 @@ bit-identical whatever the pool's thread count.
 """
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -157,3 +160,22 @@ def test_a_second_caller_runs_all_chunks_itself():
     release.set()
     t.join(5)
     assert seen == [(0, 2)]
+
+
+_NO_LAYER = r"""
+import numpy as np, tracead as ta
+from numba.np.ufunc import parallel
+cf = ta.compile(lambda x: (x * 2.0).sum(axis=0), parallel_threshold=0)
+x = np.ones((40, 3))
+cf(x)
+assert cf(x).numpy().tolist() == [80.0, 80.0, 80.0]
+print(parallel._is_initialized)
+"""
+
+
+def test_pooled_kernels_never_start_numbas_threading_layer(fresh_cache):
+    """Its layers' threads fight BLAS's for the cores (threads.py); nothing starts one now."""
+    env = dict(os.environ, TRACEAD_CACHE_DIR=str(fresh_cache))
+    out = subprocess.run([sys.executable, "-c", _NO_LAYER], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    assert out.strip() == "False"
