@@ -133,8 +133,9 @@ def dispatch(rounds: int) -> None:
     for n in (16384, 65536, 131072, 262144, 524288, 1048576, 4194304):
         a = np.random.rand(n).astype(np.float32)
         o = np.empty_like(a)
-        ways = {"serial": lambda: chunked(a, o, 0, CHUNKS), "pool": lambda: POOL.run(chunked, (a, o), CHUNKS),
-                "parfor": lambda: parfor(a, o)}
+        ways = {"serial": lambda a=a, o=o: chunked(a, o, 0, CHUNKS),
+                "pool": lambda a=a, o=o: POOL.run(chunked, (a, o), CHUNKS),
+                "parfor": lambda a=a, o=o: parfor(a, o)}
         calls = max(20, min(2000, int(2e7 // n)))
         res = {k: [] for k in ways}
         for f in ways.values():

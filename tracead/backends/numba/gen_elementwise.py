@@ -25,7 +25,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .writer import Entry, Line, Names, Writer, axis_loops, chunk_count, chunk_loops, index_expr, pad
+from .writer import (Entry, Line, Names, Writer, axis_loops, chunk_count, chunk_loops, index_expr,
+                     pad)
 
 
 def generate(kernel, names: Names, parallel: bool) -> list[tuple[Entry, str]]:

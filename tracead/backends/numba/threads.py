@@ -47,7 +47,7 @@ class _Worker:
             try:
                 fn(*args, c0, c1)
                 self.done.put(None)
-            except BaseException as exc:  # handed to the caller, which re-raises it
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller, which re-raises it
                 self.done.put(exc)
 
 
@@ -75,7 +75,7 @@ class ChunkPool:
             error = None
             try:
                 fn(*args, 0, bounds[1])
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - raised once every share has finished
                 error = exc
             for _ in range(share - 1):  # every share finishes before the outputs are read
                 failed = self.done.get()
