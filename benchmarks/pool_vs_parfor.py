@@ -91,11 +91,23 @@ def _median_call(fn, calls: int) -> float:
     return statistics.median(times)
 
 
-def compare(name: str, rounds: int, calls: int) -> None:
+def compare(name: str, rounds: int, calls: int, pool_threshold: int | None = None) -> None:
+    """pool_threshold: the pooled version's parallel threshold (the parfor's stays the default)."""
+    import os
+
     make = workload(name)
-    pool = make()
-    pool()
-    pool()
+    saved = os.environ.get("TRACEAD_PARALLEL_THRESHOLD")
+    if pool_threshold is not None:
+        os.environ["TRACEAD_PARALLEL_THRESHOLD"] = str(pool_threshold)
+    try:
+        pool = make()
+        pool()
+        pool()
+    finally:
+        if saved is None:
+            os.environ.pop("TRACEAD_PARALLEL_THRESHOLD", None)
+        else:
+            os.environ["TRACEAD_PARALLEL_THRESHOLD"] = saved
     parfor = parfor_compile(make)
     ratios, a, b = [], [], []
     for _ in range(rounds):
@@ -153,12 +165,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--calls", type=int, default=20)
     ap.add_argument("--only", default="W1,W3,W2")
     ap.add_argument("--dispatch", action="store_true")
+    ap.add_argument("--pool-threshold", type=int, default=None,
+                    help="parallel threshold of the pooled version (default: the library's)")
     args = ap.parse_args(argv)
     if args.dispatch:
         dispatch(args.rounds)
         return 0
     for name in args.only.split(","):
-        compare(name, args.rounds, args.calls)
+        compare(name, args.rounds, args.calls, args.pool_threshold)
     return 0
 
 

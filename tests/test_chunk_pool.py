@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -118,13 +119,16 @@ def test_pool_runs_every_chunk_once_on_several_threads():
         names.add(threading.current_thread().name)
         seen.append((c0, c1))
         out[c0:c1] += 1
+        time.sleep(0.01)  # releases the GIL, as the kernels do: the other threads take pieces
 
     for chunks in (1, 2, 3, 7, 32):
         out = np.zeros(chunks)
         seen.clear()
         pool.run(fn, (out,), chunks)
         assert (out == 1).all(), (chunks, out)
-        assert min(seen)[0] == 0 and len(seen) == min(3, chunks)
+        pieces = sorted(seen)  # contiguous, in order, covering [0, chunks)
+        assert pieces[0][0] == 0 and pieces[-1][1] == chunks
+        assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:]))
     assert "tracead-chunks" in names and threading.current_thread().name in names
 
 

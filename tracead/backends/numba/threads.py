@@ -6,9 +6,11 @@ layers fight the BLAS and torch thread pools for the cores (OpenMP's threads
 spin after each region; figures in benchmarks/NOTES.md). Every kernel is a
 serial `@njit(nogil=True)` function instead, and a large one takes the range
 of fixed chunks `c0, c1` of its outer loop to run (writer.chunk_loops).
-`ChunkPool.run` splits the chunks over a few persistent Python threads, the
-calling thread taking the first share itself; the kernels release the GIL,
-so the shares truly run at once. Idle threads sleep on a queue, never spin.
+`ChunkPool.run` cuts the chunks into a few pieces that persistent Python
+threads and the calling thread take in turn, so on a loaded machine a thread
+the OS has not woken yet leaves its share to the others instead of making the
+call wait for it. The kernels release the GIL, so the pieces truly run at
+once. Idle threads sleep on a queue, never spin.
 
 Chunks are fixed (writer.CHUNKS) whatever the thread count, and a reduction
 over the outer axis writes one partial result per chunk that the kernel's
@@ -19,6 +21,7 @@ small, two pooled kernels at once would only oversubscribe the cores).
 """
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import threading
@@ -33,55 +36,63 @@ def pool_size() -> int:
     return max(int(numba.config.NUMBA_NUM_THREADS), 1)
 
 
-class _Worker:
-    """One pool thread: runs (fn, args, c0, c1) tasks from its queue, reports to `done`."""
+class _Call:
+    """One pooled call: its pieces (contiguous chunk ranges), taken in order by whichever
+    thread asks next, so a thread the OS has not woken yet leaves its share to the others."""
 
-    def __init__(self, done: queue.SimpleQueue) -> None:
-        self.tasks: queue.SimpleQueue = queue.SimpleQueue()
-        self.done = done
-        threading.Thread(target=self.loop, name="tracead-chunks", daemon=True).start()
+    def __init__(self, fn, args: tuple, bounds: list[int]) -> None:
+        self.fn, self.args, self.bounds = fn, args, bounds
+        self.pieces = len(bounds) - 1
+        self.next = itertools.count()  # next() is atomic under the GIL
+        self.finished = itertools.count(1)
+        self.all_done = threading.Event()
+        self.error: BaseException | None = None
 
-    def loop(self) -> None:
-        while True:
-            fn, args, c0, c1 = self.tasks.get()
+    def work(self) -> None:
+        """Run pieces until none is left."""
+        while (k := next(self.next)) < self.pieces:
             try:
-                fn(*args, c0, c1)
-                self.done.put(None)
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller, which re-raises it
-                self.done.put(exc)
+                self.fn(*self.args, self.bounds[k], self.bounds[k + 1])
+            except BaseException as exc:  # noqa: BLE001 - the caller raises it when all pieces ended
+                self.error = self.error or exc
+            if next(self.finished) == self.pieces:
+                self.all_done.set()
+
+
+def _worker(tasks: queue.SimpleQueue) -> None:
+    while True:
+        tasks.get().work()
 
 
 class ChunkPool:
     """Runs a chunked kernel's chunks [0, chunks) over `size` threads (see the module doc)."""
 
+    PIECES_PER_THREAD = 2  # pieces a call is cut into, per thread: slack for a late thread
+
     def __init__(self, size: int) -> None:
         self.size = size
         self.lock = threading.Lock()
-        self.done: queue.SimpleQueue = queue.SimpleQueue()
-        self.workers: list[_Worker] = []  # started on first use
+        self.queues: list[queue.SimpleQueue] = []  # one per worker thread, started on first use
 
     def run(self, fn, args: tuple, chunks: int) -> None:
-        """fn(*args, c0, c1) over contiguous shares of the chunks, one per thread."""
-        share = min(self.size, chunks)
-        if share <= 1 or not self.lock.acquire(blocking=False):
+        """fn(*args, c0, c1) over contiguous pieces of the chunks, on up to `size` threads."""
+        threads = min(self.size, chunks)
+        if threads <= 1 or not self.lock.acquire(blocking=False):
             fn(*args, 0, chunks)
             return
         try:
-            while len(self.workers) < share - 1:
-                self.workers.append(_Worker(self.done))
-            bounds = [k * chunks // share for k in range(share + 1)]
-            for k in range(1, share):
-                self.workers[k - 1].tasks.put((fn, args, bounds[k], bounds[k + 1]))
-            error = None
-            try:
-                fn(*args, 0, bounds[1])
-            except BaseException as exc:  # noqa: BLE001 - raised once every share has finished
-                error = exc
-            for _ in range(share - 1):  # every share finishes before the outputs are read
-                failed = self.done.get()
-                error = error or failed
-            if error is not None:
-                raise error
+            while len(self.queues) < threads - 1:
+                self.queues.append(queue.SimpleQueue())
+                threading.Thread(target=_worker, args=(self.queues[-1],), name="tracead-chunks",
+                                 daemon=True).start()
+            pieces = min(chunks, threads * self.PIECES_PER_THREAD)
+            call = _Call(fn, args, [k * chunks // pieces for k in range(pieces + 1)])
+            for q in self.queues[:threads - 1]:
+                q.put(call)
+            call.work()
+            call.all_done.wait()  # every piece finished before the outputs are read
+            if call.error is not None:
+                raise call.error
         finally:
             self.lock.release()
 
