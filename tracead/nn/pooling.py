@@ -43,15 +43,46 @@ def _pool_geometry(op: str, x, kernel_size, stride, padding, dilation, ceil_mode
     return kernel, stride, tuple(pads), dilation
 
 
-def _window_argmax(x: Tensor, kernel, stride, pads, dilation) -> tuple[Tensor, Tensor]:
-    """(max of each window, its index within the window, row-major); NaN counts as the max."""
-    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+def _windows_view(x: Tensor, kernel, stride, pads, dilation, fill) -> tuple[Tensor, tuple, tuple]:
+    """The pooling windows of x, the window axes, and the (n, c, ho, wo) shape.
+
+    Non-overlapping windows that tile the image exactly (the common `max_pool2d(x, k)`)
+    are a reshape of x to (N, C, Ho, kh, Wo, kw): a view, whose gradient is a view
+    too. Any other geometry copies them out with im2col: (N, C, kh, kw, Ho, Wo).
+    """
+    (kh, kw), (n, c, h, w) = kernel, x.shape
+    if (tuple(stride) == tuple(kernel) and not any(pads) and tuple(dilation) == (1, 1)
+            and h % kh == 0 and w % kw == 0):
+        return F.reshape(x, (n, c, h // kh, kh, w // kw, kw)), (3, 5), (n, c, h // kh, w // kw)
     cols = im2col(x, kernel=kernel, stride=stride, padding=pads, dilation=dilation, pad_value=fill)
-    n, c, kh, kw, ho, wo = cols.shape
-    flat = F.reshape(cols, (n, c, kh * kw, ho, wo))
-    where = F.argmax(flat, axis=2, keepdims=True)
-    values = F.take_along_axis(flat, where, 2)
-    return F.reshape(values, (n, c, ho, wo)), F.reshape(where, (n, c, ho, wo))
+    return cols, (2, 3), (n, c) + cols.shape[4:]
+
+
+def _window_argmax(x: Tensor, kernel, stride, pads, dilation) -> tuple[Tensor, Tensor]:
+    """(max of each window, its index within the window, row-major); NaN counts as the max.
+
+    Written as reductions and a mask rather than argmax and a gather: the
+    first maximum is the largest of (K - position) over the entries equal to
+    the window's max (or NaN), and the value is the sum of the window under
+    the one-hot mask of that position, so the gradient is one elementwise
+    `where` into the window layout (into x itself for tiling windows), not
+    a scatter-add. The mask keeps torch's rule: all of it to the first maximum.
+    """
+    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    win, axes, out_shape = _windows_view(x, kernel, stride, pads, dilation, fill)
+    kh, kw = kernel
+    pos_shape = [1] * win.ndim
+    pos_shape[axes[0]], pos_shape[axes[1]] = kh, kw
+    # K - (row-major position in the window): the first match has the largest
+    position = Tensor((kh * kw - np.arange(kh * kw, dtype=np.int64)).reshape(pos_shape))
+    top = F.max(F.detach(win), axis=axes, keepdims=True)
+    match = F.eq(win, top)
+    if x.dtype.kind == "f":
+        match = F.logical_or(match, F.ne(win, win))  # NaN: the first NaN wins
+    first = F.max(F.where(match, position, 0), axis=axes, keepdims=True)
+    values = F.sum(F.where(F.eq(position, first), win, 0), axis=axes)
+    where = kh * kw - F.reshape(first, out_shape)
+    return F.reshape(values, out_shape), where
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
