@@ -15,8 +15,8 @@ other's VJP and second derivatives come for free. The kernel axes sit
 between channels and output positions so that a convolution is one
 batched matmul `W(O, C*kh*kw) @ cols(N, C*kh*kw, Ho*Wo)` straight into NCHW
 and a pooling is one reduction over axes (2, 3), with no transposes.
-Both run as NumPy (kh*kw strided copies / adds), kernel boundaries for
-the fusion pass.
+Both are kernel boundaries for the fusion pass; their impls are compiled
+loops (`window_loops.py`), with NumPy references here.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import lax
 from ..errors import op_error
+from . import window_loops
 from .prim import Aval, Prim, register
 
 
@@ -62,6 +63,14 @@ def _im2col_shape(x, *, kernel, stride, padding, dilation, pad_value):
 def _im2col_impl(x, *, kernel, stride, padding, dilation, pad_value):
     shape = _im2col_shape(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation,
                           pad_value=pad_value).shape
+    if x.dtype in window_loops.DTYPES:
+        return window_loops.im2col(x, shape, stride, padding, dilation, pad_value)
+    return im2col_numpy(x, shape, stride, padding, dilation, pad_value)
+
+
+def im2col_numpy(x, shape, stride, padding, dilation, pad_value):
+    """The reference: kh*kw strided copies out of a padded copy of x."""
+    kernel = shape[2:4]
     pt, pb, pl, pr = padding
     if any(padding):
         x = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=pad_value)
@@ -91,7 +100,15 @@ def _col2im_shape(cols, *, image, kernel, stride, padding, dilation):
 
 
 def _col2im_impl(cols, *, image, kernel, stride, padding, dilation):
-    n, c = cols.shape[:2]
+    if cols.dtype in window_loops.DTYPES:
+        return window_loops.col2im(cols, image, stride, padding, dilation)
+    return col2im_numpy(cols, image, stride, padding, dilation)
+
+
+def col2im_numpy(cols, image, stride, padding, dilation):
+    """The reference: kh*kw strided adds into a padded image, cropped."""
+    n, c, kh, kw = cols.shape[:4]
+    kernel = (kh, kw)
     pt, pb, pl, pr = padding
     h, w = image
     out = np.zeros((n, c, h + pt + pb, w + pl + pr), cols.dtype)
