@@ -265,6 +265,22 @@ def col2im(cols: Tensor, *, image, kernel, stride, padding, dilation) -> Tensor:
                 stride=_ints(stride), padding=_ints(padding), dilation=_ints(dilation))
 
 
+def window_argmax(x: Tensor, *, kernel, stride, padding, dilation) -> Tensor:
+    """Plane index (r * W + s) of the first maximum of each window of an NCHW image."""
+    return bind(PRIMS["window_argmax"], x, kernel=_ints(kernel), stride=_ints(stride),
+                padding=_ints(padding), dilation=_ints(dilation))
+
+
+def plane_gather(x: Tensor, index: Tensor) -> Tensor:
+    """x[n, c].flat[index[n, c, ...]] for an NCHW x and an (N, C, Ho, Wo) index."""
+    return bind(PRIMS["plane_gather"], x, index)
+
+
+def plane_scatter(g: Tensor, index: Tensor, *, image) -> Tensor:
+    """plane_gather's transpose: g added into zero (N, C, *image) planes at index."""
+    return bind(PRIMS["plane_scatter"], g, index, image=_ints(image))
+
+
 def uniform(key: Tensor, shape, dtype) -> Tensor:
     """U[0, 1) numbers of `shape`, a pure function of the integer `key` (Philox)."""
     return bind(PRIMS["uniform"], key, shape=_ints(shape), dtype=np.dtype(dtype).name)

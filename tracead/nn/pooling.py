@@ -1,8 +1,8 @@
 """Pooling (NCHW / NCL, torch semantics) as composites over im2col and reductions.
 
-  max_pool2d        the first maximum of each window of im2col(x, pad=-inf)
-                    (argmax over the window, then a gather: the whole
-                    gradient goes to that one element, as torch's)
+  max_pool2d        a gather of each window's first maximum (window_argmax,
+                    plane_gather: the whole gradient goes to that one
+                    element, as torch's; ops/window_max.py)
   avg_pool2d        sum over the window axes / window size
   adaptive_*        constant averaging matrices (avg) or per-output windows (max)
   max_unpool2d      scatter of the pooled values to their indices
@@ -17,6 +17,7 @@ import numpy as np
 from .. import functional as F
 from ..errors import op_error
 from ..ops.window import im2col, im2col_p
+from ..ops.window_max import plane_gather, window_argmax
 from ..tensor import Tensor, as_tensor
 from .conv_functional import _average_matrix, _batched, _pair, _resize_2d, _unbatch
 
@@ -43,48 +44,6 @@ def _pool_geometry(op: str, x, kernel_size, stride, padding, dilation, ceil_mode
     return kernel, stride, tuple(pads), dilation
 
 
-def _windows_view(x: Tensor, kernel, stride, pads, dilation, fill) -> tuple[Tensor, tuple, tuple]:
-    """The pooling windows of x, the window axes, and the (n, c, ho, wo) shape.
-
-    Non-overlapping windows that tile the image exactly (the common `max_pool2d(x, k)`)
-    are a reshape of x to (N, C, Ho, kh, Wo, kw): a view, whose gradient is a view
-    too. Any other geometry copies them out with im2col: (N, C, kh, kw, Ho, Wo).
-    """
-    (kh, kw), (n, c, h, w) = kernel, x.shape
-    if (tuple(stride) == tuple(kernel) and not any(pads) and tuple(dilation) == (1, 1)
-            and h % kh == 0 and w % kw == 0):
-        return F.reshape(x, (n, c, h // kh, kh, w // kw, kw)), (3, 5), (n, c, h // kh, w // kw)
-    cols = im2col(x, kernel=kernel, stride=stride, padding=pads, dilation=dilation, pad_value=fill)
-    return cols, (2, 3), (n, c) + cols.shape[4:]
-
-
-def _window_argmax(x: Tensor, kernel, stride, pads, dilation) -> tuple[Tensor, Tensor]:
-    """(max of each window, its index within the window, row-major); NaN counts as the max.
-
-    Written as reductions and a mask rather than argmax and a gather: the
-    first maximum is the largest of (K - position) over the entries equal to
-    the window's max (or NaN), and the value is the sum of the window under
-    the one-hot mask of that position, so the gradient is one elementwise
-    `where` into the window layout (into x itself for tiling windows), not
-    a scatter-add. The mask keeps torch's rule: all of it to the first maximum.
-    """
-    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-    win, axes, out_shape = _windows_view(x, kernel, stride, pads, dilation, fill)
-    kh, kw = kernel
-    pos_shape = [1] * win.ndim
-    pos_shape[axes[0]], pos_shape[axes[1]] = kh, kw
-    # K - (row-major position in the window): the first match has the largest
-    position = Tensor((kh * kw - np.arange(kh * kw, dtype=np.int64)).reshape(pos_shape))
-    top = F.max(F.detach(win), axis=axes, keepdims=True)
-    match = F.eq(win, top)
-    if x.dtype.kind == "f":
-        match = F.logical_or(match, F.ne(win, win))  # NaN: the first NaN wins
-    first = F.max(F.where(match, position, 0), axis=axes, keepdims=True)
-    values = F.sum(F.where(F.eq(position, first), win, 0), axis=axes)
-    where = kh * kw - F.reshape(first, out_shape)
-    return F.reshape(values, out_shape), where
-
-
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
                return_indices: bool = False):
     """Max over each window, as torch.nn.functional.max_pool2d (padding counts as -inf).
@@ -97,15 +56,11 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bo
     x, squeeze = _batched("max_pool2d", x, 2)
     kernel, stride, pads, dilation = _pool_geometry("max_pool2d", x, kernel_size, stride,
                                                     padding, dilation, ceil_mode)
-    values, where = _window_argmax(x, kernel, stride, pads, dilation)
+    index = window_argmax(x, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
+    values = plane_gather(x, index)
     if not return_indices:
         return _unbatch(values, squeeze)
-    ho, wo = values.shape[2:]
-    rows = np.arange(ho).reshape(ho, 1) * stride[0] - pads[0]
-    cols = np.arange(wo) * stride[1] - pads[2]
-    h = F.floor_divide(where, kernel[1]) * dilation[0] + rows
-    w = F.remainder(where, kernel[1]) * dilation[1] + cols
-    return _unbatch(values, squeeze), _unbatch(h * x.shape[3] + w, squeeze)
+    return _unbatch(values, squeeze), _unbatch(index, squeeze)
 
 
 def _as_2d(op: str, x):
