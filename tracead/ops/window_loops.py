@@ -27,38 +27,59 @@ def _compile():
     import numba
 
     @numba.njit(cache=True, nogil=True)
+    def output_ranges(k, n_out, stride, pad, dilation, size):
+        """Per kernel tap t, the outputs [lo, hi) whose read y * stride + t * dilation - pad
+        falls inside [0, size): the loops below then copy without a test per element."""
+        lo, hi = np.zeros(k, np.int64), np.zeros(k, np.int64)
+        for t in range(k):
+            first, last = n_out, n_out
+            for y in range(n_out):
+                r = y * stride + t * dilation - pad
+                if 0 <= r < size:
+                    if first == n_out:
+                        first = y
+                    last = y + 1
+            lo[t], hi[t] = first, last  # (n_out, n_out) when no output reads inside
+        return lo, hi
+
+    @numba.njit(cache=True, nogil=True)
     def im2col_loop(x, out, sh, sw, pt, pl, dh, dw, fill):
         n, c, kh, kw, ho, wo = out.shape
         h, w = x.shape[2], x.shape[3]
+        ylo, yhi = output_ranges(kh, ho, sh, pt, dh, h)
+        zlo, zhi = output_ranges(kw, wo, sw, pl, dw, w)
         for a in range(n):
             for b in range(c):
                 for i in range(kh):
                     for j in range(kw):
+                        z0, z1 = zlo[j], zhi[j]
                         for y in range(ho):
-                            r = y * sh + i * dh - pt
-                            inside = 0 <= r < h
-                            for z in range(wo):
-                                s = z * sw + j * dw - pl
-                                if inside and 0 <= s < w:
-                                    out[a, b, i, j, y, z] = x[a, b, r, s]
-                                else:
+                            if ylo[i] <= y < yhi[i]:
+                                r = y * sh + i * dh - pt
+                                for z in range(z0):
+                                    out[a, b, i, j, y, z] = fill
+                                for z in range(z0, z1):
+                                    out[a, b, i, j, y, z] = x[a, b, r, z * sw + j * dw - pl]
+                                for z in range(z1, wo):
+                                    out[a, b, i, j, y, z] = fill
+                            else:
+                                for z in range(wo):
                                     out[a, b, i, j, y, z] = fill
 
     @numba.njit(cache=True, nogil=True)
     def col2im_loop(cols, out, sh, sw, pt, pl, dh, dw):
         n, c, kh, kw, ho, wo = cols.shape
         h, w = out.shape[2], out.shape[3]
+        ylo, yhi = output_ranges(kh, ho, sh, pt, dh, h)
+        zlo, zhi = output_ranges(kw, wo, sw, pl, dw, w)
         for a in range(n):
             for b in range(c):
                 for i in range(kh):
                     for j in range(kw):
-                        for y in range(ho):
+                        for y in range(ylo[i], yhi[i]):
                             r = y * sh + i * dh - pt
-                            if 0 <= r < h:
-                                for z in range(wo):
-                                    s = z * sw + j * dw - pl
-                                    if 0 <= s < w:
-                                        out[a, b, r, s] += cols[a, b, i, j, y, z]
+                            for z in range(zlo[j], zhi[j]):
+                                out[a, b, r, z * sw + j * dw - pl] += cols[a, b, i, j, y, z]
 
     @numba.njit(cache=True, nogil=True)
     def tap_ranges(n_out, stride, pad, dilation, k, size):
