@@ -343,6 +343,13 @@ CASES += [
            (_args((1, 2, 4, 3)),), prim="im2col", differentiable=False),  # -inf entries
     OpCase("col2im", lambda c: F_window.col2im(c, image=(3, 4), **WINDOW), _col2im_ref,
            (_args((2, 1, 2, 3, 3, 2)),)),
+    OpCase("im2col_gemm_layout", lambda x: F_window.im2col(x, layout="gemm", **WINDOW),
+           lambda x: np.ascontiguousarray(_im2col_ref(x).transpose(1, 2, 3, 0, 4, 5)),
+           (_args((2, 1, 3, 4)), _args((1, 2, 3, 4))), prim="im2col"),
+    OpCase("col2im_gemm_layout",
+           lambda c: F_window.col2im(c, image=(3, 4), layout="gemm", **WINDOW),
+           lambda c: _col2im_ref(np.ascontiguousarray(c.transpose(3, 0, 1, 2, 4, 5))),
+           (_args((1, 2, 3, 2, 3, 2)),), prim="col2im"),
     OpCase("window_argmax", lambda x: F_window_max.window_argmax(
         x, kernel=(3, 2), stride=(2, 1), padding=(1, 1, 0, 1), dilation=(1, 1)),
         _window_argmax_ref, (_args((2, 3, 4, 3)), _args((1, 1, 2, 2))), differentiable=False),

@@ -253,16 +253,21 @@ def _ints(values) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
 
-def im2col(x: Tensor, *, kernel, stride, padding, dilation, pad_value: float = 0.0) -> Tensor:
-    """The sliding windows of an NCHW image as columns (canonical int-tuple params)."""
+def im2col(x: Tensor, *, kernel, stride, padding, dilation, pad_value: float = 0.0,
+           layout: str = "image") -> Tensor:
+    """The sliding windows of an NCHW image as columns (canonical int-tuple params);
+    layout "image" (N, C, kh, kw, Ho, Wo) or "gemm" (C, kh, kw, N, Ho, Wo)."""
     return bind(PRIMS["im2col"], x, kernel=_ints(kernel), stride=_ints(stride),
-                padding=_ints(padding), dilation=_ints(dilation), pad_value=float(pad_value))
+                padding=_ints(padding), dilation=_ints(dilation), pad_value=float(pad_value),
+                layout=str(layout))
 
 
-def col2im(cols: Tensor, *, image, kernel, stride, padding, dilation) -> Tensor:
-    """The adjoint of im2col: windows summed back into an NCHW image."""
+def col2im(cols: Tensor, *, image, kernel, stride, padding, dilation,
+           layout: str = "image") -> Tensor:
+    """The adjoint of im2col: windows (in im2col's `layout`) summed back into an NCHW image."""
     return bind(PRIMS["col2im"], cols, image=_ints(image), kernel=_ints(kernel),
-                stride=_ints(stride), padding=_ints(padding), dilation=_ints(dilation))
+                stride=_ints(stride), padding=_ints(padding), dilation=_ints(dilation),
+                layout=str(layout))
 
 
 def window_argmax(x: Tensor, *, kernel, stride, padding, dilation) -> Tensor:

@@ -161,12 +161,11 @@ def _get():
     return _loops
 
 
-def im2col(x: np.ndarray, shape, stride, padding, dilation, pad_value) -> np.ndarray:
-    """(N, C, kh, kw, Ho, Wo) columns of x (padding read as pad_value)."""
-    out = np.empty(shape, x.dtype)
+def im2col(x: np.ndarray, out: np.ndarray, stride, padding, dilation, pad_value) -> None:
+    """Fill `out`, an (N, C, kh, kw, Ho, Wo) view, with the columns of x (padding read
+    as pad_value)."""
     fill = x.dtype.type(pad_value)
     _get()[0](x, out, stride[0], stride[1], padding[0], padding[2], dilation[0], dilation[1], fill)
-    return out
 
 
 def col2im(cols: np.ndarray, image, stride, padding, dilation) -> np.ndarray:
