@@ -82,6 +82,44 @@ def _compile():
                                 out[a, b, r, z * sw + j * dw - pl] += cols[a, b, i, j, y, z]
 
     @numba.njit(cache=True, nogil=True)
+    def im2col_batch_last_loop(x, out, sh, sw, pt, pl, dh, dw, fill):
+        # out (C, kh, kw, Ho, Wo, N): the innermost loop runs over the batch, N long,
+        # where the image-order loops above run over rows only Wo long
+        c, kh, kw, ho, wo, n = out.shape
+        h, w = x.shape[2], x.shape[3]
+        ylo, yhi = output_ranges(kh, ho, sh, pt, dh, h)
+        zlo, zhi = output_ranges(kw, wo, sw, pl, dw, w)
+        for b in range(c):
+            for i in range(kh):
+                for j in range(kw):
+                    for y in range(ho):
+                        r = y * sh + i * dh - pt
+                        for z in range(wo):
+                            if ylo[i] <= y < yhi[i] and zlo[j] <= z < zhi[j]:
+                                s = z * sw + j * dw - pl
+                                for a in range(n):
+                                    out[b, i, j, y, z, a] = x[a, b, r, s]
+                            else:
+                                for a in range(n):
+                                    out[b, i, j, y, z, a] = fill
+
+    @numba.njit(cache=True, nogil=True)
+    def col2im_batch_last_loop(cols, out, sh, sw, pt, pl, dh, dw):
+        c, kh, kw, ho, wo, n = cols.shape
+        h, w = out.shape[2], out.shape[3]
+        ylo, yhi = output_ranges(kh, ho, sh, pt, dh, h)
+        zlo, zhi = output_ranges(kw, wo, sw, pl, dw, w)
+        for b in range(c):
+            for i in range(kh):
+                for j in range(kw):
+                    for y in range(ylo[i], yhi[i]):
+                        r = y * sh + i * dh - pt
+                        for z in range(zlo[j], zhi[j]):
+                            s = z * sw + j * dw - pl
+                            for a in range(n):
+                                out[a, b, r, s] += cols[b, i, j, y, z, a]
+
+    @numba.njit(cache=True, nogil=True)
     def tap_ranges(n_out, stride, pad, dilation, k, size):
         """Per output position, the taps [lo, hi) that fall inside [0, size)
         (once per call: integer divisions inside the window loop cost more than the loop)."""
@@ -151,7 +189,8 @@ def _compile():
                     for z in range(wo):
                         planes[a, b, index[a, b, y, z]] += g[a, b, y, z]
 
-    return im2col_loop, col2im_loop, window_argmax_loop, plane_gather_loop, plane_scatter_loop
+    return (im2col_loop, col2im_loop, window_argmax_loop, plane_gather_loop, plane_scatter_loop,
+            im2col_batch_last_loop, col2im_batch_last_loop)
 
 
 def _get():
@@ -161,17 +200,22 @@ def _get():
     return _loops
 
 
-def im2col(x: np.ndarray, out: np.ndarray, stride, padding, dilation, pad_value) -> None:
-    """Fill `out`, an (N, C, kh, kw, Ho, Wo) view, with the columns of x (padding read
-    as pad_value)."""
+def im2col(x: np.ndarray, out: np.ndarray, stride, padding, dilation, pad_value,
+           batch_last: bool = False) -> None:
+    """Fill `out`, (N, C, kh, kw, Ho, Wo) or with batch_last (C, kh, kw, Ho, Wo, N),
+    with the columns of x (padding read as pad_value)."""
     fill = x.dtype.type(pad_value)
-    _get()[0](x, out, stride[0], stride[1], padding[0], padding[2], dilation[0], dilation[1], fill)
+    loop = _get()[5 if batch_last else 0]
+    loop(x, out, stride[0], stride[1], padding[0], padding[2], dilation[0], dilation[1], fill)
 
 
-def col2im(cols: np.ndarray, image, stride, padding, dilation) -> np.ndarray:
-    """(N, C, H, W): every column entry added to the pixel it was read from."""
-    out = np.zeros(cols.shape[:2] + tuple(image), cols.dtype)
-    _get()[1](cols, out, stride[0], stride[1], padding[0], padding[2], dilation[0], dilation[1])
+def col2im(cols: np.ndarray, image, stride, padding, dilation,
+           batch_last: bool = False) -> np.ndarray:
+    """(N, C, H, W): every entry of cols, (N, C, kh, kw, Ho, Wo) or with batch_last
+    (C, kh, kw, Ho, Wo, N), added to the pixel it was read from."""
+    nc = (cols.shape[-1], cols.shape[0]) if batch_last else cols.shape[:2]
+    out = np.zeros(tuple(nc) + tuple(image), cols.dtype)
+    _get()[6 if batch_last else 1](cols, out, stride[0], stride[1], padding[0], padding[2], dilation[0], dilation[1])
     return out
 
 
