@@ -249,14 +249,14 @@ def test_im2col_col2im_loops_match_numpy_references(dtype):
             want = im2col_numpy(x, got.shape, stride, pads, dil, pad_value)
             assert got.dtype == want.dtype and np.array_equal(got, want), (shape, geometry)
             gemm = _im2col_impl(x, pad_value=pad_value, layout="gemm", **geometry)
-            assert np.array_equal(gemm, want.transpose(1, 2, 3, 4, 5, 0)), (shape, geometry)
+            assert np.array_equal(gemm, want.transpose(1, 2, 3, 0, 4, 5)), (shape, geometry)
         cols = (rng.normal(size=got.shape) * 5).astype(dtype)
         want = col2im_numpy(cols, shape[2:], stride, pads, dil)
         for c in (cols, np.asfortranarray(cols), cols[..., ::-1].copy()[..., ::-1]):  # any strides
             back = _col2im_impl(c, image=shape[2:], **geometry)
             assert back.dtype == want.dtype and back.shape == want.shape
             np.testing.assert_allclose(back, want, rtol=1e-5, atol=1e-4)
-            back = _col2im_impl(c.transpose(1, 2, 3, 4, 5, 0), image=shape[2:], layout="gemm",
+            back = _col2im_impl(c.transpose(1, 2, 3, 0, 4, 5), image=shape[2:], layout="gemm",
                                 **geometry)
             np.testing.assert_allclose(back, want, rtol=1e-5, atol=1e-4)
 

@@ -91,17 +91,17 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 
     pads = _conv_padding("conv2d", padding, (kh, kw), dilation, stride)
     k = cg * kh * kw
     if groups == 1:
-        # One GEMM over the whole batch, (O, K) @ (K, Ho*Wo*N), rather than N small ones
+        # One GEMM over the whole batch, (O, K) @ (K, N*Ho*Wo), rather than N small ones
         # broadcasting the weight: the weight gradient is then one GEMM too, instead of
         # an (N, O, K) stack of products summed over N. im2col writes the columns in
         # that GEMM's layout, so the reshape is a view (and so is its cotangent's).
         cols = im2col(x, kernel=(kh, kw), stride=stride, padding=pads, dilation=dilation,
                       layout="gemm")
-        ho, wo = cols.shape[3:5]
-        y = F.matmul(F.reshape(weight, (o, k)), F.reshape(cols, (k, ho * wo * n)))
+        ho, wo = cols.shape[4:]
+        y = F.matmul(F.reshape(weight, (o, k)), F.reshape(cols, (k, n * ho * wo)))
         if bias is not None:
             y = y + F.reshape(as_tensor(bias, op="conv2d"), (o, 1))
-        y = F.transpose(F.reshape(y, (o, ho, wo, n)), (3, 0, 1, 2))
+        y = F.transpose(F.reshape(y, (o, n, ho, wo)), (1, 0, 2, 3))
         return _unbatch(y, squeeze)
     cols = im2col(x, kernel=(kh, kw), stride=stride, padding=pads, dilation=dilation)
     ho, wo = cols.shape[4:]

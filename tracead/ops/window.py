@@ -14,9 +14,9 @@ pooling has its own rows, `window_max.py`):
 Each is linear in its input (up to the constant padding), so each is the
 other's VJP and second derivatives come for free. The kernel axes sit
 between channels and output positions, so a pooling is one reduction over
-axes (2, 3). With `layout="gemm"` the columns are (C, kh, kw, Ho, Wo, N)
+axes (2, 3). With `layout="gemm"` the columns are (C, kh, kw, N, Ho, Wo)
 instead: a convolution is then one GEMM `W(O, C*kh*kw) @ cols(C*kh*kw,
-Ho*Wo*N)` over the whole batch with no transposed copy (see LAYOUTS).
+N*Ho*Wo)` over the whole batch with no transposed copy (see LAYOUTS).
 Both are kernel boundaries for the fusion pass; their impls are compiled
 loops (`window_loops.py`), with NumPy references here.
 """
@@ -55,11 +55,10 @@ def _windows(kernel, stride, dilation, out_hw):
 
 
 # Column layouts: "image" (N, C, kh, kw, Ho, Wo), the windows of each image, and
-# "gemm" (C, kh, kw, Ho, Wo, N), which reshapes for free into the (C*kh*kw, Ho*Wo*N)
+# "gemm" (C, kh, kw, N, Ho, Wo), which reshapes for free into the (C*kh*kw, N*Ho*Wo)
 # right operand of a convolution's one GEMM over the whole batch (and col2im then
-# reads that GEMM's cotangent as it lies, with no transposed copy either way). The
-# batch is last so the loops' innermost run is N long, not a feature map's row.
-LAYOUTS = {"image": (0, 1, 2, 3, 4, 5), "gemm": (1, 2, 3, 4, 5, 0)}
+# reads that GEMM's cotangent as it lies, with no transposed copy either way).
+LAYOUTS = {"image": (0, 1, 2, 3, 4, 5), "gemm": (1, 2, 3, 0, 4, 5)}
 
 
 def _layout(op: str, layout: str, *avals) -> tuple[int, ...]:
@@ -84,7 +83,8 @@ def _im2col_impl(x, *, kernel, stride, padding, dilation, pad_value, layout="ima
     perm = LAYOUTS[layout]
     if x.dtype in window_loops.DTYPES:
         out = np.empty(tuple(shape[p] for p in perm), x.dtype)
-        window_loops.im2col(x, out, stride, padding, dilation, pad_value, layout == "gemm")
+        window_loops.im2col(x, out, kernel, stride, padding, dilation, pad_value,
+                            layout == "gemm")
         return out
     out = im2col_numpy(x, shape, stride, padding, dilation, pad_value)
     return np.ascontiguousarray(out.transpose(perm))
@@ -129,7 +129,8 @@ def _col2im_shape(cols, *, image, kernel, stride, padding, dilation, layout="ima
 
 def _col2im_impl(cols, *, image, kernel, stride, padding, dilation, layout="image"):
     if cols.dtype in window_loops.DTYPES:
-        return window_loops.col2im(cols, image, stride, padding, dilation, layout == "gemm")
+        return window_loops.col2im(cols, image, kernel, stride, padding, dilation,
+                                   layout == "gemm")
     cols = cols.transpose(np.argsort(LAYOUTS[layout]))  # an "image"-ordered view
     return col2im_numpy(cols, image, stride, padding, dilation)
 

@@ -27,97 +27,53 @@ def _compile():
     import numba
 
     @numba.njit(cache=True, nogil=True)
-    def output_ranges(k, n_out, stride, pad, dilation, size):
-        """Per kernel tap t, the outputs [lo, hi) whose read y * stride + t * dilation - pad
-        falls inside [0, size): the loops below then copy without a test per element."""
-        lo, hi = np.zeros(k, np.int64), np.zeros(k, np.int64)
-        for t in range(k):
-            first, last = n_out, n_out
-            for y in range(n_out):
-                r = y * stride + t * dilation - pad
-                if 0 <= r < size:
-                    if first == n_out:
-                        first = y
-                    last = y + 1
-            lo[t], hi[t] = first, last  # (n_out, n_out) when no output reads inside
-        return lo, hi
+    def tap_sources(kh, kw, ho, wo, sh, sw, pt, pl, dh, dw, h, w):
+        """(kh, kw, Ho*Wo): the plane index r * W + s that tap (i, j) reads for each
+        output position, -1 in the padding. Built once per call, so the loops below
+        run over a whole Ho*Wo block per tap instead of a feature map's short rows
+        with a bounds test per element."""
+        src = np.full((kh, kw, ho * wo), -1, np.int64)
+        for i in range(kh):
+            for j in range(kw):
+                for y in range(ho):
+                    r = y * sh + i * dh - pt
+                    for z in range(wo):
+                        s = z * sw + j * dw - pl
+                        if 0 <= r < h and 0 <= s < w:
+                            src[i, j, y * wo + z] = r * w + s
+        return src
 
     @numba.njit(cache=True, nogil=True)
-    def im2col_loop(x, out, sh, sw, pt, pl, dh, dw, fill):
-        n, c, kh, kw, ho, wo = out.shape
-        h, w = x.shape[2], x.shape[3]
-        ylo, yhi = output_ranges(kh, ho, sh, pt, dh, h)
-        zlo, zhi = output_ranges(kw, wo, sw, pl, dw, w)
+    def im2col_loop(planes, out, src, fill, gemm):
+        # planes (N, C, H*W); out (N, C, kh, kw, P) or, gemm, (C, kh, kw, N, P)
+        n, c = planes.shape[0], planes.shape[1]
+        kh, kw, p = src.shape
         for a in range(n):
             for b in range(c):
                 for i in range(kh):
                     for j in range(kw):
-                        z0, z1 = zlo[j], zhi[j]
-                        for y in range(ho):
-                            if ylo[i] <= y < yhi[i]:
-                                r = y * sh + i * dh - pt
-                                for z in range(z0):
-                                    out[a, b, i, j, y, z] = fill
-                                for z in range(z0, z1):
-                                    out[a, b, i, j, y, z] = x[a, b, r, z * sw + j * dw - pl]
-                                for z in range(z1, wo):
-                                    out[a, b, i, j, y, z] = fill
+                        for q in range(p):
+                            k = src[i, j, q]
+                            v = planes[a, b, max(k, 0)]
+                            v = v if k >= 0 else fill
+                            if gemm:
+                                out[b, i, j, a, q] = v
                             else:
-                                for z in range(wo):
-                                    out[a, b, i, j, y, z] = fill
+                                out[a, b, i, j, q] = v
 
     @numba.njit(cache=True, nogil=True)
-    def col2im_loop(cols, out, sh, sw, pt, pl, dh, dw):
-        n, c, kh, kw, ho, wo = cols.shape
-        h, w = out.shape[2], out.shape[3]
-        ylo, yhi = output_ranges(kh, ho, sh, pt, dh, h)
-        zlo, zhi = output_ranges(kw, wo, sw, pl, dw, w)
+    def col2im_loop(cols, planes, src, gemm):
+        # the transpose: planes (N, C, H*W) += cols read as im2col wrote them
+        n, c = planes.shape[0], planes.shape[1]
+        kh, kw, p = src.shape
         for a in range(n):
             for b in range(c):
                 for i in range(kh):
                     for j in range(kw):
-                        for y in range(ylo[i], yhi[i]):
-                            r = y * sh + i * dh - pt
-                            for z in range(zlo[j], zhi[j]):
-                                out[a, b, r, z * sw + j * dw - pl] += cols[a, b, i, j, y, z]
-
-    @numba.njit(cache=True, nogil=True)
-    def im2col_batch_last_loop(x, out, sh, sw, pt, pl, dh, dw, fill):
-        # out (C, kh, kw, Ho, Wo, N): the innermost loop runs over the batch, N long,
-        # where the image-order loops above run over rows only Wo long
-        c, kh, kw, ho, wo, n = out.shape
-        h, w = x.shape[2], x.shape[3]
-        ylo, yhi = output_ranges(kh, ho, sh, pt, dh, h)
-        zlo, zhi = output_ranges(kw, wo, sw, pl, dw, w)
-        for b in range(c):
-            for i in range(kh):
-                for j in range(kw):
-                    for y in range(ho):
-                        r = y * sh + i * dh - pt
-                        for z in range(wo):
-                            if ylo[i] <= y < yhi[i] and zlo[j] <= z < zhi[j]:
-                                s = z * sw + j * dw - pl
-                                for a in range(n):
-                                    out[b, i, j, y, z, a] = x[a, b, r, s]
-                            else:
-                                for a in range(n):
-                                    out[b, i, j, y, z, a] = fill
-
-    @numba.njit(cache=True, nogil=True)
-    def col2im_batch_last_loop(cols, out, sh, sw, pt, pl, dh, dw):
-        c, kh, kw, ho, wo, n = cols.shape
-        h, w = out.shape[2], out.shape[3]
-        ylo, yhi = output_ranges(kh, ho, sh, pt, dh, h)
-        zlo, zhi = output_ranges(kw, wo, sw, pl, dw, w)
-        for b in range(c):
-            for i in range(kh):
-                for j in range(kw):
-                    for y in range(ylo[i], yhi[i]):
-                        r = y * sh + i * dh - pt
-                        for z in range(zlo[j], zhi[j]):
-                            s = z * sw + j * dw - pl
-                            for a in range(n):
-                                out[a, b, r, s] += cols[b, i, j, y, z, a]
+                        for q in range(p):
+                            k = src[i, j, q]
+                            if k >= 0:
+                                planes[a, b, k] += cols[b, i, j, a, q] if gemm else cols[a, b, i, j, q]
 
     @numba.njit(cache=True, nogil=True)
     def tap_ranges(n_out, stride, pad, dilation, k, size):
@@ -189,8 +145,7 @@ def _compile():
                     for z in range(wo):
                         planes[a, b, index[a, b, y, z]] += g[a, b, y, z]
 
-    return (im2col_loop, col2im_loop, window_argmax_loop, plane_gather_loop, plane_scatter_loop,
-            im2col_batch_last_loop, col2im_batch_last_loop)
+    return im2col_loop, col2im_loop, window_argmax_loop, plane_gather_loop, plane_scatter_loop, tap_sources
 
 
 def _get():
@@ -200,22 +155,32 @@ def _get():
     return _loops
 
 
-def im2col(x: np.ndarray, out: np.ndarray, stride, padding, dilation, pad_value,
-           batch_last: bool = False) -> None:
-    """Fill `out`, (N, C, kh, kw, Ho, Wo) or with batch_last (C, kh, kw, Ho, Wo, N),
-    with the columns of x (padding read as pad_value)."""
-    fill = x.dtype.type(pad_value)
-    loop = _get()[5 if batch_last else 0]
-    loop(x, out, stride[0], stride[1], padding[0], padding[2], dilation[0], dilation[1], fill)
+def _sources(x_hw, out_hw, kernel, stride, padding, dilation) -> np.ndarray:
+    return _get()[5](kernel[0], kernel[1], out_hw[0], out_hw[1], stride[0], stride[1],
+                     padding[0], padding[2], dilation[0], dilation[1], x_hw[0], x_hw[1])
 
 
-def col2im(cols: np.ndarray, image, stride, padding, dilation,
-           batch_last: bool = False) -> np.ndarray:
-    """(N, C, H, W): every entry of cols, (N, C, kh, kw, Ho, Wo) or with batch_last
-    (C, kh, kw, Ho, Wo, N), added to the pixel it was read from."""
-    nc = (cols.shape[-1], cols.shape[0]) if batch_last else cols.shape[:2]
+def im2col(x: np.ndarray, out: np.ndarray, kernel, stride, padding, dilation, pad_value,
+           gemm: bool = False) -> None:
+    """Fill `out` (N, C, kh, kw, Ho, Wo), or with gemm (C, kh, kw, N, Ho, Wo), with the
+    columns of x (padding read as pad_value)."""
+    src = _sources(x.shape[2:], out.shape[4:], kernel, stride, padding, dilation)
+    # explicit sizes, not -1: an empty batch has no size to infer
+    planes = np.ascontiguousarray(x).reshape(x.shape[:2] + (x.shape[2] * x.shape[3],))
+    blocks = out.reshape(out.shape[:4] + (out.shape[4] * out.shape[5],))
+    _get()[0](planes, blocks, src, x.dtype.type(pad_value), gemm)
+
+
+def col2im(cols: np.ndarray, image, kernel, stride, padding, dilation,
+           gemm: bool = False) -> np.ndarray:
+    """(N, C, H, W): every entry of cols, (N, C, kh, kw, Ho, Wo) or with gemm
+    (C, kh, kw, N, Ho, Wo), added to the pixel it was read from."""
+    nc = (cols.shape[3], cols.shape[0]) if gemm else cols.shape[:2]
+    src = _sources(image, cols.shape[4:], kernel, stride, padding, dilation)
     out = np.zeros(tuple(nc) + tuple(image), cols.dtype)
-    _get()[6 if batch_last else 1](cols, out, stride[0], stride[1], padding[0], padding[2], dilation[0], dilation[1])
+    cols = np.ascontiguousarray(cols)
+    blocks = cols.reshape(cols.shape[:4] + (cols.shape[4] * cols.shape[5],))
+    _get()[1](blocks, out.reshape(tuple(nc) + (image[0] * image[1],)), src, gemm)
     return out
 
 
@@ -235,7 +200,7 @@ def plane_gather(x: np.ndarray, index: np.ndarray) -> np.ndarray:
     check_plane_index("plane_gather", index, x.shape[2:])
     out = np.empty(index.shape, x.dtype)
     # (N, C, H*W) planes: a flat index needs no division by W
-    _get()[3](np.ascontiguousarray(x).reshape(x.shape[:2] + (-1,)), index, out)
+    _get()[3](np.ascontiguousarray(x).reshape(x.shape[:2] + (x.shape[2] * x.shape[3],)), index, out)
     return out
 
 
@@ -243,7 +208,7 @@ def plane_scatter(g: np.ndarray, index: np.ndarray, image) -> np.ndarray:
     """(N, C, H, W) zeros with g[n, c, y, z] added at plane index index[n, c, y, z]."""
     check_plane_index("plane_scatter", index, image)
     out = np.zeros(g.shape[:2] + tuple(image), g.dtype)
-    _get()[4](g, index, out.reshape(g.shape[:2] + (-1,)))
+    _get()[4](g, index, out.reshape(g.shape[:2] + (image[0] * image[1],)))
     return out
 
 

@@ -179,21 +179,21 @@ def scatter_add(node, args, batched, size):
 def _fold_batch(node, args, batched, size):
     """Window ops (im2col, col2im, max pooling's): the vmapped batch joins the image
     batch N of every input, then splits off. N is axis 0, except in im2col's "gemm"
-    column layout (C, kh, kw, Ho, Wo, N), where it is last: those columns are moved
+    column layout (C, kh, kw, N, Ho, Wo), where it is axis 3: those columns are moved
     to and from the "image" order around the call."""
     gemm = node.kwargs.get("layout") == "gemm"
     folded = []
     for arg, is_batched, var in zip(args, batched, node.inputs):
         x = arg if is_batched else lax.broadcast_to(arg, (size,) + tuple(var.shape))
         if gemm and node.prim is col2im_p:
-            x = lax.transpose(x, (0, 6, 1, 2, 3, 4, 5))  # (B, N, C, kh, kw, Ho, Wo)
+            x = lax.transpose(x, (0, 4, 1, 2, 3, 5, 6))  # (B, N, C, kh, kw, Ho, Wo)
         folded.append(lax.reshape(x, (size * x.shape[1],) + tuple(x.shape[2:])))
     params = dict(node.kwargs, layout="image") if gemm else node.kwargs
     out = bind(node.prim, *folded, **params)
     if gemm and node.prim is im2col_p:
-        c, kh, kw, ho, wo, n = node.out.shape
+        c, kh, kw, n, ho, wo = node.out.shape
         out = lax.reshape(out, (size, n, c, kh, kw, ho, wo))
-        return lax.transpose(out, (0, 2, 3, 4, 5, 6, 1))
+        return lax.transpose(out, (0, 2, 3, 4, 1, 5, 6))
     return lax.reshape(out, (size,) + tuple(node.out.shape))
 
 
