@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
       "numpy_functions_more",
       "numpy_interop", "shape_functions", "padding", "indexing", "linalg", "shape_api",
       "creation", "math_functions", "reductions", "scans", "tensor_api", "norms",
-      "torch_functions", "torch_api")),
+      "torch_functions", "torch_selection", "torch_api")),
     ("ir and tracing", ("ir", "trace")),
     ("transforms", ("transforms",)),
     ("models", ("nn", "optim", "lr_scheduler")),
