@@ -65,6 +65,8 @@ LAZY_ALLOWED: dict[tuple[str, str], str] = {
     ("backends/numba/steps.py", ".callgen"): "callgen reads steps' FLAT: steps <-> callgen cycle",
     ("backends/numba/threads.py", "threadpoolctl"): "optional dependency (TRACEAD_BLAS_THREADS only)",
     ("ir/export.py", "networkx"): "optional dependency",
+    ("trace/__init__.py", "..basic_functions"): "trace.pytree/scalars are base-layer modules: importing them runs this file first",
+    ("trace/__init__.py", "..torch_functions"): "trace.pytree/scalars are base-layer modules: importing them runs this file first",
     ("runtime/bisect.py", "..plan.schedule"): "check mode only; could be module-level (no cycle)",
     ("runtime/check.py", ".gradcheck"): "check mode only; could be module-level (no cycle)",
     ("runtime/check.py", "..trace.backward"): "check mode only; could be module-level (no cycle)",
