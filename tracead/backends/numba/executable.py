@@ -27,7 +27,7 @@ from ...plan.memory import MemoryPlan, written
 from ...plan.schedule import Schedule
 from ... import config
 from .steps import Alloc, FusedStep, MatmulStep, OpaqueStep, Out
-from .threads import BlasCap
+from .threads import BlasCap, BlasTuner
 
 
 def written_into_buffers(schedule: Schedule) -> set[int]:
@@ -124,6 +124,7 @@ class NumbaExecutable:
         self.schedule, self.graph = schedule, schedule.graph
         self.steps, self.kernels = steps, records
         self.has_matmul = any(isinstance(step, MatmulStep) for step in steps)  # TRACEAD_BLAS_THREADS
+        self.tuner = BlasTuner() if self.has_matmul and BlasTuner.available() else None
         self.memory_plan = plan
         self._number_values()
         self.buf_slot = [self._new_slot() for _ in plan.buffers]
@@ -258,7 +259,15 @@ class NumbaExecutable:
         return self._finish(env)
 
     def _run_steps(self, env) -> None:
-        cap = config.blas_threads() if self.has_matmul else None
+        if not self.has_matmul:
+            for step in self.steps:
+                step.run(env)
+            return
+        cap, tuner = config.blas_threads(), None
+        if cap is None and self.tuner is not None:  # measured, not guessed (threads.BlasTuner)
+            tuner = self.tuner
+            cap = tuner.choose()
+            start = time.perf_counter()
         if cap is None:
             for step in self.steps:
                 step.run(env)
@@ -266,11 +275,15 @@ class NumbaExecutable:
             with BlasCap(cap):
                 for step in self.steps:
                     step.run(env)
+        if tuner is not None:
+            tuner.record(cap, time.perf_counter() - start)
 
     def run_timed(self, args):
         """Run kernel by kernel, timing each (for `profile`)."""
         env, timings = self._start(args), []
         cap = config.blas_threads() if self.has_matmul else None
+        if cap is None and self.tuner is not None:
+            cap = self.tuner.best()
         with BlasCap(cap) if cap is not None else contextlib.nullcontext():
             for kernel, step in zip(self.schedule.kernels, self.steps):
                 start = time.perf_counter()
