@@ -121,3 +121,11 @@ def test_tuner_follows_the_machine_when_the_faster_setting_changes():
     _run(tuner, lambda cap: 0.01 if cap is None else 0.02, 1000)  # long steady: rare tries
     picks = _run(tuner, lambda cap: 0.5 if cap is None else 0.02, 40)  # busy: one thread wins
     assert tuner.best() == 1 and picks[-30:].count(1) >= 29  # within a few calls
+
+
+def test_tuner_leaves_short_calls_alone():
+    tuner = threads.BlasTuner()
+    picks = _run(tuner, lambda cap: tuner.MIN_SECONDS / 8 if cap is None else tuner.MIN_SECONDS / 4, 300)
+    assert picks[2 * tuner.KEEP:].count(None) == 300 - 2 * tuner.KEEP  # no cap, no tries
+    picks = _run(tuner, lambda cap: 4 * tuner.MIN_SECONDS if cap is None else tuner.MIN_SECONDS, 30)
+    assert tuner.best() == 1 and picks[-20:].count(1) == 20  # slow again (busy): tuned again

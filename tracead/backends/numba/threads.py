@@ -105,11 +105,13 @@ class BlasTuner:
     (up to every `MAX_GAP` calls) while the choice stands, more often again when it
     flips. The chosen setting's median follows every call, so when it turns slow (the
     machine got busy) the choice flips within a few calls; a setting turned faster is
-    found at the next try. Exploring costs one slower call in up to `MAX_GAP`.
+    found at the next try. Exploring costs one slower call in up to `MAX_GAP`; calls
+    under `MIN_SECONDS` with the pool's own count are left alone.
     """
 
     KEEP = 5
     FIRST_GAP, MAX_GAP = 16, 256
+    MIN_SECONDS = 1e-3  # calls faster than this with the pool's own count keep it
 
     def __init__(self) -> None:
         self.times: dict[int | None, list[float]] = {None: [], 1: []}
@@ -118,10 +120,10 @@ class BlasTuner:
 
     def best(self) -> int | None:
         """The setting with the lower median so far (None: the pool's own count)."""
-        own, one = (sorted(self.times[k]) for k in (None, 1))
+        own, one = self.times[None], self.times[1]
         if not own or not one:
             return None
-        return 1 if one[len(one) // 2] < own[len(own) // 2] else None
+        return 1 if _median(one) < _median(own) else None
 
     def choose(self) -> int | None:
         """The cap for this call: 1 or None (no cap)."""
@@ -129,6 +131,8 @@ class BlasTuner:
         if self.calls <= 2 * self.KEEP:  # learn both
             return 1 if self.calls % 2 else None
         best = self.best()
+        if best is None and _median(self.times[None]) < self.MIN_SECONDS:
+            return None  # too short for the cap's own cost (threadpoolctl: some µs) to pay
         if self.calls >= self.next_try:
             return 1 if best is None else None
         return best
@@ -149,3 +153,7 @@ class BlasTuner:
         except ImportError:
             return False
         return True
+
+
+def _median(times: list[float]) -> float:
+    return sorted(times)[len(times) // 2] if times else float("inf")
