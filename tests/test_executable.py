@@ -259,3 +259,27 @@ def test_compiled_training_step_peak_memory_is_at_most_half_of_eager():
         fn(X, y)
         peaks[mode] = _peak_bytes(lambda: fn(X, y))
     assert peaks["numba"] <= 0.5 * peaks["eager"], peaks
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch", [1, 7])
+def test_compiled_mlp_step_matches_the_numpy_reference(batch, dtype):
+    """W2's step (benchmarks/tracead_impls.mlp_step) at small sizes: the loss and the SGD
+    update against the hand-derived float64 reference, compiled kernels running."""
+    from benchmarks.workloads import ref_mlp_loss_grad
+
+    X, y, init = mlp_case(batch, (6, 5, 4, 3))
+    X, init = X.astype(dtype), [p.astype(dtype) + 0.1 for p in init]  # nonzero biases
+    lr = dtype(0.5)
+    params = [ta.tensor(p.copy(), requires_grad=True) for p in init]
+    step = ta.compile(mlp_step(params, lr))
+    tol = 2e-5 if dtype == np.float32 else 1e-10
+    for _ in range(2):  # the second call runs the compiled kernels
+        before = [p.numpy().copy() for p in params]
+        loss = float(step(X, y).numpy())
+        want_loss, want_grads = ref_mlp_loss_grad(X, y, before)
+        np.testing.assert_allclose(loss, want_loss, rtol=tol)
+        for p, b, g in zip(params, before, want_grads):
+            assert p.numpy().dtype == dtype
+            np.testing.assert_allclose(p.numpy(), b - lr * g, rtol=tol, atol=tol)
+    assert step.stats["hits"] >= 1 and not step.stats["eager_calls"]
