@@ -9,6 +9,7 @@ from tracead import nn
 from tracead.ir import Graph, Node, VarFactory, freeze_params, interpret, verify
 from tracead.ops import PRIMS
 from tracead.plan.fuse_kinds import is_pointwise
+from tracead.plan.memory import written
 from tracead.trace.backward import joint_graph
 
 F64, F32 = np.dtype(np.float64), np.dtype(np.float32)
@@ -172,16 +173,20 @@ def compiled_graph(fn, *args, which="forward_graph", **options):
 def check_memory_plan(plan) -> None:
     schedule = plan.schedule
     graph_outputs = {v.id for v in schedule.graph.outputs}
-    values = {v.id: v for k in schedule.kernels for v in k.outputs}
+    values = {v.id: v for k in schedule.kernels for v in written(k)}
     assert set(plan.assignment) | set(plan.views) == set(values)
+    for product, host in plan.in_place.items():  # BLAS's result, then the epilogue's over it
+        assert plan.assignment[product] == plan.assignment[host]
+        assert plan.live[product] == (plan.live[host][0],) * 2
+        assert values[product].nbytes == values[host].nbytes
     for buf in plan.buffers:
-        spans = sorted(plan.live[vid] for vid in buf.vars)
+        spans = sorted(plan.live[vid] for vid in buf.vars if vid not in plan.in_place)
         for (_, end), (start, _) in itertools.pairwise(spans):
             assert end < start, f"buffer {buf.index} holds two live values"
         for vid in buf.vars:
             assert values[vid].dtype == buf.dtype and values[vid].nbytes <= buf.nbytes
             assert plan.assignment[vid] == buf.index
         if any(vid in graph_outputs for vid in buf.vars):
-            assert buf.output and len(buf.vars) == 1
+            assert buf.output and len([v for v in buf.vars if v not in plan.in_place]) == 1
     for vid, base in plan.views.items():
         assert base not in plan.live or plan.live[base][1] >= plan.live[vid][1]
