@@ -154,9 +154,9 @@ def test_a_row_stack_times_a_matrix_runs_as_one_product(dtype):
         x = x.astype(dtype)
         expected = np.einsum("...mk,kn->...mn", x, w)
         out = np.full(expected.shape, np.nan, dtype)
-        assert matmul_p.impl(x, w, out=out) is not None
+        assert matmul_p.apply((x, w), {}, into=out) is out
         np.testing.assert_allclose(out, expected, rtol=1e-5)
-        np.testing.assert_allclose(matmul_p.impl(x, w), expected, rtol=1e-5)
+        np.testing.assert_allclose(matmul_p.apply((x, w), {}), expected, rtol=1e-5)
     f32 = np.ones((2, 3, 4), np.float32)
     assert matmul_p.apply([f32, w], {}).dtype == np.result_type(f32, w)
 

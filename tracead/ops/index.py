@@ -116,9 +116,9 @@ def _scatter_slabs(g, rows, shape):
     """zeros(shape) with g's slabs added at rows of axis 0 (x[rows]'s transpose, an
     embedding's gradient), or None when an index is out of range (add.at then raises).
 
-    np.add.at over whole slabs of an N-d array is about 5x slower than add.at over
-    the slabs' flat element positions, a 1-d index it has a fast loop for. Both add
-    in index order, so the sums are the same bit for bit."""
+    np.add.at over whole slabs of an N-d array is much slower than add.at over the
+    slabs' flat element positions, a 1-d index it has a fast loop for (figures:
+    benchmarks/NOTES.md, W6). Both add in index order: the same sums bit for bit."""
     n, slab = shape[0], math.prod(shape[1:])
     rows = rows.reshape(-1)
     if rows.size and (rows.min() < -n or rows.max() >= n):
