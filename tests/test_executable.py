@@ -144,6 +144,29 @@ def test_matmul_epilogues_write_into_planned_buffers():
     check_against_interpreter(lambda v, u: (v @ u) * 2.0, (RNG.standard_normal(4), RNG.standard_normal(4)))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_row_stack_times_a_matrix_runs_as_one_product(dtype):
+    """(..., m, k) @ (k, n) runs as one (rows, k) GEMM into its buffer; other layouts,
+    empty stacks and mixed dtypes keep NumPy's own matmul. Same values either way."""
+    matmul_p = ta.ops.PRIMS["matmul"]
+    w = RNG.standard_normal((4, 3)).astype(dtype)
+    for x in [RNG.standard_normal((2, 5, 4)), RNG.standard_normal((2, 1, 5, 4)),
+              RNG.standard_normal((5, 2, 4)).transpose(1, 0, 2), np.zeros((0, 5, 4)), np.ones((2, 1, 4))]:
+        x = x.astype(dtype)
+        expected = np.einsum("...mk,kn->...mn", x, w)
+        out = np.full(expected.shape, np.nan, dtype)
+        assert matmul_p.apply((x, w), {}, into=out) is out
+        np.testing.assert_allclose(out, expected, rtol=1e-5)
+        np.testing.assert_allclose(matmul_p.apply((x, w), {}), expected, rtol=1e-5)
+    f32 = np.ones((2, 3, 4), np.float32)
+    assert matmul_p.apply([f32, w], {}).dtype == np.result_type(f32, w)
+
+    def f(x, w):
+        return ta.tanh(x @ w) + 1.0
+
+    check_against_interpreter(f, (RNG.standard_normal((2, 5, 4)).astype(dtype), w))
+
+
 def test_matmul_epilogues_read_the_product_apart_or_through_the_output():
     """An epilogue reading and writing one array through two names runs LLVM's scalar
     fallback loop (steps.MatmulStep): the product lives in a free buffer of its own, or,

@@ -389,3 +389,18 @@ def test_random_programs_give_the_same_results_with_passes_on_and_off(program):
         check_memory_plan(plan_memory(schedule))
         for a, b in zip(interpret(graph, [x, y]), run_schedule(schedule, [x, y])):
             np.testing.assert_array_equal(a, b)
+
+
+def test_a_copying_reshape_read_twice_is_not_composed_into_a_second_copy():
+    """reshape(transpose(x)) copies; a later reshape of it read beside it would copy the same
+    elements again if composed with it (an attention output read as (B, T, E) and (B*T, E))."""
+    for shared in (True, False):
+        b = Builder()
+        rows = b.reshape(b.transpose(b.input((2, 3, 4)), perm=(1, 0, 2)), shape=(3, 8))
+        flat = b.reshape(rows, shape=(24,))
+        g = run_pass(dce, run_pass(simplify, b.graph(flat, rows) if shared else b.graph(flat)))
+        if shared:
+            assert [n.prim.name for n in g.nodes] == ["transpose", "reshape", "reshape"]
+            assert g.nodes[2].inputs[0] is g.nodes[1].out
+        else:  # read once: composed
+            assert [n.prim.name for n in g.nodes] == ["transpose", "reshape"]

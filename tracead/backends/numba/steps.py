@@ -13,8 +13,8 @@ fused step's predicted call is then written out as straight-line Python
 (callgen.py); `run_general` below is the same call, table-driven.
 
   FusedStep   a generated module (codegen.py); outputs go into planned buffers
-  MatmulStep  np.matmul(out=planned or scratch buffer), then the generated
-              epilogue, which reads the product and writes its outputs elsewhere
+  MatmulStep  the matmul row's impl (np.matmul, out= a planned or scratch buffer), then
+              the generated epilogue, which reads the product and writes its outputs elsewhere
   OpaqueStep  the primitive's NumPy impl; it allocates its own result, copied
               when it is a view of a buffer the plan gives to a later value
 """
@@ -297,6 +297,7 @@ class MatmulStep(Step):
 
     def __init__(self, kernel: Kernel, epilogue: FusedStep | None) -> None:
         self.mm = kernel.nodes[0]
+        self.prim = self.mm.prim  # the row's impl runs a row stack times a matrix as one GEMM
         self.kernel, self.epilogue = kernel, epilogue
         self.positions = [kernel.inputs.index(v) for v in self.mm.inputs]
         self.keep_product = any(v.id == self.mm.out.id for v in kernel.outputs)
@@ -318,9 +319,9 @@ class MatmulStep(Step):
         a, b = [env[s] for s in self.arg_slots]
         _, value = place(env, self.product)
         if self.use_out:
-            np.matmul(a, b, out=value)  # vec @ vec returns a scalar, but fills `value`
+            self.prim.apply((a, b), {}, self.mm.out, into=value)  # vec @ vec fills a 0-d `value`
         else:
-            value[...] = np.matmul(a, b)
+            value[...] = self.prim.apply((a, b), {}, self.mm.out)
         if self.epilogue is not None:
             self.epilogue.run(env)
         for slot in self.frees:
