@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import op_error
+
 # Element types the loops are compiled for; others take the NumPy path.
 DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int64))
 
@@ -215,5 +217,4 @@ def plane_scatter(g: np.ndarray, index: np.ndarray, image) -> np.ndarray:
 def check_plane_index(op: str, index: np.ndarray, image) -> None:
     """The loops do not bounds-check: an index outside the plane is an error here."""
     if index.size and (index.min() < 0 or index.max() >= image[0] * image[1]):
-        from ..errors import op_error
         raise op_error(op, f"plane index out of range for an image {tuple(image)}", index_error=True)
