@@ -20,6 +20,7 @@ import numpy as np
 import tracead as ta
 from tracead import functional as F
 from tracead.ops import window as F_window
+from tracead.ops import window_max as F_window_max
 
 
 def F_window_uniform(key):
@@ -294,6 +295,37 @@ def _col2im_ref(cols, image=(3, 4), k=(2, 3), s=(1, 2), p=(1, 0, 1, 1), d=(1, 1)
 WINDOW = dict(kernel=(2, 3), stride=(1, 2), padding=(1, 0, 1, 1), dilation=(1, 1))
 
 
+def _window_argmax_ref(x, k=(3, 2), s=(2, 1), p=(1, 1, 0, 1), d=(1, 1)):
+    """The plane index of each window's first maximum: argmax over the window's
+    in-image taps (padding is -inf, and the real values here are finite)."""
+    cols = _im2col_ref(x, k, s, p, d, -np.inf)
+    rows = _im2col_ref(np.broadcast_to(np.arange(x.shape[2])[:, None], x.shape[2:])[None, None]
+                       .astype(float), k, s, p, d, -1.0)
+    cols_ = _im2col_ref(np.broadcast_to(np.arange(x.shape[3]), x.shape[2:])[None, None]
+                        .astype(float), k, s, p, d, -1.0)
+    n, c, kh, kw, ho, wo = cols.shape
+    first = cols.reshape(n, c, kh * kw, ho, wo).argmax(axis=2)
+    at_r = np.take_along_axis(rows.reshape(1, 1, kh * kw, ho, wo), first[:, :, None], 2)[:, :, 0]
+    at_s = np.take_along_axis(cols_.reshape(1, 1, kh * kw, ho, wo), first[:, :, None], 2)[:, :, 0]
+    return (at_r * x.shape[3] + at_s).astype(np.int64)
+
+
+# Plane indices into 3x4 planes, with repeats (they accumulate in plane_scatter).
+PLANE_INDEX = np.array([[[[0, 5, 11], [5, 3, 0]]], [[[7, 7, 7], [2, 1, 4]]]])
+
+
+def _plane_gather_ref(x):
+    flat = x.reshape(x.shape[:2] + (-1,))
+    return np.take_along_axis(flat, PLANE_INDEX.reshape(2, 1, -1), 2).reshape(PLANE_INDEX.shape)
+
+
+def _plane_scatter_ref(g):
+    out = np.zeros((2, 1, 12), g.dtype)
+    for a, b, y, z in np.ndindex(*g.shape):
+        out[a, b, PLANE_INDEX[a, b, y, z]] += g[a, b, y, z]
+    return out.reshape(2, 1, 3, 4)
+
+
 def _uniform_ref(key):
     key = np.abs(key).astype(np.uint64)
     out = np.empty(key.shape + (3,))
@@ -311,6 +343,21 @@ CASES += [
            (_args((1, 2, 4, 3)),), prim="im2col", differentiable=False),  # -inf entries
     OpCase("col2im", lambda c: F_window.col2im(c, image=(3, 4), **WINDOW), _col2im_ref,
            (_args((2, 1, 2, 3, 3, 2)),)),
+    OpCase("im2col_gemm_layout", lambda x: F_window.im2col(x, layout="gemm", **WINDOW),
+           lambda x: np.ascontiguousarray(_im2col_ref(x).transpose(1, 2, 3, 0, 4, 5)),
+           (_args((2, 1, 3, 4)), _args((1, 2, 3, 4))), prim="im2col"),
+    OpCase("col2im_gemm_layout",
+           lambda c: F_window.col2im(c, image=(3, 4), layout="gemm", **WINDOW),
+           lambda c: _col2im_ref(np.ascontiguousarray(c.transpose(3, 0, 1, 2, 4, 5))),
+           (_args((1, 2, 3, 2, 3, 2)),), prim="col2im"),
+    OpCase("window_argmax", lambda x: F_window_max.window_argmax(
+        x, kernel=(3, 2), stride=(2, 1), padding=(1, 1, 0, 1), dilation=(1, 1)),
+        _window_argmax_ref, (_args((2, 3, 4, 3)), _args((1, 1, 2, 2))), differentiable=False),
+    OpCase("plane_gather", lambda x: F_window_max.plane_gather(x, ta.Tensor(PLANE_INDEX)),
+           _plane_gather_ref, (_args((2, 1, 3, 4)),)),
+    OpCase("plane_scatter", lambda g: F_window_max.plane_scatter(g, ta.Tensor(PLANE_INDEX),
+                                                                 image=(3, 4)),
+           _plane_scatter_ref, (_args((2, 1, 2, 3)),)),
     OpCase("uniform", lambda k: F_window_uniform(k), _uniform_ref,
            (_args((), domain="ints"), _args((2,), domain="ints")), differentiable=False),
 ]

@@ -180,7 +180,7 @@ TORCH_CASES: list[OpCase] = [
            lambda x: np.clip(x, -0.5, 0.5) + np.clip(4 * x, 0, 6), (_args((2, 3)),), smooth=False),
     # -- pooling, padding, resizing ------------------------------------------------------------------
     OpCase("max_pool2d", lambda x: F.max_pool2d(x, 2), _max_pool_ref, (_args((1, 2, 4, 5)),),
-           prim="argmax", smooth=False),
+           prim="window_argmax", smooth=False),
     OpCase("reflect_pad_1d", lambda x: F.pad(x, (2, 1), mode="reflect"), _reflect_pad_ref,
            (_args((1, 2, 4)),), prim="getitem"),
     OpCase("bilinear", lambda x: F.interpolate(x, size=(3, 5), mode="bilinear"),

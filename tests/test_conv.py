@@ -221,3 +221,90 @@ def test_compiled_conv_pool_step_matches_eager_and_runs_compiled():
     np.testing.assert_allclose(float(value), float(ref_value), rtol=1e-5)
     for g, r in zip(grads, ref_grads):
         np.testing.assert_allclose(g.numpy(), r.numpy(), rtol=1e-4, atol=1e-4)
+
+
+# -- im2col / col2im loops against the NumPy references; max-pool's first-max rule ------------
+def _window_geometries():
+    for shape in [(2, 3, 5, 4), (1, 1, 1, 1), (1, 2, 3, 7), (0, 2, 3, 3)]:
+        for kernel in [(1, 1), (2, 3), (3, 3)]:
+            for stride in [(1, 1), (2, 1), (1, 3)]:
+                for pads in [(0, 0, 0, 0), (1, 1, 1, 1), (1, 0, 2, 1)]:
+                    for dil in [(1, 1), (2, 1)]:
+                        h = shape[2] + pads[0] + pads[1] - dil[0] * (kernel[0] - 1)
+                        w = shape[3] + pads[2] + pads[3] - dil[1] * (kernel[1] - 1)
+                        if h >= 1 and w >= 1:
+                            yield shape, kernel, stride, pads, dil
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.int64, np.int16])
+def test_im2col_col2im_loops_match_numpy_references(dtype):
+    from tracead.ops.window import _col2im_impl, _im2col_impl, col2im_numpy, im2col_numpy
+    rng = np.random.default_rng(7)
+    fill = -np.inf if np.dtype(dtype).kind == "f" else float(np.iinfo(dtype).min)
+    for shape, kernel, stride, pads, dil in _window_geometries():
+        x = (rng.normal(size=shape) * 5).astype(dtype)
+        geometry = dict(kernel=kernel, stride=stride, padding=pads, dilation=dil)
+        for pad_value in (0.0, fill):
+            got = _im2col_impl(x, pad_value=pad_value, **geometry)
+            want = im2col_numpy(x, got.shape, stride, pads, dil, pad_value)
+            assert got.dtype == want.dtype and np.array_equal(got, want), (shape, geometry)
+            gemm = _im2col_impl(x, pad_value=pad_value, layout="gemm", **geometry)
+            assert np.array_equal(gemm, want.transpose(1, 2, 3, 0, 4, 5)), (shape, geometry)
+        cols = (rng.normal(size=got.shape) * 5).astype(dtype)
+        want = col2im_numpy(cols, shape[2:], stride, pads, dil)
+        for c in (cols, np.asfortranarray(cols), cols[..., ::-1].copy()[..., ::-1]):  # any strides
+            back = _col2im_impl(c, image=shape[2:], **geometry)
+            assert back.dtype == want.dtype and back.shape == want.shape
+            np.testing.assert_allclose(back, want, rtol=1e-5, atol=1e-4)
+            back = _col2im_impl(c.transpose(1, 2, 3, 0, 4, 5), image=shape[2:], layout="gemm",
+                                **geometry)
+            np.testing.assert_allclose(back, want, rtol=1e-5, atol=1e-4)
+
+
+def _first_max_grad(x, k, s, p, r):
+    """The cotangent r of each window sent to its first maximum (NaN first), torch's rule."""
+    grad = np.zeros(x.shape)
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (p, p), (p, p)), constant_values=-np.inf)
+    index = np.zeros(r.shape, np.int64)
+    for a, b, y, z in np.ndindex(*r.shape):
+        win = xp[a, b, y * s:y * s + k, z * s:z * s + k]
+        yy, zz = divmod(int(np.argmax(win)), k)  # np.argmax: the first max, or the first NaN
+        grad[a, b, y * s + yy - p, z * s + zz - p] += r[a, b, y, z]
+        index[a, b, y, z] = (y * s + yy - p) * x.shape[3] + z * s + zz - p
+    return grad, index
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,k,s,p", [((2, 3, 6, 4), 2, 2, 0), ((1, 1, 2, 2), 2, 2, 0),
+                                         ((2, 1, 5, 5), 3, 1, 1), ((1, 2, 4, 6), 3, 2, 1),
+                                         ((2, 2, 5, 4), 2, 2, 0), ((1, 1, 3, 3), 2, 1, 0)])
+def test_max_pool_gradient_goes_to_the_first_maximum(dtype, shape, k, s, p):
+    rng = np.random.default_rng(11)
+    for x in (rng.normal(size=shape), np.round(rng.normal(size=shape))):  # the second has ties
+        x = x.astype(dtype)
+        if x.size > 3:
+            x.reshape(-1)[3] = np.nan
+        out = F.max_pool2d(x, k, s, p)
+        np.testing.assert_allclose(out.numpy(), ref_pool(x.astype(np.float64), k, s, p, np.max, -np.inf),
+                                   rtol=1e-6)
+        r = rng.normal(size=out.shape)
+        want, index = _first_max_grad(x, k, s, p, r)
+        xt = ta.Tensor(x, requires_grad=True)
+        (F.max_pool2d(xt, k, s, p) * ta.Tensor(r.astype(dtype))).sum().backward()
+        np.testing.assert_allclose(xt.grad.numpy(), want, rtol=1e-6, atol=1e-6)
+        np.testing.assert_array_equal(F.max_pool2d(x, k, s, p, return_indices=True)[1].numpy(), index)
+
+
+def test_compiled_max_pool_uses_no_scatter_and_matches_eager():
+    x = np.round(RNG.normal(size=(3, 2, 4, 6))).astype(np.float32)  # ties
+    r = RNG.normal(size=(3, 2, 2, 3)).astype(np.float32)
+    vg = ta.value_and_grad(lambda x: (F.max_pool2d(F.relu(x), 2) * r).sum())
+    cf = ta.compile(vg)
+    cf(x)
+    value, grad = cf(x)
+    assert cf.stats["hits"] >= 1 and cf.stats["eager_calls"] == 0
+    ops = str(ta.explain(cf, x).graphs())
+    assert "window_argmax" in ops and "plane_scatter" in ops  # one pass each, no NumPy fallbacks:
+    assert "scatter_add" not in ops and " argmax " not in ops and "im2col" not in ops
+    want, _ = _first_max_grad(np.maximum(x, 0), 2, 2, 0, r)
+    np.testing.assert_allclose(grad.numpy(), want * (x > 0), rtol=1e-6)

@@ -29,7 +29,6 @@ KNOWN_GAPS = {
     "T.max(x, 1)[0] [(3, 4)]", "T.min(x, 0)[0] [(3, 4)]", "T.var(x) [(2, 3, 4)]",
     "T.std(x, 1) [(2, 3, 4)]",
     # not implemented
-    "T.trace(x) [(4, 4)]",                            # ta.trace is the tracer package: x.trace()
     "T.linalg.det(x) [(3, 3)]",
     "F.interpolate(x, size=(8, 8), mode='bicubic') [(2, 3, 7, 6)]",
     "F.grid_sample(x, y.tanh(), align_corners=False) [(1, 2, 4, 4), (1, 3, 3, 2)]",

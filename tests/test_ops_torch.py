@@ -176,3 +176,32 @@ def test_spectral_and_nuclear_norms_and_their_gradient(mode):
     np.testing.assert_allclose(np.asarray(t.norm(dim=1)), np.linalg.norm(t.numpy(), axis=1))
     np.testing.assert_allclose(np.asarray(ta.linalg.matrix_norm(t, ord=1, keepdim=True)),
                                np.linalg.norm(t.numpy(), 1, axis=(1, 2), keepdims=True))
+
+
+TRACE_CASES = [((4, 4), 0, 0, 1), ((3, 5), 1, 0, 1), ((5, 3), -2, 0, 1), ((1, 1), 0, 0, 1),
+               ((2, 3, 4), 1, 1, 2), ((3, 2, 3), 0, 0, 2), ((0, 3), 0, 0, 1), ((2, 2), 5, 0, 1)]
+
+
+@pytest.mark.parametrize("shape,offset,axis1,axis2", TRACE_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_trace_is_numpys_and_torchs_trace(shape, offset, axis1, axis2, dtype):
+    """`ta.trace` is the tracer package and also np.trace / torch.trace, gradient included."""
+    x = np.random.default_rng(3).normal(size=shape).astype(dtype)
+    expected = np.trace(x, offset, axis1, axis2)
+    got = ta.trace(ta.tensor(x), offset, axis1, axis2)
+    assert got.dtype == expected.dtype and got.shape == np.shape(expected)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6)
+    if x.size:
+        x64 = x.astype(np.float64)
+        grad = ta.grad(lambda a: ta.trace(a, offset, axis1, axis2).sum())(x64)
+        fd = _fd_grad(lambda a: np.trace(a, offset, axis1, axis2).sum(), x64)
+        np.testing.assert_allclose(np.asarray(grad), fd, atol=1e-6)
+
+
+def test_trace_compiles_and_keeps_the_tracer_package():
+    import tracead.trace.tracer  # noqa: F401  (the package's submodules still import)
+
+    x = np.arange(9.0).reshape(3, 3)
+    cf = ta.compile(lambda a: ta.trace(a) * 2)
+    cf(x)
+    assert float(cf(x)) == 2 * np.trace(x) and cf.stats["hits"] >= 1

@@ -14,6 +14,7 @@ import pytest
 import tracead as ta
 from tracead.errors import OpError
 from checks import check_vjp
+from modes import MODES, run_value_and_grad
 
 RNG = np.random.default_rng(0)
 
@@ -212,3 +213,35 @@ def test_vmap_of_composites_matches_a_loop(name, fn, ref):
     xs = RNG.standard_normal((4, 2, 3))
     got = np.asarray(ta.vmap(fn)(xs))
     np.testing.assert_allclose(got, np.stack([ref(x) for x in xs]), rtol=1e-12, err_msg=name)
+
+
+# -- x[rows]'s gradient: repeated rows add up ------------------------------------------------
+ROW_PICKS = [((5, 3), (7,)), ((5,), (4, 3)), ((4, 2, 3), (2, 5)), ((1, 4), (6,)), ((5, 3), ()),
+             ((3, 0), (4,)), ((3, 2), (0,))]
+
+
+def _rows_loss(table, rows, w):
+    return ta.sum(table[rows] * w)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shapes", ROW_PICKS, ids=str)
+def test_row_pick_gradient_matches_add_at_bit_for_bit(mode, dtype, shapes):
+    """An embedding's gradient (scatter_add of whole rows, negative and repeated rows
+    included) equals np.add.at's, which adds in index order, bit for bit."""
+    shape, pick = shapes
+    table = RNG.standard_normal(shape).astype(dtype)
+    rows = RNG.integers(-shape[0], shape[0], pick)
+    w = RNG.standard_normal(rows.shape + shape[1:]).astype(dtype)
+    _, (grad,) = run_value_and_grad(mode, _rows_loss, (0,), ta.tensor(table), rows, ta.tensor(w))
+    expected = np.zeros(shape, dtype)
+    np.add.at(expected, (rows,), w)
+    assert grad.dtype == dtype and np.array_equal(grad.numpy(), expected)
+
+
+def test_row_scatter_out_of_range_raises():
+    scatter_add = ta.ops.PRIMS["scatter_add"]
+    for bad in ([0, 4], [0, -5]):
+        with pytest.raises(IndexError, match="out of bounds"):
+            scatter_add.apply([np.ones((2, 3)), np.array(bad)], {"index": (("a", 0),), "shape": (4, 3)})

@@ -212,7 +212,10 @@ def test_gelu_is_one_primitive_whose_gradient_reads_its_input(dtype):
     f = ta.compile(step)
     f(x), f(x)
     plan = f.order[-1].forward_exec.memory_plan
-    wide = [b for b in plan.buffers if b.nbytes == x.nbytes]
+    # (A matmul's product read only by its own epilogue lives within that kernel: not saved.)
+    inside = {k.nodes[0].out.id for k in plan.schedule.kernels
+              if k.kind == "matmul" and k.nodes[0].out not in k.outputs}
+    wide = [b for b in plan.buffers if b.nbytes == x.nbytes and not set(b.vars) <= inside]
     assert len(wide) <= 2, plan
 
 

@@ -10,8 +10,9 @@ TRACEAD_PARALLEL_THRESHOLD  work above which a kernel runs parallel (default: th
                     parallel, e.g. to test the parallel loops on small inputs;
                     the `parallel_threshold=` option of compile wins)
 TRACEAD_BLAS_THREADS  cap on BLAS threads while a compiled call with a matmul runs
-                    (unset: BLAS keeps its own setting; needs threadpoolctl;
-                    see backends/numba/threads.py)
+                    (unset: each compiled graph times its calls with BLAS's own
+                    count and with 1 and keeps the faster, threads.BlasTuner;
+                    needs threadpoolctl; see backends/numba/threads.py)
 TRACEAD_CACHE_DIR   where the on-disk kernel cache lives (default ~/.cache/tracead;
                     unwritable: a private temporary directory, with a warning)
 TRACEAD_CHECK=1|grad  check mode for every compiled function (runtime/check.py);

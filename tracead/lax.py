@@ -253,16 +253,37 @@ def _ints(values) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
 
-def im2col(x: Tensor, *, kernel, stride, padding, dilation, pad_value: float = 0.0) -> Tensor:
-    """The sliding windows of an NCHW image as columns (canonical int-tuple params)."""
+def im2col(x: Tensor, *, kernel, stride, padding, dilation, pad_value: float = 0.0,
+           layout: str = "image") -> Tensor:
+    """The sliding windows of an NCHW image as columns (canonical int-tuple params);
+    layout "image" (N, C, kh, kw, Ho, Wo) or "gemm" (C, kh, kw, N, Ho, Wo)."""
     return bind(PRIMS["im2col"], x, kernel=_ints(kernel), stride=_ints(stride),
-                padding=_ints(padding), dilation=_ints(dilation), pad_value=float(pad_value))
+                padding=_ints(padding), dilation=_ints(dilation), pad_value=float(pad_value),
+                layout=str(layout))
 
 
-def col2im(cols: Tensor, *, image, kernel, stride, padding, dilation) -> Tensor:
-    """The adjoint of im2col: windows summed back into an NCHW image."""
+def col2im(cols: Tensor, *, image, kernel, stride, padding, dilation,
+           layout: str = "image") -> Tensor:
+    """The adjoint of im2col: windows (in im2col's `layout`) summed back into an NCHW image."""
     return bind(PRIMS["col2im"], cols, image=_ints(image), kernel=_ints(kernel),
-                stride=_ints(stride), padding=_ints(padding), dilation=_ints(dilation))
+                stride=_ints(stride), padding=_ints(padding), dilation=_ints(dilation),
+                layout=str(layout))
+
+
+def window_argmax(x: Tensor, *, kernel, stride, padding, dilation) -> Tensor:
+    """Plane index (r * W + s) of the first maximum of each window of an NCHW image."""
+    return bind(PRIMS["window_argmax"], x, kernel=_ints(kernel), stride=_ints(stride),
+                padding=_ints(padding), dilation=_ints(dilation))
+
+
+def plane_gather(x: Tensor, index: Tensor) -> Tensor:
+    """x[n, c].flat[index[n, c, ...]] for an NCHW x and an (N, C, Ho, Wo) index."""
+    return bind(PRIMS["plane_gather"], x, index)
+
+
+def plane_scatter(g: Tensor, index: Tensor, *, image) -> Tensor:
+    """plane_gather's transpose: g added into zero (N, C, *image) planes at index."""
+    return bind(PRIMS["plane_scatter"], g, index, image=_ints(image))
 
 
 def uniform(key: Tensor, shape, dtype) -> Tensor:

@@ -124,7 +124,7 @@ class Prim:
     def __repr__(self) -> str:
         return f"Prim({self.name})"
 
-    def apply(self, args, params: dict, out=None) -> np.ndarray:
+    def apply(self, args, params: dict, out=None, into: np.ndarray | None = None) -> np.ndarray:
         """`impl` on concrete arrays: the one way every stage runs a primitive.
 
         Eager dispatch, the reference interpreter, constant folding, the
@@ -135,7 +135,14 @@ class Prim:
         asked (constants computed outside any graph). Shapes are checked by
         the callers that index the result without bounds checks (a traced
         shape may be symbolic).
+
+        `into`: a buffer of `out`'s shape and dtype that `impl` writes the result
+        into, NumPy's `out=` (matmul's planned buffer in a compiled step): no
+        result array, no copy. Only for impls that take `out=`.
         """
+        if into is not None:
+            self.impl(*args, **params, out=into)
+            return into
         if out is None:
             out = self.shape_rule(*(Aval(a.shape, a.dtype) for a in args), **params)
         result = np.asarray(self.impl(*args, **params))

@@ -89,19 +89,22 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 
                        f"of shape {weight.shape}", x, weight)
     stride, dilation = _pair("conv2d", stride, "stride"), _pair("conv2d", dilation, "dilation")
     pads = _conv_padding("conv2d", padding, (kh, kw), dilation, stride)
-    cols = im2col(x, kernel=(kh, kw), stride=stride, padding=pads, dilation=dilation)
-    ho, wo = cols.shape[4:]
     k = cg * kh * kw
     if groups == 1:
         # One GEMM over the whole batch, (O, K) @ (K, N*Ho*Wo), rather than N small ones
         # broadcasting the weight: the weight gradient is then one GEMM too, instead of
-        # an (N, O, K) stack of products summed over N.
-        cols = F.reshape(F.transpose(cols, (1, 2, 3, 0, 4, 5)), (k, n * ho * wo))
-        y = F.matmul(F.reshape(weight, (o, k)), cols)
+        # an (N, O, K) stack of products summed over N. im2col writes the columns in
+        # that GEMM's layout, so the reshape is a view (and so is its cotangent's).
+        cols = im2col(x, kernel=(kh, kw), stride=stride, padding=pads, dilation=dilation,
+                      layout="gemm")
+        ho, wo = cols.shape[4:]
+        y = F.matmul(F.reshape(weight, (o, k)), F.reshape(cols, (k, n * ho * wo)))
         if bias is not None:
             y = y + F.reshape(as_tensor(bias, op="conv2d"), (o, 1))
         y = F.transpose(F.reshape(y, (o, n, ho, wo)), (1, 0, 2, 3))
         return _unbatch(y, squeeze)
+    cols = im2col(x, kernel=(kh, kw), stride=stride, padding=pads, dilation=dilation)
+    ho, wo = cols.shape[4:]
     w = F.reshape(weight, (groups, o // groups, k))
     y = F.reshape(F.matmul(w, F.reshape(cols, (n, groups, k, ho * wo))), (n, o, ho, wo))
     if bias is not None:

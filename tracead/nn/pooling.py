@@ -1,8 +1,8 @@
 """Pooling (NCHW / NCL, torch semantics) as composites over im2col and reductions.
 
-  max_pool2d        the first maximum of each window of im2col(x, pad=-inf)
-                    (argmax over the window, then a gather: the whole
-                    gradient goes to that one element, as torch's)
+  max_pool2d        a gather of each window's first maximum (window_argmax,
+                    plane_gather: the whole gradient goes to that one
+                    element, as torch's; ops/window_max.py)
   avg_pool2d        sum over the window axes / window size
   adaptive_*        constant averaging matrices (avg) or per-output windows (max)
   max_unpool2d      scatter of the pooled values to their indices
@@ -17,6 +17,7 @@ import numpy as np
 from .. import functional as F
 from ..errors import op_error
 from ..ops.window import im2col, im2col_p
+from ..ops.window_max import plane_gather, window_argmax
 from ..tensor import Tensor, as_tensor
 from .conv_functional import _average_matrix, _batched, _pair, _resize_2d, _unbatch
 
@@ -43,17 +44,6 @@ def _pool_geometry(op: str, x, kernel_size, stride, padding, dilation, ceil_mode
     return kernel, stride, tuple(pads), dilation
 
 
-def _window_argmax(x: Tensor, kernel, stride, pads, dilation) -> tuple[Tensor, Tensor]:
-    """(max of each window, its index within the window, row-major); NaN counts as the max."""
-    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-    cols = im2col(x, kernel=kernel, stride=stride, padding=pads, dilation=dilation, pad_value=fill)
-    n, c, kh, kw, ho, wo = cols.shape
-    flat = F.reshape(cols, (n, c, kh * kw, ho, wo))
-    where = F.argmax(flat, axis=2, keepdims=True)
-    values = F.take_along_axis(flat, where, 2)
-    return F.reshape(values, (n, c, ho, wo)), F.reshape(where, (n, c, ho, wo))
-
-
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
                return_indices: bool = False):
     """Max over each window, as torch.nn.functional.max_pool2d (padding counts as -inf).
@@ -66,15 +56,11 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bo
     x, squeeze = _batched("max_pool2d", x, 2)
     kernel, stride, pads, dilation = _pool_geometry("max_pool2d", x, kernel_size, stride,
                                                     padding, dilation, ceil_mode)
-    values, where = _window_argmax(x, kernel, stride, pads, dilation)
+    index = window_argmax(x, kernel=kernel, stride=stride, padding=pads, dilation=dilation)
+    values = plane_gather(x, index)
     if not return_indices:
         return _unbatch(values, squeeze)
-    ho, wo = values.shape[2:]
-    rows = np.arange(ho).reshape(ho, 1) * stride[0] - pads[0]
-    cols = np.arange(wo) * stride[1] - pads[2]
-    h = F.floor_divide(where, kernel[1]) * dilation[0] + rows
-    w = F.remainder(where, kernel[1]) * dilation[1] + cols
-    return _unbatch(values, squeeze), _unbatch(h * x.shape[3] + w, squeeze)
+    return _unbatch(values, squeeze), _unbatch(index, squeeze)
 
 
 def _as_2d(op: str, x):

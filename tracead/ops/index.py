@@ -6,6 +6,8 @@ param as ("a", k). `functional.getitem` builds this form from a Python index.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import lax
@@ -107,7 +109,33 @@ getitem_p = register(Prim("getitem", "index", _getitem_impl, _getitem_shape, _ge
                           shares_input=_basic_index, strided=True))
 
 
+_FULL = ("s", None, None, None)
+
+
+def _scatter_slabs(g, rows, shape):
+    """zeros(shape) with g's slabs added at rows of axis 0 (x[rows]'s transpose, an
+    embedding's gradient), or None when an index is out of range (add.at then raises).
+
+    np.add.at over whole slabs of an N-d array is much slower than add.at over the
+    slabs' flat element positions, a 1-d index it has a fast loop for (figures:
+    benchmarks/NOTES.md, W6). Both add in index order: the same sums bit for bit."""
+    n, slab = shape[0], math.prod(shape[1:])
+    rows = rows.reshape(-1)
+    if rows.size and (rows.min() < -n or rows.max() >= n):
+        return None
+    rows = np.where(rows < 0, rows + n, rows).astype(np.intp)
+    positions = (rows[:, None] * slab + np.arange(slab, dtype=np.intp)).reshape(-1)
+    out = np.zeros(n * slab, g.dtype)
+    np.add.at(out, positions, g.reshape(-1))
+    return out.reshape(shape)
+
+
 def _scatter_add_impl(g, *arrays, index, shape):
+    if (len(arrays) == 1 and index[:1] == (("a", 0),) and all(item == _FULL for item in index[1:])
+            and len(shape) >= 1 and g.shape == arrays[0].shape + tuple(shape[1:])):
+        out = _scatter_slabs(g, arrays[0], shape)
+        if out is not None:
+            return out
     out = np.zeros(shape, g.dtype)
     try:
         if arrays:

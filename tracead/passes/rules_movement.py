@@ -23,9 +23,18 @@ def _strip_ones(shape) -> tuple:
     return shape
 
 
+def _shared_copy(reshape, ctx) -> bool:
+    """Does this reshape copy (its input may be a strided view) for more readers than one?
+    Composing a later reshape with it would copy the same elements a second time (a
+    transposed attention output is read as (B, T, E) by a product and as (B*T, E) by
+    its weight's gradient)."""
+    source = ctx.producer(reshape.inputs[0])
+    return source is not None and source.prim.strided and ctx.uses.get(reshape.out.id, 0) > 1
+
+
 def reshape_chain(node, ctx):
     """reshape(x, x.shape) -> x; reshape(reshape(x, s1), s2) -> reshape(x, s2) (row-major
-    reshapes compose); reshape(sum(x, keepdims=True), <dims dropped>) -> sum(x, keepdims=False)
+    reshapes compose; not when the inner one is a copy others read too); reshape(sum(x, keepdims=True), <dims dropped>) -> sum(x, keepdims=False)
     when the reduction has no other use (same for max)."""
     if node.prim is not reshape_p:
         return None
@@ -35,7 +44,7 @@ def reshape_chain(node, ctx):
     inner = ctx.producer(x)
     if inner is None:
         return None
-    if inner.prim is reshape_p:
+    if inner.prim is reshape_p and not _shared_copy(inner, ctx):
         new = make(reshape_p, inner.inputs, node.out, node.source, shape=tuple(shape))
         return [new] if new is not None else None
     if inner.prim.kind == "reduce" and inner.kwargs["keepdims"] and ctx.uses.get(x.id) == 1:

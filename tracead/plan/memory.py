@@ -1,6 +1,10 @@
 """Memory planning over a kernel schedule: liveness and buffer reuse.
 
-Every kernel output (the values a schedule materialises) gets a buffer.
+Every kernel output (the values a schedule materialises) gets a buffer, and
+so does a matmul's product that only its own epilogue reads (`written`): BLAS
+writes it, the epilogue reads it, so it lives within its kernel and must not
+share a buffer with that kernel's outputs (the Numba backend's reason:
+backends/numba/steps.py, MatmulStep).
 Liveness is counted in kernel steps: a value is live from the kernel that
 writes it to the last kernel that reads it; graph outputs (the user's
 results, guard values, effects and, in a forward graph, the values saved for
@@ -59,6 +63,7 @@ class MemoryPlan:
     assignment: dict  # var id -> buffer index
     live: dict  # var id -> (kernel writing it, last kernel reading it; len(kernels) = end)
     views: dict  # var id -> var id of the value it is a view of (no buffer)
+    in_place: dict  # matmul product id -> id of the kernel output whose buffer it is written in
     peak_bytes_naive: int
     peak_bytes_planned: int
     peak_bytes_live: int
@@ -86,16 +91,28 @@ def _mb(n: int) -> str:
     return f"{n:,} B ({bytes_text(n)})"
 
 
+def written(kernel) -> tuple:
+    """The values a kernel writes into buffers: its outputs, and a matmul kernel's product
+    when the product is read inside the kernel only."""
+    if kernel.kind != "matmul" or len(kernel.nodes) == 1:
+        return kernel.outputs
+    product = kernel.nodes[0].out
+    if any(v.id == product.id for v in kernel.outputs):
+        return kernel.outputs
+    return (product,) + kernel.outputs
+
+
 def plan_memory(schedule: Schedule) -> MemoryPlan:
     kernels = schedule.kernels
     graph_outputs = {v.id for v in schedule.graph.outputs}
-    nbytes = {v.id: v.nbytes for k in kernels for v in k.outputs}
+    nbytes = {v.id: v.nbytes for k in kernels for v in written(k)}
     views = _views(kernels, graph_outputs)
-    written, last = _liveness(kernels, graph_outputs, views)
-    buffers, assignment = _assign_buffers(kernels, graph_outputs, views, last)
-    return MemoryPlan(schedule, buffers, assignment, {vid: (written[vid], last[vid]) for vid in written},
-                      views, sum(nbytes.values()), sum(b.nbytes for b in buffers),
-                      _peak_live(len(kernels), nbytes, written, last, views))
+    written_at, last = _liveness(kernels, graph_outputs, views)
+    buffers, assignment, in_place = _assign_buffers(kernels, graph_outputs, views, last)
+    return MemoryPlan(schedule, buffers, assignment,
+                      {vid: (written_at[vid], last[vid]) for vid in written_at},
+                      views, in_place, sum(nbytes.values()), sum(b.nbytes for b in buffers),
+                      _peak_live(len(kernels), nbytes, written_at, last, views, in_place))
 
 
 def _views(kernels, graph_outputs: set[int]) -> dict[int, int]:
@@ -119,19 +136,19 @@ def _views(kernels, graph_outputs: set[int]) -> dict[int, int]:
 
 def _liveness(kernels, graph_outputs: set[int], views: dict[int, int]):
     """(var id -> kernel writing it, var id -> last kernel reading it; len(kernels) = end)."""
-    written = {v.id: k.index for k in kernels for v in k.outputs}
-    last = dict(written)
+    written_at = {v.id: k.index for k in kernels for v in written(k)}
+    last = dict(written_at)
     for k in kernels:
         for v in k.inputs:
             if v.id in last:
                 last[v.id] = max(last[v.id], k.index)
     for vid in graph_outputs & last.keys():
         last[vid] = len(kernels)
-    for vid in sorted(views, key=lambda v: -written[v]):  # a view keeps its base alive
+    for vid in sorted(views, key=lambda v: -written_at[v]):  # a view keeps its base alive
         base = views[vid]
         if base in last:
             last[base] = max(last[base], last[vid])
-    return written, last
+    return written_at, last
 
 
 def _assign_buffers(kernels, graph_outputs: set[int], views: dict[int, int], last: dict[int, int]):
@@ -146,27 +163,52 @@ def _assign_buffers(kernels, graph_outputs: set[int], views: dict[int, int], las
     is_output: list[bool] = []
     free: list[int] = []
     assignment: dict[int, int] = {}
+    in_place: dict[int, int] = {}  # product id -> the output id whose buffer it is written in
+
+    def new_buffer(v, output: bool) -> int:
+        sizes.append(v.nbytes)
+        dtypes.append(v.dtype)
+        contents.append([])
+        is_output.append(output)
+        return len(sizes) - 1
+
     for k in kernels:
-        for v in k.outputs:
+        outputs, product = written(k), None
+        if outputs is not k.outputs:  # a product read inside its kernel only
+            product, outputs = outputs[0], k.outputs
+            buf = _best_fit(free, sizes, dtypes, product)
+            if buf is not None:  # a free buffer: the epilogue reads it and writes elsewhere
+                free.remove(buf)
+                assignment[product.id] = buf
+                contents[buf].append(product.id)
+                product = None
+        for v in outputs:
             if v.id in views:
                 continue
             buf = None if v.id in graph_outputs else _best_fit(free, sizes, dtypes, v)
             if buf is None:
-                buf = len(sizes)
-                sizes.append(v.nbytes)
-                dtypes.append(v.dtype)
-                contents.append([])
-                is_output.append(v.id in graph_outputs)
+                buf = new_buffer(v, v.id in graph_outputs)
             else:
                 free.remove(buf)
             assignment[v.id] = buf
             contents[buf].append(v.id)
+        if product is not None:  # no free buffer: in place in an output of its size
+            host = next((v for v in outputs if v.dtype == product.dtype and v.nbytes == product.nbytes
+                         and v.id in assignment), None)
+            if host is None:
+                buf = new_buffer(product, False)
+                contents[buf].append(product.id)
+            else:
+                buf = assignment[host.id]
+                contents[buf].insert(contents[buf].index(host.id), product.id)
+                in_place[product.id] = host.id
+            assignment[product.id] = buf
         for vid in dying.get(k.index, ()):  # free after the kernel ran, for later kernels
-            if vid in assignment and not is_output[assignment[vid]]:
+            if vid in assignment and vid not in in_place and not is_output[assignment[vid]]:
                 free.append(assignment[vid])
     buffers = tuple(Buffer(i, sizes[i], dtypes[i], tuple(contents[i]), is_output[i])
                     for i in range(len(sizes)))
-    return buffers, assignment
+    return buffers, assignment, in_place
 
 
 def _best_fit(free: list[int], sizes: list[int], dtypes: list[np.dtype], v) -> int | None:
@@ -177,11 +219,12 @@ def _best_fit(free: list[int], sizes: list[int], dtypes: list[np.dtype], v) -> i
 
 
 def _peak_live(end: int, nbytes: dict[int, int], written: dict[int, int], last: dict[int, int],
-               views: dict[int, int]) -> int:
-    """Max over kernel steps of the bytes of live values (views hold no bytes of their own)."""
+               views: dict[int, int], in_place: dict[int, int]) -> int:
+    """Max over kernel steps of the bytes of live values (views, and products written in
+    place in an output, hold no bytes of their own)."""
     change = [0] * (end + 1)  # live bytes per step, as a difference array
     for vid, first in written.items():
-        if vid not in views:
+        if vid not in views and vid not in in_place:
             change[first] += nbytes[vid]
             change[min(last[vid], end - 1) + 1] -= nbytes[vid]
     return max(itertools.accumulate(change), default=0)

@@ -12,6 +12,7 @@ import html
 from dataclasses import dataclass
 
 from ..ir.printer import format_graph, type_str
+from ..plan.memory import written
 from ..units import bytes_text as human_bytes
 
 
@@ -143,7 +144,7 @@ def memory_view(plan, label: str = "graph", n_saved: int = 0) -> MemoryView:
     format_graph(graph, sources=False, names=names)
     saved = {v.id for v in graph.outputs[len(graph.outputs) - n_saved:]} if n_saved else set()
     steps = len(plan.schedule.kernels)
-    values = {v.id: v for k in plan.schedule.kernels for v in k.outputs}
+    values = {v.id: v for k in plan.schedule.kernels for v in written(k)}
     spans = []
     for vid, buf in plan.assignment.items():
         first, last = plan.live[vid]

@@ -32,6 +32,7 @@ from ..ops.random import uniform_p
 from ..ops.scan import cummax_index_p, cummin_index_p, cumprod_p, cumsum_p, prod_p
 from ..ops.sort import argmax_p, argmin_p, argsort_p
 from ..ops.window import col2im_p, im2col_p
+from ..ops.window_max import plane_gather_p, plane_scatter_p, window_argmax_p
 from ..tensor import Tensor, as_tensor
 
 
@@ -176,10 +177,23 @@ def scatter_add(node, args, batched, size):
 
 
 def _fold_batch(node, args, batched, size):
-    """im2col / col2im: the vmapped batch joins the image batch N (axis 0), then splits off."""
-    x = args[0] if batched[0] else lax.broadcast_to(args[0], (size,) + tuple(node.inputs[0].shape))
-    folded = lax.reshape(x, (size * x.shape[1],) + tuple(x.shape[2:]))
-    out = bind(node.prim, folded, **node.kwargs)
+    """Window ops (im2col, col2im, max pooling's): the vmapped batch joins the image
+    batch N of every input, then splits off. N is axis 0, except in im2col's "gemm"
+    column layout (C, kh, kw, N, Ho, Wo), where it is axis 3: those columns are moved
+    to and from the "image" order around the call."""
+    gemm = node.kwargs.get("layout") == "gemm"
+    folded = []
+    for arg, is_batched, var in zip(args, batched, node.inputs):
+        x = arg if is_batched else lax.broadcast_to(arg, (size,) + tuple(var.shape))
+        if gemm and node.prim is col2im_p:
+            x = lax.transpose(x, (0, 4, 1, 2, 3, 5, 6))  # (B, N, C, kh, kw, Ho, Wo)
+        folded.append(lax.reshape(x, (size * x.shape[1],) + tuple(x.shape[2:])))
+    params = dict(node.kwargs, layout="image") if gemm else node.kwargs
+    out = bind(node.prim, *folded, **params)
+    if gemm and node.prim is im2col_p:
+        c, kh, kw, n, ho, wo = node.out.shape
+        out = lax.reshape(out, (size, n, c, kh, kw, ho, wo))
+        return lax.transpose(out, (0, 2, 3, 4, 1, 5, 6))
     return lax.reshape(out, (size,) + tuple(node.out.shape))
 
 
@@ -200,6 +214,7 @@ def shifted_axis(node, args, batched, size):
 RULES = {reshape_p: reshape, transpose_p: transpose, broadcast_to_p: broadcast_to,
          concatenate_p: concatenate, matmul_p: matmul, getitem_p: getitem,
          scatter_add_p: scatter_add, im2col_p: _fold_batch, col2im_p: _fold_batch,
+         window_argmax_p: _fold_batch, plane_gather_p: _fold_batch, plane_scatter_p: _fold_batch,
          uniform_p: uniform,
          prod_p: reduce,
          **dict.fromkeys((cumsum_p, cumprod_p, cummax_index_p, cummin_index_p, argsort_p,

@@ -6,8 +6,8 @@
 signature up front, and returns a `NumbaExecutable` (executable.py) that
 runs the steps (steps.py) over the memory plan's buffers. Opaque kernels call
 their primitive's NumPy impl; matmul kernels call np.matmul (BLAS) and run
-their elementwise epilogue as a generated loop, in place in the matmul result
-when that is free.
+their elementwise epilogue as a generated loop reading the product (never in
+place: steps.MatmulStep says why).
 
 Compiling waits until every kernel is generated: then a graph's new kernels,
 when there are enough, compile partly in worker processes (compile_workers.py)
@@ -138,7 +138,7 @@ class NumbaBackend:
                 view = node.prim.strided and kernel.index not in private
                 layout.update((v.id, "A" if view else "C") for v in kernel.outputs)
             elif kernel.kind == "matmul":
-                steps.append(self._matmul(kernel, names, record, layout))
+                steps.append(self._matmul(kernel, names, record, layout, memory))
                 known.update(v.id for v in kernel.outputs)
                 known.add(kernel.nodes[0].out.id)
             else:
@@ -154,11 +154,13 @@ class NumbaBackend:
         executable.timings, executable.workers = timings, workers
         return executable
 
-    def _fused(self, kernel: Kernel, names: Names, record: KernelRecord, layout, note: str = "") -> FusedStep:
+    def _fused(self, kernel: Kernel, names: Names, record: KernelRecord, layout, note: str = "",
+               in_place: tuple = ()) -> FusedStep:
         """Generate and load the kernel's module; its compile waits in self._pending
         (`_compile_pending`), so a graph's new kernels can compile side by side."""
         start = time.perf_counter()
-        code = generate(kernel, names, self.parallel_threshold, note, getattr(self, "_runtime", frozenset()))
+        code = generate(kernel, names, self.parallel_threshold, note, getattr(self, "_runtime", frozenset()),
+                        in_place)
         record.codegen_seconds += time.perf_counter() - start
         start = time.perf_counter()
         loaded = cache.load(code.body)
@@ -215,7 +217,7 @@ class NumbaBackend:
         config.debug_log(1, f"tracead: {record.describe()} {record.path}")
         config.debug_log(3, record.source)
 
-    def _matmul(self, kernel: Kernel, names: Names, record: KernelRecord, layout) -> MatmulStep:
+    def _matmul(self, kernel: Kernel, names: Names, record: KernelRecord, layout, memory) -> MatmulStep:
         mm = kernel.nodes[0]
         layout[mm.out.id] = "C"
         epilogue = None
@@ -230,11 +232,22 @@ class NumbaBackend:
             sub = Kernel(kernel.index, "elementwise", kernel.nodes[1:], tuple(inputs.values()), outputs,
                          mm.out.shape, kernel.reason)
             epilogue = self._fused(sub, names, record, layout,
-                                   note=f"epilogue of {names.node(mm)} (np.matmul, BLAS)")
+                                   note=f"epilogue of {names.node(mm)} (np.matmul, BLAS)",
+                                   in_place=_in_place(sub, mm.out, memory))
         else:
             record.source = f"# {names.node(mm)}\n# runs as np.matmul (BLAS)\n"
         layout.update((v.id, "C") for v in kernel.outputs)
         return MatmulStep(kernel, epilogue)
+
+
+def _in_place(epilogue: Kernel, product, memory) -> tuple:
+    """(input, output) positions of an epilogue whose output shares the product's buffer
+    (the memory plan found no free one for the product), else ()."""
+    host = memory.in_place.get(product.id)
+    if host is None:
+        return ()
+    return ([u.id for u in epilogue.inputs].index(product.id),
+            [v.id for v in epilogue.outputs].index(host))
 
 
 @dataclass(frozen=True, slots=True)

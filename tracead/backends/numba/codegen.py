@@ -51,6 +51,7 @@ import numpy as np
 
 from . import gen_elementwise, gen_reduce, gen_rowwise, scalar
 from .writer import Entry, Names, Writer, pad, runtime_sizes, shape_comment, type_str
+from .writer import in_place as writer_in_place
 
 # Work (elements x per-element cost / 2, see kernel_cost) above which a kernel
 # runs on the thread pool (threads.py): elements of a cheap 2-op loop such as
@@ -74,9 +75,10 @@ class KernelCode:
 
 
 def generate(kernel, names: Names, parallel_threshold: int = PARALLEL_THRESHOLD,
-             note: str = "", runtime: frozenset = frozenset()) -> KernelCode:
+             note: str = "", runtime: frozenset = frozenset(), in_place: tuple = ()) -> KernelCode:
     """runtime: sizes read from the arguments at run time (writer.runtime_sizes), the
-    symbolic dims of a dynamic-shape instance; every other size is a literal."""
+    symbolic dims of a dynamic-shape instance; every other size is a literal.
+    in_place: (input, output) positions the caller passes one array for (writer.in_place)."""
     check_contract(kernel)
     generator = GENERATORS.get(kernel.kind)
     if generator is None:
@@ -88,7 +90,7 @@ def generate(kernel, names: Names, parallel_threshold: int = PARALLEL_THRESHOLD,
     runtime = {n for n in runtime if n >= 2}
     if runtime & set(kernel.shape):
         runtime.add(size)  # the length of a flat entry's loop
-    with runtime_sizes(runtime):
+    with runtime_sizes(runtime), writer_in_place(in_place):
         functions = generator(kernel, names, parallel)
         body = _module_header(kernel, names, note) + "".join("\n\n" + text for _, text in functions)
     return KernelCode(body, tuple(entry for entry, _ in functions), parallel)

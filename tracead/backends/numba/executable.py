@@ -23,17 +23,17 @@ import time
 import numpy as np
 
 from ...ir.cost import bytes_moved, flops
-from ...plan.memory import MemoryPlan
+from ...plan.memory import MemoryPlan, written
 from ...plan.schedule import Schedule
 from ... import config
 from .steps import Alloc, FusedStep, MatmulStep, OpaqueStep, Out
-from .threads import BlasCap
+from .threads import BlasCap, BlasTuner
 
 
 def written_into_buffers(schedule: Schedule) -> set[int]:
     """Values a step writes into their planned buffer (fused outputs, matmul products and
     epilogues); opaque results live in their impl's own allocation."""
-    return {v.id for k in schedule.kernels if k.kind != "opaque" for v in k.outputs}
+    return {v.id for k in schedule.kernels if k.kind != "opaque" for v in written(k)}
 
 
 def private_inputs(schedule: Schedule, plan: MemoryPlan) -> dict[int, set[int]]:
@@ -124,6 +124,7 @@ class NumbaExecutable:
         self.schedule, self.graph = schedule, schedule.graph
         self.steps, self.kernels = steps, records
         self.has_matmul = any(isinstance(step, MatmulStep) for step in steps)  # TRACEAD_BLAS_THREADS
+        self.tuner = BlasTuner() if self.has_matmul and BlasTuner.available() else None
         self.memory_plan = plan
         self._number_values()
         self.buf_slot = [self._new_slot() for _ in plan.buffers]
@@ -190,10 +191,10 @@ class NumbaExecutable:
             if last < end:
                 self.dies.setdefault(last, []).append(self.buf_slot[index])
 
-    def _out(self, var, kernel: int, buf_of: int | None = None) -> Out:
-        """Where `var` is written: the planned buffer of `buf_of` (default: its own), or,
-        when there is none, a scratch buffer the kernel allocates and drops."""
-        b = self.memory_plan.assignment.get(var.id if buf_of is None else buf_of)
+    def _out(self, var, kernel: int) -> Out:
+        """Where `var` is written: its planned buffer, or, when there is none, a scratch
+        buffer the kernel allocates and drops."""
+        b = self.memory_plan.assignment.get(var.id)
         if b is None:
             slot = self._new_slot()
             self.allocs.setdefault(kernel, []).append(Alloc(slot, var.size, var.dtype))
@@ -211,12 +212,7 @@ class NumbaExecutable:
 
     def _link_matmul(self, step: MatmulStep, k, ins, layout, known) -> None:
         mm = step.mm
-        if step.epilogue is None or step.keep_product:
-            product = self._out(mm.out, k.index)
-        elif step.reuse is not None:  # the product goes where that epilogue output will
-            product = self._out(mm.out, k.index, buf_of=step.epilogue.kernel.outputs[step.reuse].id)
-        else:
-            product = self._out(mm.out, k.index, buf_of=-1)  # no buffer of its type
+        product = self._out(mm.out, k.index)  # planned apart from the epilogue's outputs
         step.link(ins, product)
         if not step.keep_product:  # read inside its kernel only
             self.dies.setdefault(k.index, []).append(self.slot[mm.out.id])
@@ -263,7 +259,15 @@ class NumbaExecutable:
         return self._finish(env)
 
     def _run_steps(self, env) -> None:
-        cap = config.blas_threads() if self.has_matmul else None
+        if not self.has_matmul:
+            for step in self.steps:
+                step.run(env)
+            return
+        cap, tuner = config.blas_threads(), None
+        if cap is None and self.tuner is not None:  # measured, not guessed (threads.BlasTuner)
+            tuner = self.tuner
+            cap = tuner.choose()
+            start = time.perf_counter()
         if cap is None:
             for step in self.steps:
                 step.run(env)
@@ -271,11 +275,15 @@ class NumbaExecutable:
             with BlasCap(cap):
                 for step in self.steps:
                     step.run(env)
+        if tuner is not None:
+            tuner.record(cap, time.perf_counter() - start)
 
     def run_timed(self, args):
         """Run kernel by kernel, timing each (for `profile`)."""
         env, timings = self._start(args), []
         cap = config.blas_threads() if self.has_matmul else None
+        if cap is None and self.tuner is not None:
+            cap = self.tuner.best()
         with BlasCap(cap) if cap is not None else contextlib.nullcontext():
             for kernel, step in zip(self.schedule.kernels, self.steps):
                 start = time.perf_counter()

@@ -13,8 +13,8 @@ fused step's predicted call is then written out as straight-line Python
 (callgen.py); `run_general` below is the same call, table-driven.
 
   FusedStep   a generated module (codegen.py); outputs go into planned buffers
-  MatmulStep  np.matmul(out=planned buffer), then the generated epilogue,
-              in place in the product when nothing else reads it
+  MatmulStep  the matmul row's impl (np.matmul, out= a planned or scratch buffer), then
+              the generated epilogue, which reads the product and writes its outputs elsewhere
   OpaqueStep  the primitive's NumPy impl; it allocates its own result, copied
               when it is a view of a buffer the plan gives to a later value
 """
@@ -301,22 +301,26 @@ class OpaqueStep(Step):
 
 
 class MatmulStep(Step):
-    """np.matmul (BLAS) into a planned buffer, then the generated epilogue; the product's
-    buffer is the first epilogue output of its type when nothing else reads the product."""
+    """np.matmul (BLAS) into a buffer, then the generated epilogue.
+
+    The product is a graph value's planned buffer when a later kernel reads it, else a
+    scratch buffer of the step; never an epilogue output's. Written in place, the
+    epilogue's loop reads and writes the same array through two arguments: LLVM's
+    vectorised loop checks at run time that they do not overlap, the check fails, and
+    the scalar fallback runs, with a branch per `where`/`relu` element that a random
+    mask mispredicts half the time (W2's ReLU-backward `where`: benchmarks/NOTES.md,
+    W2). Telling LLVM the two are one array does not help either:
+    it turns `where(mask, x, 0)` into a masked store, microcoded on AMD CPUs."""
 
     def __init__(self, kernel: Kernel, epilogue: FusedStep | None) -> None:
         self.mm = kernel.nodes[0]
+        self.prim = self.mm.prim  # the row's impl runs a row stack times a matrix as one GEMM
         self.kernel, self.epilogue = kernel, epilogue
         self.positions = [kernel.inputs.index(v) for v in self.mm.inputs]
         self.keep_product = any(v.id == self.mm.out.id for v in kernel.outputs)
-        self.reuse = None
-        if epilogue is not None and not self.keep_product:
-            self.reuse = next((i for i, v in enumerate(epilogue.kernel.outputs)
-                               if v.dtype == self.mm.out.dtype), None)
 
     def link(self, ins: list[int], product: Out) -> None:
-        """product: where np.matmul writes (its own planned buffer, the `reuse` epilogue
-        output's, or a scratch buffer)."""
+        """product: where np.matmul writes (its own planned buffer, or a scratch buffer)."""
         self.arg_slots = tuple(ins[i] for i in self.positions)
         self.product = product
         # np.matmul(out=) casts only within a kind; then compute and convert.
@@ -332,9 +336,9 @@ class MatmulStep(Step):
         a, b = [env[s] for s in self.arg_slots]
         _, value = place(env, self.product)
         if self.use_out:
-            np.matmul(a, b, out=value)  # vec @ vec returns a scalar, but fills `value`
+            self.prim.apply((a, b), {}, self.mm.out, into=value)  # vec @ vec fills a 0-d `value`
         else:
-            value[...] = np.matmul(a, b)
+            value[...] = self.prim.apply((a, b), {}, self.mm.out)
         if self.epilogue is not None:
             self.epilogue.run(env)
         for slot in self.frees:

@@ -166,3 +166,71 @@ class BlasCap:
         for lib, current in self.saved:
             lib.set_num_threads(current)
         self.saved.clear()
+
+
+class BlasTuner:
+    """Chooses, per compiled graph, between the BLAS pool's own thread count and 1, by timing
+    whole calls (used when TRACEAD_BLAS_THREADS is unset).
+
+    Which is faster depends on what else runs on the machine now, not on the graph alone:
+    on idle cores two BLAS threads nearly halve a large matmul, but when the cores are
+    busy (other processes, other pools) OpenBLAS's threads rendezvous after each block
+    and spin waiting for one another, and a step can take many times longer than on one
+    thread (W2 on a loaded 2-core machine: benchmarks/NOTES.md, W2). So the first calls
+    alternate the two settings; then each call uses the one with the lower median of its
+    last `KEEP` calls, and now and then one call tries the other setting again, less often
+    (up to every `MAX_GAP` calls) while the choice stands, more often again when it
+    flips. The chosen setting's median follows every call, so when it turns slow (the
+    machine got busy) the choice flips within a few calls; a setting turned faster is
+    found at the next try. Exploring costs one slower call in up to `MAX_GAP`; calls
+    under `MIN_SECONDS` with the pool's own count are left alone.
+    """
+
+    KEEP = 5
+    FIRST_GAP, MAX_GAP = 16, 256
+    MIN_SECONDS = 1e-3  # calls faster than this with the pool's own count keep it
+
+    def __init__(self) -> None:
+        self.times: dict[int | None, list[float]] = {None: [], 1: []}
+        self.calls = 0
+        self.gap, self.next_try = self.FIRST_GAP, 2 * self.KEEP + self.FIRST_GAP
+
+    def best(self) -> int | None:
+        """The setting with the lower median so far (None: the pool's own count)."""
+        own, one = self.times[None], self.times[1]
+        if not own or not one:
+            return None
+        return 1 if _median(one) < _median(own) else None
+
+    def choose(self) -> int | None:
+        """The cap for this call: 1 or None (no cap)."""
+        self.calls += 1
+        if self.calls <= 2 * self.KEEP:  # learn both
+            return 1 if self.calls % 2 else None
+        best = self.best()
+        if best is None and _median(self.times[None]) < self.MIN_SECONDS:
+            return None  # too short for the cap's own cost (threadpoolctl: some µs) to pay
+        if self.calls >= self.next_try:
+            return 1 if best is None else None
+        return best
+
+    def record(self, cap: int | None, seconds: float) -> None:
+        before = self.best()
+        times = self.times[cap]
+        times.append(seconds)
+        del times[:-self.KEEP]
+        if self.calls >= self.next_try:  # an exploring call: back off while the choice stands
+            self.gap = self.FIRST_GAP if self.best() != before else min(2 * self.gap, self.MAX_GAP)
+            self.next_try = self.calls + self.gap
+
+    @staticmethod
+    def available() -> bool:
+        try:
+            BlasCap.libraries()
+        except ImportError:
+            return False
+        return True
+
+
+def _median(times: list[float]) -> float:
+    return sorted(times)[len(times) // 2] if times else float("inf")

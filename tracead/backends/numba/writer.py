@@ -64,6 +64,27 @@ def runtime_sizes(sizes):
         _Sizes.runtime, _Sizes.bound = saved
 
 
+class _InPlaceNow(threading.local):
+    pair: tuple = ()  # (input position, output position) of the kernel being generated
+
+
+_InPlace = _InPlaceNow()
+
+
+@contextmanager
+def in_place(pair):
+    """Generate a kernel whose input `pair[0]` is the array of its output `pair[1]` (a
+    matmul epilogue over its product's buffer): the loop reads the input through the
+    output's name, so LLVM sees one array and vectorises. Through two names its
+    run-time overlap check fails and the scalar fallback loop runs (steps.MatmulStep)."""
+    saved = _InPlace.pair
+    _InPlace.pair = tuple(pair or ())
+    try:
+        yield
+    finally:
+        _InPlace.pair = saved
+
+
 def size_expr(n: int) -> str:
     """The source text of one dimension's length (the one place sizes are written)."""
     return _Sizes.bound.get(int(n)) or str(int(n))
@@ -278,6 +299,10 @@ class Writer:
         sig = ", ".join(f"{names.array_in(v)} {names.typed(v)}" for v in kernel.inputs) + " -> " + ", ".join(
             f"{names.array_out(v)} {names.typed(v)}" for v in kernel.outputs)
         self.line(comment=f"{sig}: {what}")  # a comment, not a docstring: not part of the cache key
+        if _InPlace.pair:
+            source, target = _InPlace.pair
+            self.line(f"{names.array_in(kernel.inputs[source])} = {names.array_out(kernel.outputs[target])}",
+                      "in place: the caller passes one array for both")
         _Sizes.bound = {}
         for arg, view in zip(args, views):
             for axis, n in enumerate(view):
