@@ -1,4 +1,4 @@
-"""Parallel (prange) kernels against NumPy, end to end through `ta.compile`.
+"""Parallel (chunked, run on the thread pool) kernels against NumPy, end to end through `ta.compile`.
 
 The op table runs a few dozen elements, far below the parallel threshold, so
 a one-line bug in a parallel loop (a chunk skipping index 0, a partial sum

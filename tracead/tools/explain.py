@@ -231,7 +231,9 @@ def _kernel_infos(label, schedule, records, fusion) -> list[KernelInfo]:
     if any(getattr(r, "parallel", False) for r in records):
         import numba
 
-        threads = numba.get_num_threads()
+        # The backend's thread pool size (backends/numba/threads.py pool_size); not
+        # numba.get_num_threads(), which would start Numba's threading layer.
+        threads = max(int(numba.config.NUMBA_NUM_THREADS), 1)
     infos = []
     for k in schedule.kernels:
         r = by_index.get(k.index)

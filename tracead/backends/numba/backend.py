@@ -14,7 +14,8 @@ when there are enough, compile partly in worker processes (compile_workers.py)
 while this process compiles the rest, and load from the shared disk cache.
 Per-stage seconds go to `executable.timings` (the variant's compile ledger).
 
-Parallel kernels run on Numba's workqueue threading layer (threads.py).
+Parallel kernels are serial functions over chunks of their outer loop, run by a
+small pool of threads (threads.py); Numba's own threading layer is never started.
 
 Options: parallel_threshold (work units; codegen.PARALLEL_THRESHOLD, or env
 TRACEAD_PARALLEL_THRESHOLD; 0 makes every kernel parallel), jit
@@ -35,7 +36,7 @@ from ...plan.fuse import plan_fusion
 from ...plan.memory import plan_memory
 from ...plan.schedule import Kernel, Schedule
 from ...plan.split import compile_weight
-from . import cache, compile_workers, threads
+from . import cache, compile_workers
 from .codegen import PARALLEL_THRESHOLD, generate
 from .executable import NumbaExecutable, private_inputs
 from .writer import Names
@@ -95,7 +96,6 @@ class NumbaBackend:
         self.parallel_compile_threshold = float(options.get("parallel_compile_threshold",
                                                             compile_workers.THRESHOLD_SECONDS))
         self._pending: list[Pending] = []
-        threads.choose_layer()
 
     runtime_sizes = True  # compile(runtime_sizes=...) is understood (runtime/variant.py)
 

@@ -38,7 +38,10 @@ reductions, and unsigned indices in loops that do not start at 0.
 
 A kernel runs parallel when its estimated work, elements times per-element
 cost (`Prim.cost`, so an exp counts like 8 adds) over 2, exceeds
-PARALLEL_THRESHOLD (options["parallel_threshold"] overrides it).
+PARALLEL_THRESHOLD (options["parallel_threshold"] overrides it). Parallel
+kernels are serial too (no Numba parfors): their functions take the range of
+fixed chunks `c0, c1` of their outer loop to run (writer.chunk_loops), and
+threads.py's pool runs the chunks on several threads.
 """
 from __future__ import annotations
 
@@ -51,12 +54,12 @@ from .writer import Entry, Names, Writer, pad, runtime_sizes, shape_comment, typ
 from .writer import in_place as writer_in_place
 
 # Work (elements x per-element cost / 2, see kernel_cost) above which a kernel
-# runs parallel: elements of a cheap 2-op loop such as `2*x + 1`. Parallel
-# pays when the serial time exceeds about twice the launch cost of Numba's
-# workqueue layer, which the backend uses (threads.py); cheap and costly
-# loops break even at about the same work (figures: benchmarks/NOTES.md).
-# Under load from other processes a parallel region can stall for a
-# scheduler tick or gain nothing, another reason to err towards serial.
+# runs on the thread pool (threads.py): elements of a cheap 2-op loop such as
+# `2*x + 1`. The pool pays when the serial time exceeds about twice its
+# dispatch cost (waking a sleeping thread and waiting for it); cheap and costly
+# loops break even at about the same work. Under load from other processes a
+# second thread gains nothing, another reason to err towards serial
+# (figures: benchmarks/NOTES.md).
 PARALLEL_THRESHOLD = 262144
 
 # kind -> generator(kernel, names, parallel) -> [(Entry, function source), ...]
@@ -132,7 +135,7 @@ def _module_header(kernel, names: Names, note: str) -> str:
     w.line("import math")
     w.line()
     w.line("import numpy as np")
-    w.line("from numba import njit, prange")
+    w.line("from numba import njit")
     if scalar.MATHLIB_IMPORT:
         w.line(scalar.MATHLIB_IMPORT)
     return w.text()

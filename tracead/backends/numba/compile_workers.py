@@ -102,6 +102,9 @@ def _work(payload: str) -> None:
     for path, key, entry, sig in json.loads(payload):
         module = cache.import_module(path, key)
         getattr(module, entry).compile(numba_signature(sig))
+        combine = getattr(module, entry + "_combine", None)  # a chunked reduction's (steps.FusedStep)
+        if combine is not None:
+            combine.compile(numba_signature(sig))
 
 
 if __name__ == "__main__":

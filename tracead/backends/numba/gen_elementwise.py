@@ -21,11 +21,12 @@ prologue with `place` too.
 from __future__ import annotations
 
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .writer import Entry, Line, Names, Writer, axis_loops, index_expr, pad
+from .writer import (Entry, Line, Names, Writer, axis_loops, chunk_count, chunk_loops, index_expr,
+                     pad)
 
 
 def generate(kernel, names: Names, parallel: bool) -> list[tuple[Entry, str]]:
@@ -37,28 +38,36 @@ def generate(kernel, names: Names, parallel: bool) -> list[tuple[Entry, str]]:
         ins = tuple((size,) if f else (1,) for f in full)
         outs = tuple((size,) for _ in kernel.outputs)
         entry = Entry("kernel_flat", ins, outs, True)
-        functions.append((entry, _function(entry, kernel, names, (size,), parallel, "one flat loop")))
+        functions.append(_function(entry, kernel, names, (size,), parallel, "one flat loop"))
     if nd >= 2:
         ins = tuple(pad(v.shape, nd) for v in kernel.inputs)
         outs = tuple(tuple(kernel.shape) for _ in kernel.outputs)
         entry = Entry("kernel_nd", ins, outs, False)
-        functions.append((entry, _function(entry, kernel, names, tuple(kernel.shape), parallel,
-                                           "loop nest, broadcasting by index")))
+        functions.append(_function(entry, kernel, names, tuple(kernel.shape), parallel,
+                                   "loop nest, broadcasting by index"))
     return functions
 
 
-def _function(entry: Entry, kernel, names: Names, loop_shape, parallel: bool, what: str) -> str:
-    w = Writer(names)
-    w.frame(entry.name, kernel, parallel, what, entry.in_views + entry.out_views)
+def _function(entry: Entry, kernel, names: Names, loop_shape, parallel: bool, what: str):
+    """(entry, source); a parallel one runs chunks of its outer axis (writer.chunk_loops)."""
     placed = place(kernel.nodes, kernel.inputs, entry.in_views, loop_shape, names)
+    chunked = parallel and bool(placed.axes)
+    w = Writer(names)
+    w.frame(entry.name, kernel, chunked, what, entry.in_views + entry.out_views)
     stores = [names.store(v, index_expr(view, loop_shape, placed.indices))
               for v, view in zip(kernel.outputs, entry.out_views)]
-    with ExitStack() as loops:
-        for depth, loop in enumerate(axis_loops(placed.axes, loop_shape, parallel)):
-            w.lines(placed.lines[depth])
-            loops.enter_context(w.loop(loop))
-        w.lines(placed.lines[-1] + stores)
-    return w.text()
+    loops, lines = axis_loops(placed.axes, loop_shape), placed.lines
+    if chunked:
+        outer = loop_shape[placed.axes[0]]
+        _, loops[:1] = chunk_loops(placed.axes[0], outer)
+        lines = [lines[0], []] + lines[1:]
+        entry = replace(entry, chunks=chunk_count(outer))
+    with ExitStack() as nest:
+        for depth, loop in enumerate(loops):
+            w.lines(lines[depth])
+            nest.enter_context(w.loop(loop))
+        w.lines(lines[-1] + stores)
+    return entry, w.text()
 
 
 @dataclass(frozen=True, slots=True)

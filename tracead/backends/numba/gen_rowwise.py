@@ -17,7 +17,8 @@ works row by row along the last axis. Per row:
     sums and maxima); float32 sums in float32 blocks of scalar.SUM_BLOCK
     added up in float64 (Writer.reduction_loop). Every loop vectorises.
 
-Parallel: the outermost row axis in chunks (`prange`), each with its buffers.
+Parallel: the outermost row axis in fixed chunks (writer.chunk_loops; threads.py
+runs them), each chunk with its buffers.
 
 `_plan` decides the passes and buffers; `_RowKernel` writes them, top to
 bottom: `write` (frame, row loops, buffers) -> `row` (per-row loads, then
@@ -26,10 +27,11 @@ each pass) -> `reduce_pass` / the output loop -> `pass_body` (one element).
 from __future__ import annotations
 
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import scalar
-from .writer import Acc, Entry, Line, Loop, Names, Writer, axis_loops, chunk_loops, index_expr, pad, shape_comment, size_expr
+from .writer import (Acc, Entry, Line, Loop, Names, Writer, axis_loops, chunk_count, chunk_loops, index_expr, pad,
+                     shape_comment, size_expr)
 
 
 def generate(kernel, names: Names, parallel: bool) -> list[tuple[Entry, str]]:
@@ -37,7 +39,7 @@ def generate(kernel, names: Names, parallel: bool) -> list[tuple[Entry, str]]:
     nd = len(kernel.shape)
     entry = Entry("kernel_nd", tuple(pad(v.shape, nd) for v in kernel.inputs),
                   tuple(pad(v.shape, nd) for v in kernel.outputs), False)
-    return [(entry, _RowKernel(entry, kernel, names).write(parallel))]
+    return [_RowKernel(entry, kernel, names).write(parallel)]
 
 
 @dataclass
@@ -77,17 +79,18 @@ class _RowKernel:
         return "row" + self.names.ident(var)
 
     # -- writing, outermost first ---------------------------------------------------
-    def write(self, parallel: bool) -> str:
-        names, kernel, shape = self.names, self.kernel, self.shape
-        w = Writer(names)
-        w.frame(self.entry.name, kernel, parallel,
-                f"per row of {shape_comment((self.n,))}, {len(self.passes)} loops along it",
-                self.entry.in_views + self.entry.out_views)
+    def write(self, parallel: bool) -> tuple[Entry, str]:
+        names, kernel, shape, entry = self.names, self.kernel, self.shape, self.entry
         row_axes = [k for k in range(len(shape) - 1) if shape[k] != 1]
-        loops = axis_loops(row_axes, shape, False)
         chunked = parallel and bool(row_axes)
+        w = Writer(names)
+        w.frame(entry.name, kernel, chunked,
+                f"per row of {shape_comment((self.n,))}, {len(self.passes)} loops along it",
+                entry.in_views + entry.out_views)
+        loops = axis_loops(row_axes, shape)
         if chunked:
             _, loops[:1] = chunk_loops(row_axes[0], shape[row_axes[0]])
+            entry = replace(entry, chunks=chunk_count(shape[row_axes[0]]))
         buffers = [(f"{self.buffer(nd_.out)} = np.empty({size_expr(self.n)}, "
                     f"{scalar.np_type(nd_.out.dtype)})", f"row buffer of {names(nd_.out)}")
                    for nd_ in kernel.nodes if nd_.out.id in self.rows]
@@ -99,7 +102,7 @@ class _RowKernel:
                 if chunked and depth == 0:
                     w.lines(buffers)  # each chunk of rows its own buffers
             self.row(w)
-        return w.text()
+        return entry, w.text()
 
     def row(self, w: Writer) -> None:
         """One row: per-row loads and values, each reduce pass, the output loop."""

@@ -126,6 +126,10 @@ class FusedStep(Step):
         self.jit, self.parallel = jit, code.parallel
         self.fns = {name: getattr(module, name) if jit else getattr(module, name).py_func
                     for name in entries}
+        # A chunked reduction over the outer axis adds its chunks' partials in `name`_combine.
+        self.combines = {name: getattr(module, name + "_combine") if jit
+                         else getattr(module, name + "_combine").py_func
+                         for name, e in entries.items() if e.part is not None}
 
     def choose(self, contiguous: list[bool]):
         """The flat entry when every full-shape input is C-contiguous (or there is no N-d one)."""
@@ -139,12 +143,18 @@ class FusedStep(Step):
         sig = [(np.dtype(dt).str, len(view), lay if entry is self.nd or len(self.kernel.shape) <= 1 else "C")
                for dt, view, lay in zip(self.in_dtypes, entry.in_views, layouts)]
         sig += [(np.dtype(dt).str, len(view), "C") for (_, dt), view in zip(self.out_specs, entry.out_views)]
+        if entry.part is not None:
+            sig.append((np.dtype(entry.part[1]).str, len(entry.part[0]), "C"))
+        if entry.chunks:
+            sig += [CHUNK_INDEX, CHUNK_INDEX]
         return entry.name, sig
 
     def precompile(self, layouts: list[str]) -> None:
         """Compile (or load from Numba's cache) the signature the first call will most likely use."""
         name, sig = self.signature(layouts)
         self.fns[name].compile(numba_signature(sig))
+        if name in self.combines:
+            self.combines[name].compile(numba_signature(sig))
 
     # -- linking and running ----------------------------------------------------------
     def link(self, ins: list[int], outs: list[Out], layouts: list[str], known: list[bool],
@@ -187,7 +197,9 @@ class FusedStep(Step):
                                None if len(o.shape) == 1 else o.shape, view))
             args.append(None)
         fn = self.fns[entry.name]
-        return CallPlan(entry, args, tuple(ins), tuple(outs), threads.locked(fn) if self.parallel else fn)
+        if entry.chunks:
+            fn = threads.pooled(fn, entry.chunks, self.combines.get(entry.name), entry.part)
+        return CallPlan(entry, args, tuple(ins), tuple(outs), fn)
 
     def prepare(self) -> None:
         """Calls run the predicted call as generated straight-line code (callgen.py),
@@ -243,7 +255,12 @@ class FusedStep(Step):
             self.seen = len(self.overloads)
 
 
+CHUNK_INDEX = ("<i8", 0, "")  # a chunked entry's c0 / c1 argument in a signature: an int64
+
+
 def _array_type(dtype, ndim: int, layout: str):
+    if not layout:  # a scalar argument (CHUNK_INDEX)
+        return numba.from_dtype(np.dtype(dtype))
     return numba.types.Array(numba.from_dtype(np.dtype(dtype)), ndim, layout)
 
 

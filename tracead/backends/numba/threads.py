@@ -1,46 +1,123 @@
-"""Which Numba threading layer parallel kernels run on (backend stage: run).
+"""The threads that run large kernels, and BLAS's (backend stage: run).
 
-Numba's default layer here is OpenMP (libgomp). Its worker threads spin after
-each parallel region, and NumPy's OpenBLAS threads spin after each matmul; on
-a machine with few cores the two pools take the cores from each other, and a
-parallel kernel or a BLAS call right after the other waits for a scheduler
-tick. On this 2-core machine a W2 step (matmuls between parallel epilogues)
-ran about ten times faster on the `workqueue` layer, whose threads sleep when
-idle, than on OpenMP (benchmarks/NOTES.md). A single parallel kernel launches
-slower on workqueue, which PARALLEL_THRESHOLD (codegen.py) accounts for.
+Large kernels are not Numba parfors (`parallel=True` + `prange`): a parfor
+costs several times a serial kernel's compile, and Numba's threading
+layers fight the BLAS and torch thread pools for the cores (OpenMP's threads
+spin after each region; figures in benchmarks/NOTES.md). Every kernel is a
+serial `@njit(nogil=True)` function instead, and a large one takes the range
+of fixed chunks `c0, c1` of its outer loop to run (writer.chunk_loops).
+`ChunkPool.run` cuts the chunks into a few pieces that persistent Python
+threads and the calling thread take in turn, so on a loaded machine a thread
+the OS has not woken yet leaves its share to the others instead of making the
+call wait for it. The kernels release the GIL, so the pieces truly run at
+once. Idle threads sleep on a queue, never spin.
 
-So the backend asks for workqueue, unless the user chose a layer
-(NUMBA_THREADING_LAYER, or numba.config set in code) or Numba already
-started one. Workqueue must not be entered by two threads at once (Numba
-aborts the process), and which layer "default" resolves to is known only
-after the first launch, so every parallel kernel call holds `LOCK` (`locked`);
-serial kernels never take it. Parallel kernels are large (PARALLEL_THRESHOLD
-elements), so the lock costs nothing measurable, and on a machine this small
-two parallel kernels at once would only oversubscribe the cores.
+Chunks are fixed (writer.CHUNKS) whatever the thread count, and a reduction
+over the outer axis writes one partial result per chunk that the kernel's
+`_combine` function adds up in chunk order: results do not depend on the
+number of threads. Only one call uses the pool at a time; a second thread
+calling meanwhile runs its kernel over all chunks itself (on a machine this
+small, two pooled kernels at once would only oversubscribe the cores).
 """
 from __future__ import annotations
 
+import itertools
+import os
+import queue
 import threading
 
 import numba
-
-LAYER = "workqueue"
-LOCK = threading.Lock()
+import numpy as np
 
 
-def choose_layer() -> None:
-    """Ask for workqueue before the first parallel launch, if nobody chose yet."""
-    from numba.np.ufunc import parallel
-
-    if not parallel._is_initialized and numba.config.THREADING_LAYER == "default":
-        numba.config.THREADING_LAYER = LAYER
+def pool_size() -> int:
+    """Threads a pooled kernel runs on, the caller included: NUMBA_NUM_THREADS
+    (Numba's default: the CPU count), the knob users of Numba already set."""
+    return max(int(numba.config.NUMBA_NUM_THREADS), 1)
 
 
-def locked(fn):
-    """fn, called under LOCK (for a parallel kernel's dispatcher)."""
+class _Call:
+    """One pooled call: its pieces (contiguous chunk ranges), taken in order by whichever
+    thread asks next, so a thread the OS has not woken yet leaves its share to the others."""
+
+    def __init__(self, fn, args: tuple, bounds: list[int]) -> None:
+        self.fn, self.args, self.bounds = fn, args, bounds
+        self.pieces = len(bounds) - 1
+        self.next = itertools.count()  # next() is atomic under the GIL
+        self.finished = itertools.count(1)
+        self.all_done = threading.Event()
+        self.error: BaseException | None = None
+
+    def work(self) -> None:
+        """Run pieces until none is left."""
+        while (k := next(self.next)) < self.pieces:
+            try:
+                self.fn(*self.args, self.bounds[k], self.bounds[k + 1])
+            except BaseException as exc:  # noqa: BLE001 - the caller raises it when all pieces ended
+                self.error = self.error or exc
+            if next(self.finished) == self.pieces:
+                self.all_done.set()
+
+
+def _worker(tasks: queue.SimpleQueue) -> None:
+    while True:
+        tasks.get().work()
+
+
+class ChunkPool:
+    """Runs a chunked kernel's chunks [0, chunks) over `size` threads (see the module doc)."""
+
+    PIECES_PER_THREAD = 2  # pieces a call is cut into, per thread: slack for a late thread
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.lock = threading.Lock()
+        self.queues: list[queue.SimpleQueue] = []  # one per worker thread, started on first use
+
+    def run(self, fn, args: tuple, chunks: int) -> None:
+        """fn(*args, c0, c1) over contiguous pieces of the chunks, on up to `size` threads."""
+        threads = min(self.size, chunks)
+        if threads <= 1 or not self.lock.acquire(blocking=False):
+            fn(*args, 0, chunks)
+            return
+        try:
+            while len(self.queues) < threads - 1:
+                self.queues.append(queue.SimpleQueue())
+                threading.Thread(target=_worker, args=(self.queues[-1],), name="tracead-chunks",
+                                 daemon=True).start()
+            pieces = min(chunks, threads * self.PIECES_PER_THREAD)
+            call = _Call(fn, args, [k * chunks // pieces for k in range(pieces + 1)])
+            for q in self.queues[:threads - 1]:
+                q.put(call)
+            call.work()
+            call.all_done.wait()  # every piece finished before the outputs are read
+            if call.error is not None:
+                raise call.error
+        finally:
+            self.lock.release()
+
+
+POOL = ChunkPool(pool_size())
+
+
+def _after_fork() -> None:
+    global POOL  # a forked child has none of the parent's threads
+    POOL = ChunkPool(pool_size())
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+def pooled(fn, chunks: int, combine=None, part=None):
+    """The call of a chunked kernel entry: its chunks over the pool, then, for a
+    reduction over the outer axis, `combine` (same arguments) adds the per-chunk
+    partial results, which live in a `part` array (shape, dtype) made per call."""
     def call(*args):
-        with LOCK:
-            return fn(*args)
+        if part is not None:
+            args = args + (np.empty(*part),)
+        POOL.run(fn, args, chunks)
+        if combine is not None:
+            combine(*args, 0, chunks)
     call.__wrapped__ = fn
     return call
 

@@ -6,9 +6,10 @@ blocks that indent, and the few idioms every kernel shares, written here
 once:
 
   frame           `@njit(...)`, the def line and a one-line summary comment
-  loop            `for i0 in range(64):` (a `Loop`; prange when parallel)
+  loop            `for i0 in range(64):` (a `Loop`)
   axis_loops      one Loop per axis of the kernel's space
-  chunk_loops     the outer axis cut into fixed chunks, the chunks in prange
+  chunk_loops     the outer axis cut into fixed chunks, the chunks `c0 <= c < c1`
+                  this call runs (a chunked kernel, run by threads.ChunkPool)
   reduction_loop  the innermost loop of a running reduction, written so that
                   it vectorises (reduce and rowwise kernels)
 
@@ -38,7 +39,7 @@ from ...ir.printer import dtype_short, format_graph
 from . import scalar
 
 COMMENT_COLUMN = 56
-CHUNKS = 32  # fixed chunks of a parallel outer axis, so parallel sums do not depend on the thread count
+CHUNKS = 32  # fixed chunks of a chunked outer axis, so chunked sums do not depend on the thread count
 
 Line = tuple[str, str]  # (code, comment)
 
@@ -117,34 +118,42 @@ def index_expr(view: tuple[int, ...], loop_shape: tuple[int, ...], indices: list
 
 @dataclass(frozen=True, slots=True)
 class Loop:
-    """`for index in range(start, stop):` (prange when parallel), with its comment."""
+    """`for index in range(start, stop):`, with its comment."""
 
     index: str
     start: str | int  # 0, or source text
     stop: str  # source text (size_expr)
     comment: str
-    parallel: bool = False
+    unsigned: bool = False  # index as np.uint64 (a loop not starting at 0: see reduction_loop)
 
     @property
     def header(self) -> str:
-        rng = "prange" if self.parallel else "range"
+        if self.unsigned:
+            return f"for {self.index} in range(np.uint64({self.start}), np.uint64({self.stop})):"
         bounds = self.stop if self.start == 0 else f"{self.start}, {self.stop}"
-        return f"for {self.index} in {rng}({bounds}):"
+        return f"for {self.index} in range({bounds}):"
 
 
-def axis_loops(axes, loop_shape, parallel: bool) -> list[Loop]:
-    """One loop per axis, the first in prange when parallel."""
-    return [Loop(f"i{k}", 0, size_expr(loop_shape[k]), f"axis {k}", parallel and p == 0)
-            for p, k in enumerate(axes)]
+def axis_loops(axes, loop_shape) -> list[Loop]:
+    """One loop per axis."""
+    return [Loop(f"i{k}", 0, size_expr(loop_shape[k]), f"axis {k}") for k in axes]
+
+
+def chunk_count(n: int) -> int:
+    """The chunks of an outer axis of length n (chunk_loops)."""
+    return min(CHUNKS, int(n))
 
 
 def chunk_loops(axis: int, n: int) -> tuple[str, list[Loop]]:
-    """(chunk count, loops): axis `axis` of length n in CHUNKS fixed chunks, the chunks in prange."""
+    """(chunk count, loops): axis `axis` of length n in CHUNKS fixed chunks, this call's
+    chunks `c0 <= c < c1` (the function's last two arguments, Writer.frame)."""
     chunks = size_expr(n)  # a run-time size: min(CHUNKS, n) at run time, same source for every n
-    chunks = f"min({CHUNKS}, {chunks})" if not chunks.isdigit() else size_expr(min(CHUNKS, n))
+    chunks = f"min({CHUNKS}, {chunks})" if not chunks.isdigit() else size_expr(chunk_count(n))
     lo, hi = f"c * {size_expr(n)} // {chunks}", f"(c + 1) * {size_expr(n)} // {chunks}"
-    return chunks, [Loop("c", 0, chunks, f"{chunks} chunks of axis {axis}, in parallel", True),
-                    Loop(f"i{axis}", lo, hi, f"axis {axis}, this chunk")]
+    # The index is unsigned (as in reduction_loop, which writes its own) so that a chunk
+    # of a 1-d kernel, its innermost loop, vectorises; indices are only ever subscripts.
+    return chunks, [Loop("c", "c0", "c1", f"this call's chunks of axis {axis} ({chunks} in all)"),
+                    Loop(f"i{axis}", lo, hi, f"axis {axis}, this chunk, unsigned index", True)]
 
 
 # -- names ---------------------------------------------------------------------------
@@ -275,14 +284,17 @@ class Writer:
     def text(self) -> str:
         return "\n".join(self.out) + "\n"
 
-    def frame(self, name: str, kernel, parallel: bool, what: str, views=()) -> None:
+    def frame(self, name: str, kernel, chunked: bool, what: str, views=(), part: bool = False) -> None:
         """`@njit(...)`, the def line and a summary; leaves the writer inside the function.
-        `views`: the arguments' views (inputs, then outputs), to read run-time sizes from."""
+        `views`: the arguments' views (inputs, then outputs), to read run-time sizes from.
+        chunked: the function runs chunks `c0 <= c < c1` (its last arguments) of its outer
+        loop, after `part` (the per-chunk partial results) when part."""
         names = self.names
-        flags = "cache=True, nogil=True, error_model=\"numpy\"" + (", parallel=True" if parallel else "")
+        flags = "cache=True, nogil=True, error_model=\"numpy\""
         args = [names.array_in(v) for v in kernel.inputs] + [names.array_out(v) for v in kernel.outputs]
+        extra = (["part"] if part else []) + (["c0", "c1"] if chunked else [])
         self.line(f"@njit({flags})")
-        self.line(f"def {name}({', '.join(args)}):")
+        self.line(f"def {name}({', '.join(args + extra)}):")
         self.depth += 1
         sig = ", ".join(f"{names.array_in(v)} {names.typed(v)}" for v in kernel.inputs) + " -> " + ", ".join(
             f"{names.array_out(v)} {names.typed(v)}" for v in kernel.outputs)
@@ -336,3 +348,5 @@ class Entry:
     in_views: tuple[tuple[int, ...], ...]
     out_views: tuple[tuple[int, ...], ...]
     flat: bool  # True: full-shape inputs must be C-contiguous (0-d/1-d kernels: any layout)
+    chunks: int = 0  # > 0: a chunked function, (arrays..., [part,] c0, c1) (threads.pooled)
+    part: tuple | None = None  # (shape, dtype) of the per-chunk partials; `name`_combine adds them
