@@ -53,6 +53,20 @@ def test_a_sum_handed_to_two_inputs_is_not_added_into(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_a_sum_handed_to_rules_that_compute_in_scratch_is_not_written(dtype):
+    # As above, with w's sum handed (as one object, via add) to tanh's and
+    # sigmoid's rules, which compute eagerly in buffers of their own: writing
+    # into the cotangent instead would change the other rule's.
+    x = _x((3,), dtype)
+    f = lambda t: ((ta.tanh(t) + ta.sigmoid(t)) * 3.0).sum() + (ta.tanh(t) * 2.0).sum()  # noqa: E731
+    grad = ta.grad(f)(x).numpy()
+    x64 = x.astype(np.float64)
+    s = 1.0 / (1.0 + np.exp(-x64))
+    want = 5.0 * (1 - np.tanh(x64) ** 2) + 3.0 * s * (1 - s)
+    np.testing.assert_allclose(grad, want, rtol=1e-5 if dtype == np.float32 else 1e-13)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_in_place_accumulation_gives_the_analytic_gradient(shape, dtype):
     x = _x(shape, dtype)

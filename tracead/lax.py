@@ -196,6 +196,24 @@ def sum_to(g: Tensor, shape) -> Tensor:
     return reshape(sum(g, axes, keepdims=True), shape)
 
 
+def scratch_arrays(*tensors) -> list | None:
+    """The arrays behind `tensors` when a vjp rule may compute in NumPy itself, else None.
+
+    Only in eager backward without create_graph (grad off, no tracer): there a
+    rule's result needs no tape, so a rule can build it in one buffer of its
+    own with `out=` instead of a fresh array per step (each a pass of page
+    faults on large inputs). The rule must write only into arrays it made.
+    """
+    if state.STATE.tracers or state.STATE.grad_enabled:
+        return None
+    return [t._data for t in tensors]
+
+
+def from_scratch(data: np.ndarray, like: Tensor) -> Tensor:
+    """A Tensor over `data`, an array a rule made with the shape and dtype of `like`."""
+    return Tensor._from_op(data, like._aval)
+
+
 # -- math (ops/math.py) and scans (ops/scan.py) --------------------------------------------
 sin, cos, tan = _unary("sin"), _unary("cos"), _unary("tan")
 asin, acos, atan = _unary("asin"), _unary("acos"), _unary("atan")

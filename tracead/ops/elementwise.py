@@ -135,8 +135,34 @@ exp_p = _unary("exp", np.exp, lambda g, out, x: (g * out,), "math.exp({0})", com
 log_p = _unary("log", np.log, lambda g, out, x: (g / x,), "math.log({0})", compile_weight=8)
 sqrt_p = _unary("sqrt", np.sqrt, lambda g, out, x: (g * 0.5 / out,), "math.sqrt({0})",
                 compile_weight=8)
-tanh_p = _unary("tanh", np.tanh, lambda g, out, x: (g * (1 - out * out),), "math.tanh({0})",
-                compile_weight=8)
+
+
+def _scratch_like(g, out):
+    """`g`'s and `out`'s arrays and a fresh buffer for the result, when the rule
+    may compute in NumPy itself (`lax.scratch_arrays`) and both agree in shape and dtype."""
+    arrays = lax.scratch_arrays(g, out)
+    if arrays is None:
+        return None
+    gd, yd = arrays
+    if gd.dtype != yd.dtype or gd.shape != yd.shape:
+        return None
+    return gd, yd, np.empty_like(yd)  # (empty_like keeps 0-d an array, so out= works)
+
+
+def _tanh_vjp(g, out, x):
+    # From the saved output: 1 - y^2. Eagerly in one buffer of the rule's own,
+    # the same operations in the same order as the lax form (same rounding).
+    scratch = _scratch_like(g, out)
+    if scratch is None:
+        return (g * (1 - out * out),)
+    gd, yd, t = scratch
+    np.multiply(yd, yd, out=t)
+    np.subtract(1, t, out=t)
+    np.multiply(gd, t, out=t)
+    return (lax.from_scratch(t, out),)
+
+
+tanh_p = _unary("tanh", np.tanh, _tanh_vjp, "math.tanh({0})", compile_weight=8)
 
 
 # Below these, e^-x overflows (or nearly) and 1 / (1 + e^-x) would give 0 where the
@@ -160,7 +186,19 @@ def _sigmoid_impl(x):
     return t
 
 
-sigmoid_p = _unary("sigmoid", _sigmoid_impl, lambda g, out, x: (g * (out * (1 - out)),),
+def _sigmoid_vjp(g, out, x):
+    # From the saved output: y (1 - y); eagerly in one buffer, as _tanh_vjp.
+    scratch = _scratch_like(g, out)
+    if scratch is None:
+        return (g * (out * (1 - out)),)
+    gd, yd, t = scratch
+    np.subtract(1, yd, out=t)
+    np.multiply(yd, t, out=t)
+    np.multiply(gd, t, out=t)
+    return (lax.from_scratch(t, out),)
+
+
+sigmoid_p = _unary("sigmoid", _sigmoid_impl, _sigmoid_vjp,
                  # the backend's stable, vectorised scalar routine: the same formula as impl
                  "fsigmoid({0})", compile_weight=8, never_negative=True,
                  doc="logistic function; a primitive so its kernel and rule stay stable")
