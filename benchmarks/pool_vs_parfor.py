@@ -18,9 +18,10 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
-import time
 
 import numpy as np
+
+from . import timing
 
 CHUNK_HEADER = "for c in range(c0, c1):"
 
@@ -83,12 +84,7 @@ def workload(name: str):
 
 
 def _median_call(fn, calls: int) -> float:
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(timing.time_once(fn)[0] for _ in range(calls))
 
 
 def compare(name: str, rounds: int, calls: int, pool_threshold: int | None = None) -> None:

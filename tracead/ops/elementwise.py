@@ -149,19 +149,27 @@ def _scratch_like(g, out):
     return gd, yd, np.empty_like(yd)  # (empty_like keeps 0-d an array, so out= works)
 
 
-def _tanh_vjp(g, out, x):
-    # From the saved output: 1 - y^2. Eagerly in one buffer of the rule's own,
-    # the same operations in the same order as the lax form (same rounding).
-    scratch = _scratch_like(g, out)
-    if scratch is None:
-        return (g * (1 - out * out),)
-    gd, yd, t = scratch
-    np.multiply(yd, yd, out=t)
+def _from_output(form, in_buffer):
+    """A vjp rule g * form(y) from the saved output y. Eagerly (`_scratch_like`) it runs in
+    one buffer of the rule's own: `in_buffer(y, t)` writes form(y) into t by the same
+    operations in the same order as `form` (same rounding), then t *= g."""
+    def vjp(g, out, x):
+        scratch = _scratch_like(g, out)
+        if scratch is None:
+            return (g * form(out),)
+        gd, yd, t = scratch
+        in_buffer(yd, t)
+        np.multiply(gd, t, out=t)
+        return (lax.from_scratch(t, out),)
+    return vjp
+
+
+def _tanh_derivative_into(y, t):
+    np.multiply(y, y, out=t)
     np.subtract(1, t, out=t)
-    np.multiply(gd, t, out=t)
-    return (lax.from_scratch(t, out),)
 
 
+_tanh_vjp = _from_output(lambda y: 1 - y * y, _tanh_derivative_into)
 tanh_p = _unary("tanh", np.tanh, _tanh_vjp, "math.tanh({0})", compile_weight=8)
 
 
@@ -186,16 +194,12 @@ def _sigmoid_impl(x):
     return t
 
 
-def _sigmoid_vjp(g, out, x):
-    # From the saved output: y (1 - y); eagerly in one buffer, as _tanh_vjp.
-    scratch = _scratch_like(g, out)
-    if scratch is None:
-        return (g * (out * (1 - out)),)
-    gd, yd, t = scratch
-    np.subtract(1, yd, out=t)
-    np.multiply(yd, t, out=t)
-    np.multiply(gd, t, out=t)
-    return (lax.from_scratch(t, out),)
+def _sigmoid_derivative_into(y, t):
+    np.subtract(1, y, out=t)
+    np.multiply(y, t, out=t)
+
+
+_sigmoid_vjp = _from_output(lambda y: y * (1 - y), _sigmoid_derivative_into)
 
 
 sigmoid_p = _unary("sigmoid", _sigmoid_impl, _sigmoid_vjp,
